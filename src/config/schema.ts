@@ -1,0 +1,125 @@
+// The one configuration schema. Every field has a default and says its unit;
+// unknown keys are rejected. Sections owned by a module (decoders, receivers,
+// analysis settings) import that module's own schema.
+import { z } from 'zod'
+import { Secret } from './secret.ts'
+
+export const secret = z
+  .string()
+  .min(1, 'must not be empty')
+  .transform((v) => new Secret(v))
+const duration = (dflt: number) => z.number().int().nonnegative().default(dflt)
+
+export const decoderSchema = z
+  .object({
+    preset: z.enum(['kong', 'envoy', 'nginx', 'aws-apigateway', 'tyk', 'traefik', 'canonical', 'mapping']),
+    mapping: z.unknown().optional(),
+    secret_fields: z.array(z.string().min(1)).default([]),
+    max_record_bytes: z.number().int().positive().default(65_536),
+    max_future_skew_ms: duration(300_000),
+    default_gateway: z.string().min(1).optional(),
+  })
+  .strict()
+
+export const kafkaSchema = z
+  .object({
+    brokers: z.array(z.string().regex(/^[^\s:]+:\d+$/, 'must be host:port')).default([]),
+    client_id: z.string().default('keyshift'),
+    group_id: z.string().default('keyshift'),
+    ssl: z.boolean().default(false),
+    sasl: z
+      .object({
+        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+        username: z.string().min(1),
+        password: secret,
+      })
+      .strict()
+      .optional(),
+    lifecycle_topic: z.string().min(1).default('keyshift.key-lifecycle'),
+    dead_letter_topic: z.string().min(1).default('keyshift.dead-letter'),
+    partitions_consumed_concurrently: z.number().int().min(1).max(256).default(16),
+    session_timeout_ms: duration(30_000),
+    connection_timeout_ms: duration(3_000),
+  })
+  .strict()
+
+const kafkaSource = z
+  .object({ type: z.literal('kafka'), topic: z.string().min(1), decoder: decoderSchema })
+  .strict()
+const fileSource = z
+  .object({
+    type: z.literal('file'),
+    path: z.string().min(1),
+    decoder: decoderSchema,
+    start_at: z.enum(['beginning', 'end']).default('beginning'),
+    poll_interval_ms: duration(250),
+  })
+  .strict()
+const stdinSource = z.object({ type: z.literal('stdin'), decoder: decoderSchema }).strict()
+export const sourceSchema = z.discriminatedUnion('type', [kafkaSource, fileSource, stdinSource])
+
+export const configSchema = z
+  .object({
+    instance: z.string().min(1).default('keyshift'),
+    data_dir: z.string().min(1).default('.data'),
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        enabled: z.boolean().default(true),
+        host: z.string().default('127.0.0.1'),
+        port: z.number().int().min(0).max(65_535).default(8080),
+        public_url: z.string().url().optional(),
+        read_tokens: z.array(secret).default([]),
+        admin_tokens: z.array(secret).default([]),
+      })
+      .strict()
+      .prefault({}),
+    clickhouse: z
+      .object({
+        url: z.string().url().optional(),
+        database: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be a plain identifier')
+          .default('keyshift'),
+        username: z.string().default('default'),
+        password: secret.optional(),
+        request_timeout_ms: duration(30_000),
+        retention_days: z.number().int().min(1).max(3650).default(30),
+        rollup_retention_days: z.number().int().min(1).max(3650).default(400),
+      })
+      .strict()
+      .prefault({}),
+    kafka: kafkaSchema.prefault({}),
+    sources: z.array(sourceSchema).default([]),
+    ingest: z
+      .object({
+        batch_max_events: z.number().int().min(1).max(1_000_000).default(10_000),
+        batch_max_wait_ms: duration(1_000),
+        retry_base_ms: duration(200),
+        retry_max_ms: duration(10_000),
+        dead_letter_file: z.string().min(1).optional(),
+        heartbeat_interval_ms: z.number().int().min(100).default(5_000),
+      })
+      .strict()
+      .prefault({}),
+    secrets: z
+      .object({
+        pepper: secret.optional(),
+        fields: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .prefault({}),
+    registry: z
+      .object({ files: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .prefault({}),
+  })
+  .strict()
+
+export type ConfigInput = z.input<typeof configSchema>
+export type Config = z.output<typeof configSchema>
+export type DecoderConfig = z.output<typeof decoderSchema>
+export type SourceConfig = z.output<typeof sourceSchema>

@@ -1,0 +1,162 @@
+// Reads for analysis, all from the per-minute rollups so their cost grows with
+// keys × minutes, not with events. Each method is one SQL statement with every
+// value bound as a parameter; results are mapped to the analysis input types.
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { ClientUsage, FailureMinute, TimeWindow, VersionMinute } from '../../analysis/types.ts'
+import { classifyStoreError } from './errors.ts'
+import { qualified } from './identifiers.ts'
+
+/** DateTime parameters are passed as epoch seconds (UTC). */
+const sec = (ms: number) => Math.floor(ms / 1000)
+const secCeil = (ms: number) => Math.ceil(ms / 1000)
+
+export interface KeySummary {
+  keyId: string
+  requests: number
+  failures: number
+  versions: string[]
+  lastSeen: number
+}
+
+export class AnalyticsStore {
+  readonly #c: ClickHouseClient
+  readonly #db: string
+  constructor(client: ClickHouseClient, db: string) {
+    this.#c = client
+    this.#db = db
+  }
+
+  async #rows<T>(what: string, query: string, params: Record<string, unknown>): Promise<T[]> {
+    try {
+      const rs = await this.#c.query({ query, query_params: params, format: 'JSONEachRow' })
+      return await rs.json<T>()
+    } catch (err) {
+      throw classifyStoreError(err, what)
+    }
+  }
+
+  /** Per-minute requests and failures per version of one key. */
+  async versionMinutes(keyId: string, w: TimeWindow): Promise<VersionMinute[]> {
+    const rows = await this.#rows<{ minute: number; version: string; requests: number; failures: number }>(
+      'reading version minutes',
+      `SELECT toUnixTimestamp(minute) * 1000 AS minute, key_version AS version,
+          sum(requests) AS requests, sumIf(requests, outcome = 'failure') AS failures
+        FROM ${qualified(this.#db, 'auth_minute')}
+        WHERE key_id = {key:String}
+          AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+        GROUP BY minute, version
+        ORDER BY minute, version`,
+      { key: keyId, from: sec(w.from), to: secCeil(w.to) },
+    )
+    return rows.map((r) => ({
+      minute: Number(r.minute),
+      version: r.version,
+      requests: Number(r.requests),
+      failures: Number(r.failures),
+    }))
+  }
+
+  /** Usage per (client, address, user agent, gateway, version) of one key over a window. */
+  async clientUsage(keyId: string, w: TimeWindow): Promise<ClientUsage[]> {
+    const rows = await this.#rows<{
+      client_id: string
+      source_address: string
+      user_agent: string
+      gateway: string
+      version: string
+      requests: number
+      failures: number
+      first_seen: number
+      last_seen: number
+      routes: string[]
+    }>(
+      'reading client usage',
+      `SELECT client_id, source_address, user_agent, gateway, key_version AS version,
+          sum(requests) AS requests, sum(failures) AS failures,
+          toUnixTimestamp64Milli(min(first_seen)) AS first_seen,
+          toUnixTimestamp64Milli(max(last_seen)) AS last_seen,
+          arraySort(groupUniqArrayArray(20)(routes)) AS routes
+        FROM ${qualified(this.#db, 'auth_minute_clients')}
+        WHERE key_id = {key:String}
+          AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+        GROUP BY client_id, source_address, user_agent, gateway, version
+        ORDER BY version, client_id, source_address, user_agent, gateway`,
+      { key: keyId, from: sec(w.from), to: secCeil(w.to) },
+    )
+    return rows.map((r) => ({
+      keyId,
+      clientId: r.client_id,
+      sourceAddress: r.source_address,
+      userAgent: r.user_agent,
+      gateway: r.gateway,
+      version: r.version,
+      requests: Number(r.requests),
+      failures: Number(r.failures),
+      firstSeen: Number(r.first_seen),
+      lastSeen: Number(r.last_seen),
+      routes: r.routes,
+    }))
+  }
+
+  /** Requests and failures per (minute, key, version, gateway, client, reason); one key or all. */
+  async failureMinutes(w: TimeWindow, keyId?: string): Promise<FailureMinute[]> {
+    const rows = await this.#rows<{
+      minute: number
+      key_id: string
+      version: string
+      gateway: string
+      client_id: string
+      reason: string
+      requests: number
+      failures: number
+    }>(
+      'reading failure minutes',
+      `SELECT toUnixTimestamp(minute) * 1000 AS minute, key_id, key_version AS version, gateway, client_id, reason,
+          sum(requests) AS requests, sumIf(requests, outcome = 'failure') AS failures
+        FROM ${qualified(this.#db, 'auth_minute')}
+        WHERE minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+          AND ({key:String} = '' OR key_id = {key:String})
+        GROUP BY minute, key_id, version, gateway, client_id, reason
+        ORDER BY minute, key_id, version, gateway, client_id, reason`,
+      { key: keyId ?? '', from: sec(w.from), to: secCeil(w.to) },
+    )
+    return rows.map((r) => ({
+      minute: Number(r.minute),
+      keyId: r.key_id,
+      version: r.version,
+      gateway: r.gateway,
+      clientId: r.client_id,
+      reason: r.reason,
+      requests: Number(r.requests),
+      failures: Number(r.failures),
+    }))
+  }
+
+  /** Keys with traffic in the window. */
+  async keys(w: TimeWindow): Promise<KeySummary[]> {
+    const rows = await this.#rows<{
+      key_id: string
+      requests: number
+      failures: number
+      versions: string[]
+      last_seen: number
+    }>(
+      'listing keys',
+      `SELECT key_id, sum(requests) AS requests, sumIf(requests, outcome = 'failure') AS failures,
+          arraySort(groupUniqArray(key_version)) AS versions,
+          toUnixTimestamp(max(minute)) * 1000 AS last_seen
+        FROM ${qualified(this.#db, 'auth_minute')}
+        WHERE minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+        GROUP BY key_id
+        ORDER BY key_id`,
+      { from: sec(w.from), to: secCeil(w.to) },
+    )
+    return rows.map((r) => ({
+      keyId: r.key_id,
+      requests: Number(r.requests),
+      failures: Number(r.failures),
+      versions: r.versions,
+      lastSeen: Number(r.last_seen),
+    }))
+  }
+}

@@ -1,0 +1,58 @@
+// Creates the one @clickhouse/client used everywhere: over HTTP to a ClickHouse
+// server when `clickhouse.url` is set, else over embedded chDB in the data
+// directory. Both paths get the same settings so results have the same shape
+// (64-bit integers as JSON numbers, UTC).
+import { mkdirSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
+import { createChdbConnection } from 'chdb/connection'
+import type { Config } from '../../config/schema.ts'
+
+export type { ClickHouseClient }
+
+/** Applied on both paths so server and embedded results look the same. */
+export const COMMON_SETTINGS: ClickHouseSettings = {
+  output_format_json_quote_64bit_integers: 0,
+  output_format_json_quote_decimals: 0,
+  date_time_input_format: 'best_effort',
+  session_timezone: 'UTC',
+}
+
+export interface StoreClient {
+  client: ClickHouseClient
+  /** `server` when talking HTTP to a ClickHouse server, `embedded` for chDB. */
+  mode: 'server' | 'embedded'
+  database: string
+  close(): Promise<void>
+}
+
+export function embeddedPath(dataDir: string): string {
+  return resolve(dataDir, 'chdb')
+}
+
+export function createStoreClient(cfg: Config): StoreClient {
+  const ch = cfg.clickhouse
+  if (ch.url) {
+    const client = createClient({
+      url: ch.url,
+      username: ch.username,
+      password: ch.password?.reveal() ?? '',
+      request_timeout: ch.request_timeout_ms,
+      clickhouse_settings: COMMON_SETTINGS,
+      application: `keyshift/${cfg.instance}`,
+    })
+    return { client, mode: 'server', database: ch.database, close: () => client.close() }
+  }
+  const path = embeddedPath(cfg.data_dir)
+  mkdirSync(path, { recursive: true })
+  const client = createClient({
+    // chdb builds against its own copy of @clickhouse/client-common; the shapes match.
+    connection: createChdbConnection({ path }) as unknown as Parameters<typeof createClient>[0] extends infer O
+      ? O extends { connection?: infer C }
+        ? C
+        : never
+      : never,
+    clickhouse_settings: COMMON_SETTINGS,
+  })
+  return { client, mode: 'embedded', database: ch.database, close: () => client.close() }
+}

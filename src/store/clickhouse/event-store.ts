@@ -1,0 +1,216 @@
+// Writes decoded events with their source position, exactly once.
+//
+// Protocol per batch (one source partition, offsets [first, last]):
+//   1. position row `pending` (first, last, next)      — one insert for all partitions of a flush
+//   2. events, one INSERT per day, each with insert_deduplication_token
+//      `<source>|<partition>|<first>-<last>|<day>`       — one part per insert ⇒ atomic
+//   3. dead letters (same token scheme)
+//   4. position row `committed` (next)
+// After a crash the reader sees `pending` and rebuilds exactly [first, last];
+// re-sent inserts carry the same tokens, so parts already written (and their
+// materialized-view parts) are dropped by ClickHouse's insert deduplication,
+// and parts that were not written are written now. Tables carry
+// `non_replicated_deduplication_window`; replicated tables dedup by default.
+import type { ClickHouseClient } from '@clickhouse/client'
+import type { AuthEvent } from '../../domain/auth-event.ts'
+import type { StoredPosition } from '../../ingest/source.ts'
+import { classifyStoreError } from './errors.ts'
+import { qualified } from './identifiers.ts'
+
+export interface StoredEvent {
+  event: AuthEvent
+  offset: bigint
+}
+
+export interface DeadLetterRow {
+  time: number
+  offset: bigint
+  reason: string
+  detail: string
+  size: number
+}
+
+export interface PartitionBatch {
+  source: string
+  partition: number
+  /** Position before this batch (the stored next offset it resumed from). */
+  firstOffset: bigint
+  /** Offset of the last record in the batch. */
+  lastOffset: bigint
+  /** Position after this batch. */
+  nextOffset: bigint
+  events: StoredEvent[]
+  deadLetters: DeadLetterRow[]
+  meta: string
+  /** Monotonic version for the position rows (pending = ver, committed = ver + 1). */
+  ver: bigint
+  /** Batches from sources with no position (stdin) skip the position rows. */
+  ephemeral?: boolean
+  /** Unique run id for ephemeral batches so their tokens never collide across runs. */
+  runId?: string
+}
+
+const DAY_MS = 86_400_000
+
+function positionRow(b: PartitionBatch, state: 'pending' | 'committed', now: number) {
+  return {
+    source: b.source,
+    partition: b.partition,
+    state,
+    first_offset: b.firstOffset.toString(),
+    last_offset: b.lastOffset.toString(),
+    next_offset: b.nextOffset.toString(),
+    meta: b.meta,
+    ver: (state === 'pending' ? b.ver : b.ver + 1n).toString(),
+    updated_at: now,
+  }
+}
+
+function eventRow(e: StoredEvent, b: PartitionBatch) {
+  const ev = e.event
+  return {
+    time: ev.time,
+    event_id: ev.eventId,
+    key_id: ev.keyId,
+    key_version: ev.keyVersion,
+    key_fingerprint: ev.keyFingerprint,
+    outcome: ev.outcome,
+    reason: ev.reason,
+    status: ev.status,
+    client_id: ev.clientId,
+    source_address: ev.sourceAddress,
+    user_agent: ev.userAgent,
+    method: ev.method,
+    route: ev.route,
+    gateway: ev.gateway,
+    latency_ms: ev.latencyMs,
+    src: b.source,
+    src_partition: b.partition,
+    src_offset: e.offset.toString(),
+  }
+}
+
+export class EventStore {
+  readonly #client: ClickHouseClient
+  readonly #db: string
+  readonly #clock: () => number
+
+  constructor(client: ClickHouseClient, db: string, clock: () => number = Date.now) {
+    this.#client = client
+    this.#db = db
+    this.#clock = clock
+  }
+
+  /** Latest stored position per partition of `source`. */
+  async positions(source: string): Promise<(StoredPosition & { ver: bigint })[]> {
+    try {
+      const rs = await this.#client.query({
+        query: `SELECT partition,
+            argMax(state, ver) AS state,
+            toString(argMax(first_offset, ver)) AS first_offset,
+            toString(argMax(last_offset, ver)) AS last_offset,
+            toString(argMax(next_offset, ver)) AS next_offset,
+            argMax(meta, ver) AS meta,
+            toString(max(ver)) AS ver,
+            toUnixTimestamp64Milli(argMax(updated_at, ver)) AS updated_at
+          FROM ${qualified(this.#db, 'ingest_positions')}
+          WHERE source = {source:String}
+          GROUP BY partition
+          ORDER BY partition`,
+        query_params: { source },
+        format: 'JSONEachRow',
+      })
+      const rows = await rs.json<{
+        partition: number
+        state: string
+        first_offset: string
+        last_offset: string
+        next_offset: string
+        meta: string
+        ver: string
+        updated_at: number
+      }>()
+      return rows.map((r) => {
+        const pending = r.state === 'pending'
+        return {
+          source,
+          partition: Number(r.partition),
+          nextOffset: BigInt(pending ? r.first_offset : r.next_offset),
+          pendingLastOffset: pending ? BigInt(r.last_offset) : null,
+          meta: r.meta,
+          updatedAt: Number(r.updated_at),
+          ver: BigInt(r.ver),
+        }
+      })
+    } catch (err) {
+      throw classifyStoreError(err, 'reading ingest positions')
+    }
+  }
+
+  /** Writes batches (any partitions) following the protocol above. Idempotent per batch. */
+  async write(batches: readonly PartitionBatch[]): Promise<void> {
+    const now = this.#clock()
+    const positioned = batches.filter((b) => !b.ephemeral)
+    try {
+      if (positioned.length > 0) {
+        await this.#client.insert({
+          table: qualified(this.#db, 'ingest_positions'),
+          values: positioned.map((b) => positionRow(b, 'pending', now)),
+          format: 'JSONEachRow',
+        })
+      }
+      for (const b of batches) {
+        const identity = b.ephemeral
+          ? `${b.source}|${b.runId}|${b.firstOffset}-${b.lastOffset}`
+          : `${b.source}|${b.partition}|${b.firstOffset}-${b.lastOffset}`
+        const byDay = new Map<number, ReturnType<typeof eventRow>[]>()
+        for (const e of b.events) {
+          const day = Math.floor(e.event.time / DAY_MS)
+          let rows = byDay.get(day)
+          if (!rows) byDay.set(day, (rows = []))
+          rows.push(eventRow(e, b))
+        }
+        for (const day of [...byDay.keys()].sort((x, y) => x - y)) {
+          await this.#client.insert({
+            table: qualified(this.#db, 'auth_events'),
+            values: byDay.get(day)!,
+            format: 'JSONEachRow',
+            clickhouse_settings: {
+              insert_deduplicate: 1,
+              insert_deduplication_token: `${identity}|${day}`,
+              deduplicate_blocks_in_dependent_materialized_views: 1,
+              max_insert_block_size: '10000000',
+              min_insert_block_size_rows: '0',
+              min_insert_block_size_bytes: '0',
+            },
+          })
+        }
+        if (b.deadLetters.length > 0) {
+          await this.#client.insert({
+            table: qualified(this.#db, 'dead_letters'),
+            values: b.deadLetters.map((d) => ({
+              time: d.time,
+              src: b.source,
+              src_partition: b.partition,
+              src_offset: d.offset.toString(),
+              reason: d.reason,
+              detail: d.detail,
+              size: d.size,
+            })),
+            format: 'JSONEachRow',
+            clickhouse_settings: { insert_deduplicate: 1, insert_deduplication_token: `${identity}|dlq` },
+          })
+        }
+      }
+      if (positioned.length > 0) {
+        await this.#client.insert({
+          table: qualified(this.#db, 'ingest_positions'),
+          values: positioned.map((b) => positionRow(b, 'committed', now)),
+          format: 'JSONEachRow',
+        })
+      }
+    } catch (err) {
+      throw classifyStoreError(err, 'writing an ingest batch')
+    }
+  }
+}

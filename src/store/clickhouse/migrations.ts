@@ -1,0 +1,229 @@
+// Numbered, idempotent schema migrations. Each statement uses IF NOT EXISTS so a
+// half-applied migration (process killed midway) is simply run again; the
+// `schema_migrations` table records what completed. Retention TTLs come from
+// config and are re-applied at every start, so changing them needs no migration.
+import type { ClickHouseClient } from '@clickhouse/client'
+import { qualified, quoteIdent } from './identifiers.ts'
+
+export interface Migration {
+  version: number
+  name: string
+  statements: (db: string) => string[]
+}
+
+/** Insert-deduplication window for non-replicated tables: see store/clickhouse/event-store.ts. */
+const DEDUP = 'non_replicated_deduplication_window = 10000'
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'raw auth events',
+    statements: (db) => [
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'auth_events')} (
+        time DateTime64(3, 'UTC'),
+        event_id String,
+        key_id LowCardinality(String),
+        key_version LowCardinality(String),
+        key_fingerprint String,
+        outcome LowCardinality(String),
+        reason LowCardinality(String),
+        status UInt16,
+        client_id String,
+        source_address String,
+        user_agent String,
+        method LowCardinality(String),
+        route String,
+        gateway LowCardinality(String),
+        latency_ms Float32,
+        src LowCardinality(String),
+        src_partition UInt64,
+        src_offset UInt64,
+        ingested_at DateTime64(3, 'UTC') DEFAULT now64(3)
+      ) ENGINE = MergeTree
+      PARTITION BY toDate(time)
+      ORDER BY (key_id, key_version, time)
+      SETTINGS ${DEDUP}`,
+    ],
+  },
+  {
+    version: 2,
+    name: 'per-minute rollups',
+    statements: (db) => [
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'auth_minute')} (
+        minute DateTime('UTC'),
+        key_id LowCardinality(String),
+        key_version LowCardinality(String),
+        gateway LowCardinality(String),
+        client_id String,
+        outcome LowCardinality(String),
+        reason LowCardinality(String),
+        requests UInt64,
+        latency_ms_sum Float64
+      ) ENGINE = SummingMergeTree((requests, latency_ms_sum))
+      PARTITION BY toYYYYMM(minute)
+      ORDER BY (key_id, minute, key_version, gateway, client_id, outcome, reason)
+      SETTINGS ${DEDUP}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(db, 'auth_minute_mv')}
+      TO ${qualified(db, 'auth_minute')} AS
+      SELECT
+        toStartOfMinute(time) AS minute, key_id, key_version, gateway, client_id, outcome, reason,
+        count() AS requests, sum(latency_ms) AS latency_ms_sum
+      FROM ${qualified(db, 'auth_events')}
+      GROUP BY minute, key_id, key_version, gateway, client_id, outcome, reason`,
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'auth_minute_clients')} (
+        minute DateTime('UTC'),
+        key_id LowCardinality(String),
+        key_version LowCardinality(String),
+        client_id String,
+        source_address String,
+        user_agent String,
+        gateway LowCardinality(String),
+        requests SimpleAggregateFunction(sum, UInt64),
+        failures SimpleAggregateFunction(sum, UInt64),
+        first_seen SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+        last_seen SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+        routes SimpleAggregateFunction(groupUniqArrayArray(20), Array(String))
+      ) ENGINE = AggregatingMergeTree
+      PARTITION BY toYYYYMM(minute)
+      ORDER BY (key_id, key_version, minute, client_id, source_address, user_agent, gateway)
+      SETTINGS ${DEDUP}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(db, 'auth_minute_clients_mv')}
+      TO ${qualified(db, 'auth_minute_clients')} AS
+      SELECT
+        toStartOfMinute(time) AS minute, key_id, key_version, client_id, source_address, user_agent, gateway,
+        count() AS requests, countIf(outcome = 'failure') AS failures,
+        min(time) AS first_seen, max(time) AS last_seen,
+        groupUniqArray(20)(route) AS routes
+      FROM ${qualified(db, 'auth_events')}
+      GROUP BY minute, key_id, key_version, client_id, source_address, user_agent, gateway`,
+    ],
+  },
+  {
+    version: 3,
+    name: 'key registry and ingest bookkeeping',
+    statements: (db) => [
+      // Lifecycle events are an append-only log; versions are folded from it.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'key_lifecycle')} (
+        event_id String,
+        time DateTime64(3, 'UTC'),
+        key_id String,
+        version String,
+        action LowCardinality(String),
+        fingerprints Array(String),
+        expires_at Nullable(DateTime64(3, 'UTC')),
+        scopes Array(String),
+        owners Array(String),
+        actor String,
+        note String,
+        origin LowCardinality(String),
+        recorded_at DateTime64(3, 'UTC') DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (key_id, version, event_id)
+      SETTINGS ${DEDUP}`,
+      // One row per batch state change; the row with the highest `ver` wins.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'ingest_positions')} (
+        source String,
+        partition UInt64,
+        state LowCardinality(String),
+        first_offset UInt64,
+        last_offset UInt64,
+        next_offset UInt64,
+        meta String,
+        ver UInt64,
+        updated_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(ver)
+      ORDER BY (source, partition)`,
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'dead_letters')} (
+        time DateTime64(3, 'UTC'),
+        src LowCardinality(String),
+        src_partition UInt64,
+        src_offset UInt64,
+        reason LowCardinality(String),
+        detail String,
+        size UInt32
+      ) ENGINE = MergeTree
+      PARTITION BY toDate(time)
+      ORDER BY (src, src_partition, src_offset)
+      SETTINGS ${DEDUP}`,
+    ],
+  },
+  {
+    version: 4,
+    name: 'ingest heartbeats and readiness audit',
+    statements: (db) => [
+      // Each running instance records how caught up it is, so freshness can be
+      // judged from the store alone (by `keyshift gate` without a daemon, too).
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'ingest_heartbeats')} (
+        time DateTime64(3, 'UTC'),
+        instance String,
+        newest_event_time DateTime64(3, 'UTC'),
+        consumer_lag_messages UInt64,
+        buffered_events UInt64,
+        sources_ready UInt8
+      ) ENGINE = MergeTree
+      ORDER BY (time, instance)
+      TTL toDateTime(time) + INTERVAL 7 DAY`,
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'readiness_audit')} (
+        time DateTime64(3, 'UTC'),
+        key_id String,
+        version String,
+        verdict LowCardinality(String),
+        asked_by String,
+        via LowCardinality(String),
+        evidence String
+      ) ENGINE = MergeTree
+      PARTITION BY toYYYYMM(time)
+      ORDER BY (key_id, version, time)`,
+    ],
+  },
+]
+
+/** Tables whose TTL follows config, and the expression their TTL applies to. */
+const TTL_TABLES: readonly { table: string; column: string; kind: 'raw' | 'rollup' }[] = [
+  { table: 'auth_events', column: 'toDateTime(time)', kind: 'raw' },
+  { table: 'dead_letters', column: 'toDateTime(time)', kind: 'raw' },
+  { table: 'auth_minute', column: 'minute', kind: 'rollup' },
+  { table: 'auth_minute_clients', column: 'minute', kind: 'rollup' },
+]
+
+export interface MigrateResult {
+  applied: { version: number; name: string }[]
+  current: number
+}
+
+export async function migrate(
+  client: ClickHouseClient,
+  db: string,
+  retention: { rawDays: number; rollupDays: number },
+): Promise<MigrateResult> {
+  await client.command({ query: `CREATE DATABASE IF NOT EXISTS ${quoteIdent(db)}` })
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS ${qualified(db, 'schema_migrations')} (
+      version UInt32, name String, applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+    ) ENGINE = ReplacingMergeTree ORDER BY version`,
+  })
+  const rs = await client.query({
+    query: `SELECT version FROM ${qualified(db, 'schema_migrations')}`,
+    format: 'JSONEachRow',
+  })
+  const done = new Set((await rs.json<{ version: number }>()).map((r) => Number(r.version)))
+  const applied: MigrateResult['applied'] = []
+  for (const m of MIGRATIONS) {
+    if (done.has(m.version)) continue
+    for (const statement of m.statements(db)) await client.command({ query: statement })
+    await client.insert({
+      table: qualified(db, 'schema_migrations'),
+      values: [{ version: m.version, name: m.name }],
+      format: 'JSONEachRow',
+    })
+    applied.push({ version: m.version, name: m.name })
+  }
+  for (const t of TTL_TABLES) {
+    const days = t.kind === 'raw' ? retention.rawDays : retention.rollupDays
+    await client.command({
+      query: `ALTER TABLE ${qualified(db, t.table)} MODIFY TTL ${t.column} + INTERVAL ${Math.trunc(days)} DAY`,
+      clickhouse_settings: { materialize_ttl_after_modify: 0 },
+    })
+  }
+  return { applied, current: Math.max(0, ...MIGRATIONS.map((m) => m.version)) }
+}

@@ -1,0 +1,189 @@
+// Kafka source: one consumer-group member reading the auth-event topics. The
+// store, not Kafka, holds the truth about what was consumed: on every
+// (re)assignment the member reloads the stored positions and seeks there.
+// Kafka offsets are still committed after each stored batch, for lag tooling.
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
+import { Gauge } from 'prom-client'
+import type { Logger } from '../../telemetry/logger.ts'
+import type { Registry } from '../../telemetry/metrics.ts'
+import type { IngestSink, Source, SourceRecord } from '../source.ts'
+
+export interface KafkaSourceOptions {
+  kafka: Kafka
+  groupId: string
+  topics: string[]
+  sink: IngestSink & { forget?(source: string, partition: number): void }
+  logger: Logger
+  registry: Registry
+  partitionsConsumedConcurrently: number
+  sessionTimeoutMs: number
+  /** Per-partition fetch size; bounds memory together with the concurrency. */
+  maxBytesPerPartition?: number
+}
+
+export function kafkaSourceId(topic: string): string {
+  return `kafka:${topic}`
+}
+
+export class KafkaSource implements Source {
+  readonly id: string
+  readonly #o: KafkaSourceOptions
+  #consumer: Consumer | null = null
+  #assigned = false
+  /** Resolves when the positions for the current assignment are loaded. */
+  #positionsReady: Promise<void> = Promise.resolve()
+  /** Next offset per topic/partition as last stored (for lag). */
+  readonly #next = new Map<string, bigint>()
+  #lagTimer: NodeJS.Timeout | null = null
+  #lastLag = 0
+  readonly #lag: Gauge<'topic'>
+
+  constructor(opts: KafkaSourceOptions) {
+    this.#o = opts
+    this.id = `kafka:${opts.topics.join(',')}`
+    this.#lag = new Gauge({
+      name: 'keyshift_kafka_consumer_lag_messages',
+      help: 'Messages in the topic not yet stored by this member, summed over its partitions.',
+      labelNames: ['topic'],
+      registers: [opts.registry],
+    })
+  }
+
+  ready(): boolean {
+    return this.#assigned
+  }
+
+  /** Messages not yet stored, summed over this member's partitions (last measured). */
+  lagMessages(): number {
+    return this.#lastLag
+  }
+
+  async start(): Promise<void> {
+    const o = this.#o
+    const consumer = o.kafka.consumer({
+      groupId: o.groupId,
+      sessionTimeout: o.sessionTimeoutMs,
+      heartbeatInterval: Math.max(1_000, Math.floor(o.sessionTimeoutMs / 10)),
+      maxBytesPerPartition: o.maxBytesPerPartition ?? 1_048_576,
+      maxWaitTimeInMs: 250,
+      retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
+    })
+    this.#consumer = consumer
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      const assignment = payload.memberAssignment as Record<string, number[]>
+      this.#positionsReady = this.#onAssignment(assignment).catch((err) => {
+        o.logger.error({ err }, 'Loading stored positions after a rebalance failed; the consumer will restart.')
+        throw err
+      })
+    })
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      this.#assigned = false
+      o.logger.error(
+        { err: payload.error?.message, restart: payload.restart },
+        'The Kafka consumer crashed; kafkajs restarts it when the error is retriable.',
+      )
+    })
+    consumer.on(consumer.events.DISCONNECT, () => {
+      this.#assigned = false
+    })
+    await consumer.connect()
+    for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: true })
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently,
+      eachBatch: (payload) => this.#eachBatch(payload),
+    })
+    this.#lagTimer = setInterval(() => void this.#updateLag().catch(() => {}), 5_000)
+    this.#lagTimer.unref()
+  }
+
+  async #onAssignment(assignment: Record<string, number[]>): Promise<void> {
+    const consumer = this.#consumer!
+    for (const [topic, partitions] of Object.entries(assignment)) {
+      const source = kafkaSourceId(topic)
+      const stored = new Map((await this.#o.sink.positions(source)).map((p) => [p.partition, p]))
+      for (const partition of partitions) {
+        const p = stored.get(partition)
+        // No stored position: start at the beginning of what the broker still holds.
+        const offset = p ? p.nextOffset : await this.#earliest(topic, partition)
+        this.#next.set(`${topic}/${partition}`, offset)
+        consumer.seek({ topic, partition, offset: offset.toString() })
+      }
+    }
+    this.#assigned = true
+    this.#o.logger.info({ assignment }, 'Kafka partitions assigned; resuming from the positions in the store.')
+  }
+
+  async #earliest(topic: string, partition: number): Promise<bigint> {
+    const admin = this.#o.kafka.admin()
+    await admin.connect()
+    try {
+      const offsets = await admin.fetchTopicOffsets(topic)
+      const p = offsets.find((x) => x.partition === partition)
+      return BigInt(p?.low ?? '0')
+    } finally {
+      await admin.disconnect()
+    }
+  }
+
+  async #eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
+    await this.#positionsReady
+    if (!isRunning() || isStale() || batch.messages.length === 0) return
+    const source = kafkaSourceId(batch.topic)
+    const records: SourceRecord[] = batch.messages.map((m) => {
+      const offset = BigInt(m.offset)
+      return {
+        value: m.value ?? Buffer.alloc(0),
+        partition: batch.partition,
+        offset,
+        nextOffset: offset + 1n,
+        timestamp: Number(m.timestamp),
+      }
+    })
+    const done = this.#o.sink.submit(source, batch.partition, records)
+    // Keep the group membership alive while the store is slow or down.
+    const beat = setInterval(() => void heartbeat().catch(() => {}), 3_000)
+    try {
+      await done
+    } finally {
+      clearInterval(beat)
+    }
+    const last = batch.messages.at(-1)!.offset
+    resolveOffset(last)
+    const next = BigInt(last) + 1n
+    this.#next.set(`${batch.topic}/${batch.partition}`, next)
+    // Informational only: the store is the source of truth for positions.
+    await this.#consumer!.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: next.toString() },
+    ]).catch((err) => this.#o.logger.debug({ err: err.message }, 'Committing Kafka offsets failed (informational).'))
+  }
+
+  async #updateLag(): Promise<void> {
+    const admin = this.#o.kafka.admin()
+    await admin.connect()
+    try {
+      let total = 0
+      for (const topic of this.#o.topics) {
+        const offsets = await admin.fetchTopicOffsets(topic)
+        let lag = 0n
+        for (const o of offsets) {
+          const next = this.#next.get(`${topic}/${o.partition}`)
+          if (next !== undefined) lag += BigInt(o.high) > next ? BigInt(o.high) - next : 0n
+        }
+        this.#lag.set({ topic }, Number(lag))
+        total += Number(lag)
+      }
+      this.#lastLag = total
+    } finally {
+      await admin.disconnect()
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (this.#lagTimer) clearInterval(this.#lagTimer)
+    this.#assigned = false
+    await this.#consumer?.disconnect()
+    this.#consumer = null
+  }
+}

@@ -1,0 +1,95 @@
+// Consumes key lifecycle events from their own topic into the registry. Each
+// message's event id defaults to topic/partition/offset, so a redelivery after
+// a crash is recognised as the same event; offsets are committed only after
+// the events are stored.
+import type { Consumer, Kafka } from 'kafkajs'
+import { Counter } from 'prom-client'
+import { ValidationError } from '../../domain/errors.ts'
+import type { KeyRegistry } from '../../registry/key-registry.ts'
+import { type RecordedLifecycleEvent, parseLifecycle } from '../../registry/lifecycle-input.ts'
+import type { Logger } from '../../telemetry/logger.ts'
+import type { Registry } from '../../telemetry/metrics.ts'
+import type { Source } from '../source.ts'
+
+export class LifecycleConsumer implements Source {
+  readonly id: string
+  #consumer: Consumer | null = null
+  #assigned = false
+  readonly #rejected: Counter<'reason'>
+
+  constructor(
+    private readonly o: {
+      kafka: Kafka
+      groupId: string
+      topic: string
+      registry: KeyRegistry
+      fingerprint: (material: string) => string
+      logger: Logger
+      metrics: Registry
+      clock?: () => number
+    },
+  ) {
+    this.id = `kafka:${o.topic}`
+    this.#rejected = new Counter({
+      name: 'keyshift_lifecycle_events_rejected_total',
+      help: 'Lifecycle messages that could not be parsed, by reason.',
+      labelNames: ['reason'],
+      registers: [o.metrics],
+    })
+  }
+
+  ready(): boolean {
+    return this.#assigned
+  }
+
+  async start(): Promise<void> {
+    const consumer = this.o.kafka.consumer({ groupId: `${this.o.groupId}.lifecycle`, maxWaitTimeInMs: 250 })
+    this.#consumer = consumer
+    consumer.on(consumer.events.GROUP_JOIN, () => {
+      this.#assigned = true
+    })
+    await consumer.connect()
+    await consumer.subscribe({ topic: this.o.topic, fromBeginning: true })
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: false,
+      eachBatch: async ({ batch, resolveOffset }) => {
+        const clock = this.o.clock ?? Date.now
+        const events: RecordedLifecycleEvent[] = []
+        for (const m of batch.messages) {
+          try {
+            const doc = JSON.parse(m.value?.toString('utf8') ?? '')
+            events.push(
+              parseLifecycle(doc, {
+                now: Number(m.timestamp) || clock(),
+                fingerprint: this.o.fingerprint,
+                origin: 'kafka',
+                defaultEventId: `kafka:${batch.topic}/${batch.partition}/${m.offset}`,
+              }),
+            )
+          } catch (err) {
+            const reason = err instanceof ValidationError ? 'invalid_event' : 'invalid_json'
+            this.#rejected.inc({ reason })
+            this.o.logger.warn(
+              { topic: batch.topic, partition: batch.partition, offset: m.offset, reason },
+              'Skipping a lifecycle message that is not a valid lifecycle event.',
+            )
+          }
+        }
+        await this.o.registry.record(events)
+        const last = batch.messages.at(-1)
+        if (!last) return
+        resolveOffset(last.offset)
+        await consumer.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+        ])
+      },
+    })
+  }
+
+  async stop(): Promise<void> {
+    this.#assigned = false
+    await this.#consumer?.disconnect()
+    this.#consumer = null
+  }
+}

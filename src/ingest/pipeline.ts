@@ -1,0 +1,405 @@
+// The ingest pipeline: the IngestSink every source submits to. It decodes raw
+// records, dead-letters the bad ones, and group-commits batches from all
+// partitions to the store (by size or time), with each partition's position
+// written alongside. `submit` resolves only once its records are stored, so a
+// source never acknowledges anything that is not durable. Store outages are
+// retried here with backoff; sources simply wait (backpressure).
+import { randomUUID } from 'node:crypto'
+import type { Counter, Gauge, Histogram } from 'prom-client'
+import { Counter as PCounter, Gauge as PGauge, Histogram as PHistogram } from 'prom-client'
+import type { AuthEvent } from '../domain/auth-event.ts'
+import { DecodeError, KeyshiftError } from '../domain/errors.ts'
+import type { DeadLetterRow, EventStore, PartitionBatch, StoredEvent } from '../store/clickhouse/event-store.ts'
+import type { Logger } from '../telemetry/logger.ts'
+import type { Registry } from '../telemetry/metrics.ts'
+import type { IngestSink, SourceRecord, StoredPosition } from './source.ts'
+
+export interface RecordDecoder {
+  decode(bytes: Buffer, ctx: { now: number; fallbackEventId: string }): AuthEvent
+}
+
+/** A rejected record on its way to the dead-letter destination. Bytes are already scrubbed of key material. */
+export interface DeadLetter {
+  source: string
+  partition: number
+  offset: bigint
+  reason: string
+  detail: string
+  bytes: Buffer
+}
+
+export interface DeadLetterSink {
+  /** Durably hands over dead letters; rejects with a retriable error when it cannot. */
+  send(letters: readonly DeadLetter[]): Promise<void>
+}
+
+export interface PipelineOptions {
+  store: Pick<EventStore, 'positions' | 'write'>
+  /** Decoder per source id; sources not listed are rejected at submit. */
+  decoderFor: (source: string) => RecordDecoder
+  deadLetters: DeadLetterSink
+  /** Replaces anything shaped like key material in raw bytes before they are dead-lettered. */
+  scrub: (bytes: Buffer) => Buffer
+  logger: Logger
+  registry: Registry
+  batchMaxEvents: number
+  batchMaxWaitMs: number
+  retryBaseMs: number
+  retryMaxMs: number
+  clock?: () => number
+  /** Sources with no resumable position (stdin). */
+  isEphemeral?: (source: string) => boolean
+  /** Called after each successful flush with the stored events (evaluation hooks). */
+  onStored?: (events: readonly AuthEvent[]) => void
+}
+
+interface PartitionState {
+  nextOffset: bigint
+  pendingLast: bigint | null
+  ver: bigint
+  /** Records held back while rebuilding a pending batch. */
+  held: { records: Buffered[]; waiters: Waiter[] } | null
+}
+
+interface Buffered {
+  record: SourceRecord
+  event?: AuthEvent
+  dead?: DeadLetter
+}
+
+interface Waiter {
+  resolve: () => void
+  reject: (err: unknown) => void
+}
+
+interface Segment {
+  source: string
+  partition: number
+  firstOffset: bigint
+  items: Buffered[]
+  meta: string
+  waiters: Waiter[]
+}
+
+export class PipelineStoppedError extends KeyshiftError {
+  constructor() {
+    super('KS_PIPELINE_STOPPED', 'the ingest pipeline is stopping; the batch was not stored and will be re-read')
+  }
+}
+
+export class IngestPipeline implements IngestSink {
+  readonly #o: PipelineOptions
+  readonly #clock: () => number
+  readonly #parts = new Map<string, PartitionState>()
+  readonly #runId = randomUUID()
+  #buffer: Segment[] = []
+  #buffered = 0
+  #timer: NodeJS.Timeout | null = null
+  #flushing: Promise<void> | null = null
+  #stopped = false
+  #newestEventTime = 0
+  readonly #m: {
+    ingested: Counter<'source'>
+    rejected: Counter<'source' | 'reason'>
+    batchSize: Histogram
+    writeSeconds: Histogram
+    writeErrors: Counter<'retriable'>
+    newest: Gauge
+    lag: Gauge
+    buffered: Gauge
+  }
+
+  constructor(opts: PipelineOptions) {
+    this.#o = opts
+    this.#clock = opts.clock ?? Date.now
+    const r = [opts.registry]
+    this.#m = {
+      ingested: new PCounter({
+        name: 'keyshift_events_ingested_total',
+        help: 'Auth events durably stored, by source.',
+        labelNames: ['source'],
+        registers: r,
+      }),
+      rejected: new PCounter({
+        name: 'keyshift_events_rejected_total',
+        help: 'Records dead-lettered instead of stored, by source and reason.',
+        labelNames: ['source', 'reason'],
+        registers: r,
+      }),
+      batchSize: new PHistogram({
+        name: 'keyshift_ingest_batch_events',
+        help: 'Events per group-committed batch.',
+        buckets: [1, 10, 100, 1000, 5000, 10_000, 20_000, 50_000],
+        registers: r,
+      }),
+      writeSeconds: new PHistogram({
+        name: 'keyshift_store_write_seconds',
+        help: 'Time to store one group-committed batch, including its positions.',
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers: r,
+      }),
+      writeErrors: new PCounter({
+        name: 'keyshift_store_write_errors_total',
+        help: 'Failed batch writes, by whether they were retried.',
+        labelNames: ['retriable'],
+        registers: r,
+      }),
+      newest: new PGauge({
+        name: 'keyshift_ingest_newest_event_timestamp_seconds',
+        help: 'Event time of the newest stored auth event (Unix seconds).',
+        registers: r,
+      }),
+      lag: new PGauge({
+        name: 'keyshift_ingest_event_lag_seconds',
+        help: 'Now minus the event time of the newest stored auth event.',
+        registers: r,
+        collect: () => {
+          if (this.#newestEventTime > 0) this.#m.lag.set((this.#clock() - this.#newestEventTime) / 1000)
+        },
+      }),
+      buffered: new PGauge({
+        name: 'keyshift_ingest_buffered_events',
+        help: 'Records decoded and waiting for the next group commit.',
+        registers: r,
+        collect: () => this.#m.buffered.set(this.#buffered),
+      }),
+    }
+  }
+
+  /** Records decoded and waiting for a group commit. */
+  bufferedEvents(): number {
+    return this.#buffered
+  }
+
+  /** Event time of the newest stored event (epoch ms), 0 before the first. */
+  newestEventTime(): number {
+    return this.#newestEventTime
+  }
+
+  async positions(source: string): Promise<StoredPosition[]> {
+    const stored = await this.#o.store.positions(source)
+    for (const p of stored) {
+      this.#parts.set(`${source}\u0000${p.partition}`, {
+        nextOffset: p.nextOffset,
+        pendingLast: p.pendingLastOffset,
+        ver: p.ver + 2n,
+        held: null,
+      })
+      if (p.pendingLastOffset !== null) {
+        this.#o.logger.warn(
+          { source, partition: p.partition, from: String(p.nextOffset), to: String(p.pendingLastOffset) },
+          'A batch was being written when keyshift stopped; it will be rebuilt and deduplicated by the store.',
+        )
+      }
+    }
+    return stored.map(({ ver: _ver, ...p }) => p)
+  }
+
+  /** Forgets a partition's in-memory position (after a Kafka rebalance moved it away). */
+  forget(source: string, partition: number): void {
+    this.#parts.delete(`${source}\u0000${partition}`)
+  }
+
+  #state(source: string, partition: number): PartitionState {
+    const k = `${source}\u0000${partition}`
+    let s = this.#parts.get(k)
+    if (!s) {
+      s = { nextOffset: 0n, pendingLast: null, ver: BigInt(this.#clock()) * 1000n, held: null }
+      this.#parts.set(k, s)
+    }
+    return s
+  }
+
+  #decode(source: string, partition: number, record: SourceRecord, now: number): Buffered {
+    try {
+      if ((record as { oversized?: boolean }).oversized) {
+        throw new DecodeError('too_large', 'line exceeds the maximum line length')
+      }
+      const event = this.#o.decoderFor(source).decode(record.value, {
+        now,
+        fallbackEventId: `${source}:${partition}:${record.offset}`,
+      })
+      return { record, event }
+    } catch (err) {
+      if (!(err instanceof DecodeError)) throw err
+      this.#m.rejected.inc({ source, reason: err.reason })
+      return {
+        record,
+        dead: {
+          source,
+          partition,
+          offset: record.offset,
+          reason: err.reason,
+          detail: err.message,
+          bytes: this.#o.scrub(record.value),
+        },
+      }
+    }
+  }
+
+  submit(source: string, partition: number, records: SourceRecord[], meta = ''): Promise<void> {
+    if (this.#stopped) return Promise.reject(new PipelineStoppedError())
+    const st = this.#state(source, partition)
+    const now = this.#clock()
+    // Records below the stored position are already stored (a source re-read them
+    // after a restart or rebalance): skip, never store twice.
+    const fresh = records.filter((r) => r.offset >= st.nextOffset)
+    if (fresh.length === 0) return Promise.resolve()
+    const items = fresh.map((r) => this.#decode(source, partition, r, now))
+    return new Promise<void>((resolve, reject) => {
+      const waiter = { resolve, reject }
+      if (st.pendingLast !== null) {
+        // Rebuilding the batch that was in flight at the crash: collect exactly
+        // [nextOffset, pendingLast] and commit it as one segment.
+        st.held ??= { records: [], waiters: [] }
+        const upTo = items.filter((i) => i.record.offset <= st.pendingLast!)
+        const rest = items.filter((i) => i.record.offset > st.pendingLast!)
+        st.held.records.push(...upTo)
+        const complete = rest.length > 0 || upTo.at(-1)?.record.offset === st.pendingLast
+        if (!complete) {
+          st.held.waiters.push(waiter)
+          return
+        }
+        const held = st.held
+        st.held = null
+        st.pendingLast = null
+        if (rest.length === 0) held.waiters.push(waiter)
+        if (held.records.length > 0) this.#enqueue(source, partition, held.records, meta, held.waiters)
+        else for (const w of held.waiters) w.resolve()
+        if (rest.length > 0) this.#enqueue(source, partition, rest, meta, [waiter])
+        return
+      }
+      this.#enqueue(source, partition, items, meta, [waiter])
+    })
+  }
+
+  #enqueue(source: string, partition: number, items: Buffered[], meta: string, waiters: Waiter[]): void {
+    const st = this.#state(source, partition)
+    const last = items.at(-1)!
+    this.#buffer.push({ source, partition, firstOffset: st.nextOffset, items, meta, waiters })
+    st.nextOffset = last.record.nextOffset
+    this.#buffered += items.length
+    if (this.#buffered >= this.#o.batchMaxEvents) this.#kick()
+    else if (!this.#timer) this.#timer = setTimeout(() => this.#kick(), this.#o.batchMaxWaitMs)
+  }
+
+  #kick(): void {
+    if (this.#timer) {
+      clearTimeout(this.#timer)
+      this.#timer = null
+    }
+    if (this.#flushing || this.#buffer.length === 0) return
+    const segments = this.#buffer
+    this.#buffer = []
+    this.#buffered = 0
+    this.#flushing = this.#flush(segments).finally(() => {
+      this.#flushing = null
+      if (this.#buffered >= this.#o.batchMaxEvents) this.#kick()
+      else if (this.#buffer.length > 0 && !this.#timer) {
+        this.#timer = setTimeout(() => this.#kick(), this.#o.batchMaxWaitMs)
+      }
+    })
+  }
+
+  async #flush(segments: Segment[]): Promise<void> {
+    const batches: PartitionBatch[] = segments.map((s) => this.#toBatch(s))
+    const letters = segments.flatMap((s) => s.items.flatMap((i) => (i.dead ? [i.dead] : [])))
+    let attempt = 0
+    for (;;) {
+      const started = performance.now()
+      try {
+        // Dead letters first: once positions are committed the records are never re-read.
+        if (letters.length > 0) await this.#o.deadLetters.send(letters)
+        await this.#o.store.write(batches)
+        this.#m.writeSeconds.observe((performance.now() - started) / 1000)
+        break
+      } catch (err) {
+        const retriable = err instanceof KeyshiftError ? err.retriable : false
+        this.#m.writeErrors.inc({ retriable: String(retriable) })
+        if (!retriable || this.#stopped) {
+          this.#o.logger.error({ err }, 'Storing an ingest batch failed; the batch is not acknowledged.')
+          for (const s of segments) for (const w of s.waiters) w.reject(err)
+          return
+        }
+        const delay = backoff(attempt++, this.#o.retryBaseMs, this.#o.retryMaxMs)
+        this.#o.logger.warn(
+          { err: (err as Error).message, attempt, retryInMs: delay },
+          'The store rejected a batch; retrying with backoff while sources wait.',
+        )
+        await new Promise((r) => setTimeout(r, delay))
+      }
+    }
+    let events = 0
+    const stored: AuthEvent[] = []
+    for (const b of batches) {
+      events += b.events.length
+      this.#m.ingested.inc({ source: b.source }, b.events.length)
+      for (const e of b.events) {
+        stored.push(e.event)
+        if (e.event.time > this.#newestEventTime) this.#newestEventTime = e.event.time
+      }
+    }
+    if (this.#newestEventTime > 0) this.#m.newest.set(this.#newestEventTime / 1000)
+    this.#m.batchSize.observe(events)
+    for (const s of segments) for (const w of s.waiters) w.resolve()
+    this.#o.onStored?.(stored)
+  }
+
+  #toBatch(s: Segment): PartitionBatch {
+    const st = this.#state(s.source, s.partition)
+    const events: StoredEvent[] = []
+    const deadLetters: DeadLetterRow[] = []
+    const now = this.#clock()
+    for (const i of s.items) {
+      if (i.event) events.push({ event: i.event, offset: i.record.offset })
+      else if (i.dead) {
+        deadLetters.push({
+          time: now,
+          offset: i.record.offset,
+          reason: i.dead.reason,
+          detail: i.dead.detail.slice(0, 500),
+          size: i.record.value.length,
+        })
+      }
+    }
+    const ver = st.ver
+    st.ver += 2n
+    const last = s.items.at(-1)!.record
+    return {
+      source: s.source,
+      partition: s.partition,
+      firstOffset: s.firstOffset,
+      lastOffset: last.offset,
+      nextOffset: last.nextOffset,
+      events,
+      deadLetters,
+      meta: s.meta,
+      ver,
+      ephemeral: this.#o.isEphemeral?.(s.source) ?? false,
+      runId: this.#runId,
+    }
+  }
+
+  /** Stores whatever is buffered now (used at shutdown and by tests). */
+  async drain(): Promise<void> {
+    while (this.#buffer.length > 0 || this.#flushing) {
+      this.#kick()
+      if (this.#flushing) await this.#flushing
+    }
+  }
+
+  /** Flushes what is buffered, then refuses new submits. */
+  async stop(): Promise<void> {
+    await this.drain()
+    this.#stopped = true
+    for (const st of this.#parts.values()) {
+      for (const w of st.held?.waiters ?? []) w.reject(new PipelineStoppedError())
+    }
+  }
+}
+
+/** Exponential backoff with full jitter, capped. */
+function backoff(attempt: number, baseMs: number, maxMs: number): number {
+  const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20))
+  return Math.round(cap / 2 + (Math.random() * cap) / 2)
+}

@@ -1,0 +1,293 @@
+// createApp(config): the whole daemon in-process — store, registry, ingest
+// pipeline, sources and HTTP — wired from one validated config. main.ts and the
+// tests both use it; nothing here reads process.env or the clock directly.
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import type { Config, DecoderConfig } from './config/schema.ts'
+import { ConfigError } from './domain/errors.ts'
+import { type HttpServer, createHttpServer } from './http/server.ts'
+import { createDecoder } from './ingest/decode/decoder.ts'
+import { FileDeadLetterSink } from './ingest/file-dead-letter.ts'
+import { createKafka } from './ingest/kafka/kafka-client.ts'
+import { KafkaDeadLetterSink } from './ingest/kafka/kafka-dead-letter.ts'
+import { KafkaSource, kafkaSourceId } from './ingest/kafka/kafka-source.ts'
+import { LifecycleConsumer } from './ingest/kafka/lifecycle-consumer.ts'
+import { type DeadLetterSink, IngestPipeline, type RecordDecoder } from './ingest/pipeline.ts'
+import { createFingerprinter } from './ingest/secrets/fingerprint.ts'
+import { scrubBytes } from './ingest/secrets/scrub.ts'
+import type { Source } from './ingest/source.ts'
+import { createFileSource } from './ingest/sources/file-source.ts'
+import { createStdinSource } from './ingest/sources/stdin-source.ts'
+import { KeyRegistry } from './registry/key-registry.ts'
+import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
+import { type StoreClient, createStoreClient } from './store/clickhouse/client.ts'
+import { EventStore } from './store/clickhouse/event-store.ts'
+import { migrate } from './store/clickhouse/migrations.ts'
+import { RegistryStore } from './store/clickhouse/registry-store.ts'
+import { StatusStore } from './store/clickhouse/status-store.ts'
+import { type Logger, createLogger } from './telemetry/logger.ts'
+import { type Registry, createRegistry } from './telemetry/metrics.ts'
+
+export interface AppDeps {
+  logger?: Logger
+  registry?: Registry
+  clock?: () => number
+  /** Overrides stdin for the stdin source (tests, replay). */
+  stdin?: NodeJS.ReadableStream
+}
+
+export interface App {
+  config: Config
+  logger: Logger
+  metrics: Registry
+  store: StoreClient
+  events: EventStore
+  keys: KeyRegistry
+  status: StatusStore
+  pipeline: IngestPipeline
+  sources: Source[]
+  http: HttpServer | null
+  fingerprint: (material: string) => string
+  /** Registers extra sources before start (replay). */
+  decoderFor(source: string): RecordDecoder
+  start(): Promise<void>
+  stop(): Promise<void>
+  /** Resolves when every stdin source reached EOF and its records are stored. */
+  stdinDone(): Promise<void>
+  url(): string | null
+}
+
+/**
+ * The pepper keys every fingerprint. Configured explicitly in production (all
+ * instances must share it); on a single embedded machine one is generated once
+ * and kept in the data directory with mode 0600.
+ */
+export function resolvePepper(config: Config): string {
+  const configured = config.secrets.pepper?.reveal()
+  if (configured) return configured
+  if (config.clickhouse.url) {
+    throw new ConfigError(
+      'secrets.pepper: required when clickhouse.url is set (every instance must fingerprint keys alike); ' +
+        'set KEYSHIFT_SECRETS__PEPPER or KEYSHIFT_SECRETS__PEPPER_FILE to at least 16 random characters',
+    )
+  }
+  const dir = resolve(config.data_dir)
+  const file = join(dir, 'pepper')
+  if (existsSync(file)) return readFileSync(file, 'utf8').trim()
+  mkdirSync(dir, { recursive: true })
+  const pepper = randomBytes(32).toString('base64url')
+  writeFileSync(file, `${pepper}\n`, { mode: 0o600 })
+  chmodSync(file, 0o600)
+  return pepper
+}
+
+export async function createApp(config: Config, deps: AppDeps = {}): Promise<App> {
+  const logger = deps.logger ?? createLogger({ level: config.log.level })
+  const metrics = deps.registry ?? createRegistry()
+  const clock = deps.clock ?? Date.now
+  const fingerprint = createFingerprinter(resolvePepper(config))
+
+  const store = createStoreClient(config)
+  await migrate(store.client, store.database, {
+    rawDays: config.clickhouse.retention_days,
+    rollupDays: config.clickhouse.rollup_retention_days,
+  })
+  const events = new EventStore(store.client, store.database, clock)
+  const status = new StatusStore(store.client, store.database)
+  const keys = new KeyRegistry(new RegistryStore(store.client, store.database), logger)
+  await keys.refresh()
+
+  const kafka = config.kafka.brokers.length > 0 ? createKafka(config.kafka, logger) : null
+  const kafkaSources = config.sources.filter((s) => s.type === 'kafka')
+  if (kafkaSources.length > 0 && !kafka) {
+    throw new ConfigError('sources: a kafka source is configured but kafka.brokers is empty; list the brokers')
+  }
+
+  const decoders = new Map<string, RecordDecoder>()
+  const makeDecoder = (d: DecoderConfig): RecordDecoder =>
+    createDecoder({
+      preset: d.preset,
+      mapping: d.mapping,
+      secretPaths: [...config.secrets.fields, ...d.secret_fields],
+      fingerprint,
+      resolveFingerprint: keys.resolveFingerprint,
+      defaultGateway: d.default_gateway ?? d.preset,
+      maxRecordBytes: d.max_record_bytes,
+      maxFutureSkewMs: d.max_future_skew_ms,
+    } as Parameters<typeof createDecoder>[0])
+
+  const deadLetterFile = new FileDeadLetterSink(
+    config.ingest.dead_letter_file ?? join(resolve(config.data_dir), 'dead-letters.ndjson'),
+    clock,
+  )
+  const deadLetterKafka = kafka ? new KafkaDeadLetterSink(kafka, config.kafka.dead_letter_topic) : null
+  const deadLetters: DeadLetterSink = {
+    async send(letters) {
+      const fromKafka = letters.filter((l) => l.source.startsWith('kafka:'))
+      const other = letters.filter((l) => !l.source.startsWith('kafka:'))
+      if (fromKafka.length > 0 && deadLetterKafka) await deadLetterKafka.send(fromKafka)
+      if (other.length > 0) await deadLetterFile.send(other)
+    },
+  }
+
+  const pipeline = new IngestPipeline({
+    store: events,
+    decoderFor: (source) => {
+      const d = decoders.get(source)
+      if (!d) throw new ConfigError(`no decoder configured for source ${source}`)
+      return d
+    },
+    deadLetters,
+    scrub: (bytes) => scrubBytes(bytes, fingerprint),
+    logger,
+    registry: metrics,
+    batchMaxEvents: config.ingest.batch_max_events,
+    batchMaxWaitMs: config.ingest.batch_max_wait_ms,
+    retryBaseMs: config.ingest.retry_base_ms,
+    retryMaxMs: config.ingest.retry_max_ms,
+    clock,
+    isEphemeral: (source) => source === 'stdin',
+  })
+
+  const sources: Source[] = []
+  const stdinDone: Promise<void>[] = []
+  if (kafkaSources.length > 0 && kafka) {
+    for (const s of kafkaSources) decoders.set(kafkaSourceId(s.topic), makeDecoder(s.decoder))
+    sources.push(
+      new KafkaSource({
+        kafka,
+        groupId: config.kafka.group_id,
+        topics: kafkaSources.map((s) => s.topic),
+        sink: pipeline,
+        logger,
+        registry: metrics,
+        partitionsConsumedConcurrently: config.kafka.partitions_consumed_concurrently,
+        sessionTimeoutMs: config.kafka.session_timeout_ms,
+      }),
+    )
+  }
+  if (kafka) {
+    sources.push(
+      new LifecycleConsumer({
+        kafka,
+        groupId: config.kafka.group_id,
+        topic: config.kafka.lifecycle_topic,
+        registry: keys,
+        fingerprint,
+        logger,
+        metrics,
+        clock,
+      }),
+    )
+  }
+  for (const s of config.sources) {
+    if (s.type === 'file') {
+      const src = createFileSource({
+        path: resolve(s.path),
+        sink: pipeline,
+        logger,
+        pollIntervalMs: s.poll_interval_ms,
+        maxBatchRecords: config.ingest.batch_max_events,
+        startAt: s.start_at,
+      })
+      decoders.set(src.id, makeDecoder(s.decoder))
+      sources.push(src)
+    } else if (s.type === 'stdin') {
+      const src = createStdinSource({
+        input: deps.stdin ?? process.stdin,
+        logger,
+        sink: pipeline,
+        maxBatchRecords: config.ingest.batch_max_events,
+      })
+      decoders.set(src.id, makeDecoder(s.decoder))
+      sources.push(src)
+      stdinDone.push(src.done)
+    }
+  }
+
+  const http = config.http.enabled
+    ? createHttpServer({
+        logger,
+        registry: metrics,
+        checks: [
+          {
+            name: 'store',
+            check: async () => {
+              const r = await store.client.ping()
+              return r.success ? { ok: true } : { ok: false, detail: 'store ping failed' }
+            },
+          },
+          ...sources.map((s) => ({
+            name: `source ${s.id}`,
+            check: async () => ({ ok: s.ready(), detail: s.ready() ? 'consuming' : 'not consuming yet' }),
+          })),
+        ],
+      })
+    : null
+
+  const heartbeat = async () => {
+    let lag = 0
+    for (const s of sources) if (s instanceof KafkaSource) lag += s.lagMessages()
+    await status.heartbeat({
+      time: clock(),
+      instance: config.instance,
+      newestEventTime: pipeline.newestEventTime(),
+      consumerLagMessages: lag,
+      bufferedEvents: pipeline.bufferedEvents(),
+      sourcesReady: sources.every((s) => s.ready()),
+    })
+  }
+  let heartbeatTimer: NodeJS.Timeout | null = null
+
+  let address: string | null = null
+  return {
+    config,
+    logger,
+    metrics,
+    store,
+    events,
+    keys,
+    status,
+    pipeline,
+    sources,
+    http,
+    fingerprint,
+    decoderFor: (source) => decoders.get(source)!,
+    url: () => address,
+    stdinDone: async () => {
+      await Promise.all(stdinDone)
+      await pipeline.drain()
+    },
+    async start() {
+      if (config.registry.files.length > 0) {
+        const loaded = await loadLifecycleFiles(config.registry.files, { fingerprint, now: clock() })
+        await keys.record(loaded)
+        logger.info({ files: config.registry.files, events: loaded.length }, 'Loaded lifecycle events from files.')
+      }
+      keys.startRefreshing(5_000)
+      if (http) {
+        address = await http.listen({ host: config.http.host, port: config.http.port })
+        logger.info({ url: address }, 'HTTP server listening.')
+      }
+      for (const s of sources) await s.start()
+      if (sources.length > 0) {
+        heartbeatTimer = setInterval(() => {
+          heartbeat().catch((err) => logger.warn({ err: (err as Error).message }, 'Writing an ingest heartbeat failed.'))
+        }, config.ingest.heartbeat_interval_ms)
+        heartbeatTimer.unref()
+      }
+      logger.info({ sources: sources.map((s) => s.id), store: store.mode }, 'keyshift started.')
+    },
+    async stop() {
+      if (heartbeatTimer) clearInterval(heartbeatTimer)
+      for (const s of sources) await s.stop().catch((err) => logger.warn({ err }, 'Stopping a source failed.'))
+      await pipeline.stop()
+      keys.stop()
+      await http?.close()
+      await deadLetterKafka?.close()
+      await store.close()
+      logger.info('keyshift stopped.')
+    },
+  }
+}

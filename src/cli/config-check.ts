@@ -1,0 +1,23 @@
+// `keyshift config check <file>`: validate a configuration without starting anything.
+import type { Command } from 'commander'
+import { loadConfig } from '../config/load.ts'
+
+export function registerConfigCommand(program: Command): void {
+  const config = program.command('config').description('inspect configuration')
+  config
+    .command('check')
+    .argument('[file]', 'configuration file (YAML); default $KEYSHIFT_CONFIG')
+    .option('--print', 'print the effective configuration (secrets redacted)')
+    .description('validate a configuration file plus KEYSHIFT_* overrides, without starting anything')
+    .action((file: string | undefined, opts: { print?: boolean }) => {
+      const path = file ?? process.env.KEYSHIFT_CONFIG
+      try {
+        const cfg = loadConfig(path)
+        process.stdout.write(`configuration ${path ?? '(defaults + environment)'} is valid\n`)
+        if (opts.print) process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`)
+      } catch (err) {
+        process.stderr.write(`${(err as Error).message}\n`)
+        process.exitCode = 1
+      }
+    })
+}

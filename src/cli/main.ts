@@ -1,0 +1,26 @@
+// The `keyshift` command line: one file per command, each calling the same
+// modules as the daemon. Exit codes: 0 ok, 1 failure/not ready, 2 usage/unknown.
+import { Command } from 'commander'
+import { registerConfigCommand } from './config-check.ts'
+import { registerKeyCommand } from './key.ts'
+import { registerMigrateCommand } from './migrate.ts'
+import { registerReplayCommand } from './replay.ts'
+import { registerRunCommand } from './run.ts'
+
+const program = new Command()
+program
+  .name('keyshift')
+  .description('Makes API key rotation safe: traffic share per key version, stragglers, failure spikes, readiness gate.')
+  .version('0.1.0')
+  .showHelpAfterError()
+
+registerRunCommand(program)
+registerMigrateCommand(program)
+registerReplayCommand(program)
+registerConfigCommand(program)
+registerKeyCommand(program)
+
+program.parseAsync(process.argv).catch((err: Error) => {
+  process.stderr.write(`keyshift: ${err.message}\n`)
+  process.exitCode = process.exitCode || 2
+})

@@ -1,0 +1,66 @@
+// The in-memory view of key versions, folded from the lifecycle log in the
+// store. Every instance refreshes it from the store (so instances agree), and
+// ingest uses it to resolve presented-key fingerprints to key and version.
+import { type KeyVersion, foldLifecycle } from '../domain/key-version.ts'
+import type { RegistryStore } from '../store/clickhouse/registry-store.ts'
+import type { Logger } from '../telemetry/logger.ts'
+import type { RecordedLifecycleEvent } from './lifecycle-input.ts'
+
+export class KeyRegistry {
+  readonly #store: RegistryStore
+  readonly #logger: Logger
+  #versions = new Map<string, KeyVersion>()
+  #byFingerprint = new Map<string, { keyId: string; version: string }>()
+  #events: RecordedLifecycleEvent[] = []
+  #timer: NodeJS.Timeout | null = null
+
+  constructor(store: RegistryStore, logger: Logger) {
+    this.#store = store
+    this.#logger = logger
+  }
+
+  async refresh(): Promise<void> {
+    this.#events = await this.#store.all()
+    this.#versions = foldLifecycle(this.#events)
+    const byFp = new Map<string, { keyId: string; version: string }>()
+    for (const v of this.#versions.values()) {
+      for (const fp of v.fingerprints) byFp.set(fp, { keyId: v.keyId, version: v.version })
+    }
+    this.#byFingerprint = byFp
+  }
+
+  /** Records events, then refreshes so they take effect at once on this instance. */
+  async record(events: readonly RecordedLifecycleEvent[]): Promise<void> {
+    await this.#store.record(events)
+    await this.refresh()
+  }
+
+  startRefreshing(intervalMs: number): void {
+    this.#timer = setInterval(() => {
+      this.refresh().catch((err) =>
+        this.#logger.warn({ err: (err as Error).message }, 'Refreshing the key registry failed; keeping the last view.'),
+      )
+    }, intervalMs)
+    this.#timer.unref()
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer)
+  }
+
+  resolveFingerprint = (fp: string): { keyId: string; version: string } | undefined => this.#byFingerprint.get(fp)
+
+  versions(): KeyVersion[] {
+    return [...this.#versions.values()].sort((a, b) =>
+      a.keyId === b.keyId ? a.version.localeCompare(b.version, 'en', { numeric: true }) : a.keyId.localeCompare(b.keyId),
+    )
+  }
+
+  version(keyId: string, version: string): KeyVersion | undefined {
+    return this.#versions.get(`${keyId}/${version}`)
+  }
+
+  events(): readonly RecordedLifecycleEvent[] {
+    return this.#events
+  }
+}

@@ -1,0 +1,90 @@
+// Runs the real keyshift CLI as a child process for tests that kill it
+// (SIGKILL at random moments) and restart it, exactly as an operator would.
+import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { stringify } from 'yaml'
+
+export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)))
+export const CLI = join(REPO_ROOT, 'bin/keyshift.js')
+
+export function writeConfig(dir: string, doc: Record<string, unknown>): string {
+  const path = join(dir, 'keyshift.yaml')
+  writeFileSync(path, stringify(doc))
+  return path
+}
+
+export interface Daemon {
+  proc: ChildProcess
+  output: () => string
+  exited: Promise<number | null>
+  kill(signal?: NodeJS.Signals): Promise<number | null>
+}
+
+export function spawnKeyshift(args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  proc.stdout!.on('data', (d) => {
+    out += d
+  })
+  proc.stderr!.on('data', (d) => {
+    out += d
+  })
+  const exited = new Promise<number | null>((res) => proc.on('exit', (code) => res(code)))
+  return {
+    proc,
+    output: () => out,
+    exited,
+    async kill(signal: NodeJS.Signals = 'SIGKILL') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal)
+      return exited
+    },
+  }
+}
+
+/** Runs a CLI command to completion; resolves with its exit code and output. */
+export async function runKeyshift(
+  args: string[],
+  opts: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const proc = spawn(process.execPath, [CLI, ...args], {
+    cwd: REPO_ROOT,
+    env: { ...process.env, ...opts.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  proc.stdout.on('data', (d) => {
+    stdout += d
+  })
+  proc.stderr.on('data', (d) => {
+    stderr += d
+  })
+  proc.stdin.end(opts.input ?? '')
+  const code = await new Promise<number | null>((res) => proc.on('exit', (c) => res(c)))
+  return { code, stdout, stderr }
+}
+
+export async function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false>,
+  opts: { timeoutMs?: number; intervalMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + (opts.timeoutMs ?? 60_000)
+  let last: unknown
+  for (;;) {
+    try {
+      const v = await probe()
+      if (v !== undefined && v !== false) return v as T
+    } catch (err) {
+      last = err
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
+    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250))
+  }
+}

@@ -49,8 +49,9 @@ export interface App {
   sources: Source[]
   http: HttpServer | null
   fingerprint: (material: string) => string
-  /** Registers extra sources before start (replay). */
   decoderFor(source: string): RecordDecoder
+  /** Registers the decoder of a source created outside the config (replay). */
+  registerDecoder(source: string, decoder: DecoderConfig): void
   start(): Promise<void>
   stop(): Promise<void>
   /** Resolves when every stdin source reached EOF and its records are stored. */
@@ -254,6 +255,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     http,
     fingerprint,
     decoderFor: (source) => decoders.get(source)!,
+    registerDecoder: (source, d) => {
+      decoders.set(source, makeDecoder(d))
+    },
     url: () => address,
     stdinDone: async () => {
       await Promise.all(stdinDone)

@@ -52,7 +52,7 @@ const fileSource = z
     path: z.string().min(1),
     decoder: decoderSchema,
     start_at: z.enum(['beginning', 'end']).default('beginning'),
-    poll_interval_ms: duration(250),
+    poll_interval_ms: z.number().int().positive().default(250),
   })
   .strict()
 const stdinSource = z.object({ type: z.literal('stdin'), decoder: decoderSchema }).strict()

@@ -55,6 +55,7 @@ export interface PipelineOptions {
 
 interface PartitionState {
   nextOffset: bigint
+  epoch: number
   pendingLast: bigint | null
   ver: bigint
   /** Records held back while rebuilding a pending batch. */
@@ -181,6 +182,7 @@ export class IngestPipeline implements IngestSink {
     for (const p of stored) {
       this.#parts.set(`${source}\u0000${p.partition}`, {
         nextOffset: p.nextOffset,
+        epoch: p.epoch,
         pendingLast: p.pendingLastOffset,
         ver: p.ver + 2n,
         held: null,
@@ -195,6 +197,18 @@ export class IngestPipeline implements IngestSink {
     return stored.map(({ ver: _ver, ...p }) => p)
   }
 
+  rewind(source: string, partition: number, offset: bigint): void {
+    const st = this.#state(source, partition)
+    this.#o.logger.warn(
+      { source, partition, from: String(st.nextOffset), to: String(offset), epoch: st.epoch + 1 },
+      'Rewinding a partition (truncated or rewritten input); a new epoch starts.',
+    )
+    st.nextOffset = offset
+    st.epoch += 1
+    st.pendingLast = null
+    st.held = null
+  }
+
   /** Forgets a partition's in-memory position (after a Kafka rebalance moved it away). */
   forget(source: string, partition: number): void {
     this.#parts.delete(`${source}\u0000${partition}`)
@@ -204,7 +218,7 @@ export class IngestPipeline implements IngestSink {
     const k = `${source}\u0000${partition}`
     let s = this.#parts.get(k)
     if (!s) {
-      s = { nextOffset: 0n, pendingLast: null, ver: BigInt(this.#clock()) * 1000n, held: null }
+      s = { nextOffset: 0n, epoch: 0, pendingLast: null, ver: BigInt(this.#clock()) * 1000n, held: null }
       this.#parts.set(k, s)
     }
     return s
@@ -374,6 +388,7 @@ export class IngestPipeline implements IngestSink {
       events,
       deadLetters,
       meta: s.meta,
+      epoch: st.epoch,
       ver,
       ephemeral: this.#o.isEphemeral?.(s.source) ?? false,
       runId: this.#runId,

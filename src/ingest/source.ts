@@ -33,6 +33,8 @@ export interface StoredPosition {
   /** Opaque source detail stored with the position (e.g. a file's path and size). */
   meta: string
   updatedAt: number
+  /** Incremented each time the partition was rewound; part of every batch identity. */
+  epoch: number
 }
 
 /** What a source needs from the pipeline. */
@@ -46,6 +48,11 @@ export interface IngestSink {
    * are retried inside with backoff, so this call simply takes longer).
    */
   submit(source: string, partition: number, records: SourceRecord[], meta?: string): Promise<void>
+  /**
+   * Moves a partition's position back to `offset` (a truncated or rewritten
+   * file). Starts a new epoch, so batches at reused offsets get new identities.
+   */
+  rewind?(source: string, partition: number, offset: bigint): void
 }
 
 /** A running source. `stop()` resolves once no submit is in flight. */

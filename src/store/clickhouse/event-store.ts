@@ -3,7 +3,7 @@
 // Protocol per batch (one source partition, offsets [first, last]):
 //   1. position row `pending` (first, last, next)      — one insert for all partitions of a flush
 //   2. events, one INSERT per day, each with insert_deduplication_token
-//      `<source>|<partition>|<first>-<last>|<day>`       — one part per insert ⇒ atomic
+//      `<source>|<partition>|e<epoch>|<first>-<last>|<day>` — one part per insert ⇒ atomic
 //   3. dead letters (same token scheme)
 //   4. position row `committed` (next)
 // After a crash the reader sees `pending` and rebuilds exactly [first, last];
@@ -42,6 +42,8 @@ export interface PartitionBatch {
   events: StoredEvent[]
   deadLetters: DeadLetterRow[]
   meta: string
+  /** Rewind epoch of the partition (see IngestSink.rewind). */
+  epoch: number
   /** Monotonic version for the position rows (pending = ver, committed = ver + 1). */
   ver: bigint
   /** Batches from sources with no position (stdin) skip the position rows. */
@@ -61,6 +63,7 @@ function positionRow(b: PartitionBatch, state: 'pending' | 'committed', now: num
     last_offset: b.lastOffset.toString(),
     next_offset: b.nextOffset.toString(),
     meta: b.meta,
+    epoch: b.epoch,
     ver: (state === 'pending' ? b.ver : b.ver + 1n).toString(),
     updated_at: now,
   }
@@ -111,6 +114,7 @@ export class EventStore {
             toString(argMax(last_offset, ver)) AS last_offset,
             toString(argMax(next_offset, ver)) AS next_offset,
             argMax(meta, ver) AS meta,
+            argMax(epoch, ver) AS epoch,
             toString(max(ver)) AS ver,
             toUnixTimestamp64Milli(argMax(updated_at, ver)) AS updated_at
           FROM ${qualified(this.#db, 'ingest_positions')}
@@ -127,6 +131,7 @@ export class EventStore {
         last_offset: string
         next_offset: string
         meta: string
+        epoch: number
         ver: string
         updated_at: number
       }>()
@@ -138,6 +143,7 @@ export class EventStore {
           nextOffset: BigInt(pending ? r.first_offset : r.next_offset),
           pendingLastOffset: pending ? BigInt(r.last_offset) : null,
           meta: r.meta,
+          epoch: Number(r.epoch),
           updatedAt: Number(r.updated_at),
           ver: BigInt(r.ver),
         }
@@ -162,7 +168,7 @@ export class EventStore {
       for (const b of batches) {
         const identity = b.ephemeral
           ? `${b.source}|${b.runId}|${b.firstOffset}-${b.lastOffset}`
-          : `${b.source}|${b.partition}|${b.firstOffset}-${b.lastOffset}`
+          : `${b.source}|${b.partition}|e${b.epoch}|${b.firstOffset}-${b.lastOffset}`
         const byDay = new Map<number, ReturnType<typeof eventRow>[]>()
         for (const e of b.events) {
           const day = Math.floor(e.event.time / DAY_MS)

@@ -129,6 +129,7 @@ export const MIGRATIONS: readonly Migration[] = [
         last_offset UInt64,
         next_offset UInt64,
         meta String,
+        epoch UInt32,
         ver UInt64,
         updated_at DateTime64(3, 'UTC')
       ) ENGINE = ReplacingMergeTree(ver)

@@ -2,6 +2,10 @@
 // unknown keys are rejected. Sections owned by a module (decoders, receivers,
 // analysis settings) import that module's own schema.
 import { z } from 'zod'
+import { findingSettingsSchema } from '../analysis/findings.ts'
+import { readinessConfigSchema } from '../analysis/readiness.ts'
+import { spikeSettingsSchema } from '../analysis/spikes.ts'
+import { trendSettingsSchema } from '../analysis/trend.ts'
 import { Secret } from './secret.ts'
 
 export const secret = z
@@ -114,6 +118,19 @@ export const configSchema = z
       .prefault({}),
     registry: z
       .object({ files: z.array(z.string().min(1)).default([]) })
+      .strict()
+      .prefault({}),
+    analysis: z
+      .object({
+        /** How often the evaluation loop re-reads the store and re-evaluates findings. */
+        evaluation_interval_ms: z.number().int().min(100).default(2_000),
+        /** How far back client history reaches (possible-leak detection, moved clients). */
+        history_ms: z.number().int().positive().default(7 * 86_400_000),
+        findings: findingSettingsSchema.prefault({}),
+        spikes: spikeSettingsSchema.prefault({}),
+        trend: trendSettingsSchema.prefault({}),
+        readiness: readinessConfigSchema.prefault({}),
+      })
       .strict()
       .prefault({}),
   })

@@ -1,0 +1,247 @@
+// The read side of keyshift: composes rollup reads from the store with the
+// pure analysis functions. The HTTP API, `keyshift gate`/`status` and the
+// evaluation loop all call this one service, so they always agree.
+import type { Finding } from '../analysis/findings.ts'
+import { evaluateKeyFindings, unknownKeySurges } from '../analysis/findings.ts'
+import { type VersionSeen, seenByVersion } from '../analysis/first-last-seen.ts'
+import { type Readiness, evaluateReadiness, readinessRulesFor } from '../analysis/readiness.ts'
+import { type ShareWindow, computeShares, presetWindow, shareSeries } from '../analysis/share.ts'
+import { type StragglerReport, findStragglers } from '../analysis/stragglers.ts'
+import { type ShareTrend, estimateShareTrend } from '../analysis/trend.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS, type TimeWindow } from '../analysis/types.ts'
+import { findVersion, newerVersions, versionsOfKey } from '../analysis/versions.ts'
+import type { Config } from '../config/schema.ts'
+import { UNKNOWN_KEY } from '../domain/auth-event.ts'
+import { NotFoundError } from '../domain/errors.ts'
+import type { KeyVersion } from '../domain/key-version.ts'
+import type { KeyRegistry } from '../registry/key-registry.ts'
+import type { AnalyticsStore, KeySummary } from '../store/clickhouse/analytics-store.ts'
+import type { StatusStore } from '../store/clickhouse/status-store.ts'
+
+export interface KeyDetail {
+  keyId: string
+  now: number
+  /** Registered versions plus versions only seen in traffic (`registered: false`). */
+  versions: (KeyVersion & { registered: boolean; seen: VersionSeen | null })[]
+  shares: { '5m': ShareWindow; '1h': ShareWindow; '24h': ShareWindow; custom?: ShareWindow }
+  /** Share per version in 1-hour buckets over the last 24 hours. */
+  series: ShareWindow[]
+  /** Trend and ETA to zero for each version older than the newest active one. */
+  trends: { version: string; trend: ShareTrend }[]
+}
+
+export interface KeyListEntry extends KeySummary {
+  registered: boolean
+  registryVersions: KeyVersion[]
+  shares1h: ShareWindow | null
+}
+
+export type Analysis = Config['analysis']
+
+export interface VerdictRequest {
+  keyId: string
+  version: string
+  askedBy: string
+  via: 'api' | 'cli' | 'evaluation' | 'status'
+  /** Record the verdict in the audit log (default true). */
+  audit?: boolean
+}
+
+/** Minute-aligned window end: rollups hold whole minutes, so the current partial minute counts. */
+const windowEnd = (now: number) => Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS
+
+export class RotationService {
+  readonly #a: AnalyticsStore
+  readonly #status: StatusStore
+  readonly #keys: KeyRegistry
+  readonly #s: Analysis
+
+  constructor(deps: { analytics: AnalyticsStore; status: StatusStore; keys: KeyRegistry; analysis: Analysis }) {
+    this.#a = deps.analytics
+    this.#status = deps.status
+    this.#keys = deps.keys
+    this.#s = deps.analysis
+  }
+
+  get keys(): KeyRegistry {
+    return this.#keys
+  }
+
+  async listKeys(now: number): Promise<KeyListEntry[]> {
+    const seen = await this.#a.keys({ from: now - DAY_MS, to: windowEnd(now) })
+    const registry = this.#keys.versions()
+    const ids = new Set([...seen.map((k) => k.keyId), ...registry.map((v) => v.keyId)])
+    const out: KeyListEntry[] = []
+    for (const keyId of [...ids].sort()) {
+      const s = seen.find((k) => k.keyId === keyId)
+      const registryVersions = versionsOfKey(registry, keyId)
+      let shares1h: ShareWindow | null = null
+      if (s) {
+        const w = { from: now - HOUR_MS, to: windowEnd(now) }
+        shares1h = computeShares(await this.#a.versionMinutes(keyId, w), w)
+      }
+      out.push({
+        keyId,
+        requests: s?.requests ?? 0,
+        failures: s?.failures ?? 0,
+        versions: s?.versions ?? [],
+        lastSeen: s?.lastSeen ?? 0,
+        registered: registryVersions.length > 0,
+        registryVersions,
+        shares1h,
+      })
+    }
+    return out
+  }
+
+  async keyDetail(keyId: string, now: number, custom?: TimeWindow): Promise<KeyDetail> {
+    const registryVersions = versionsOfKey(this.#keys.versions(), keyId)
+    const end = windowEnd(now)
+    const dayWindow = { from: end - DAY_MS, to: end }
+    const wide = custom ? { from: Math.min(custom.from, dayWindow.from), to: Math.max(custom.to, end) } : dayWindow
+    const [minutes, usage] = await Promise.all([
+      this.#a.versionMinutes(keyId, wide),
+      this.#a.clientUsage(keyId, { from: end - this.#s.history_ms, to: end }),
+    ])
+    if (registryVersions.length === 0 && minutes.length === 0 && usage.length === 0) {
+      throw new NotFoundError(`key ${keyId} is neither registered nor seen in traffic`)
+    }
+    const seen = seenByVersion(usage)
+    const labels = new Set([...registryVersions.map((v) => v.version), ...seen.map((s) => s.version)])
+    const versions = [...labels].map((label) => {
+      const reg = registryVersions.find((v) => v.version === label)
+      return { ...(reg ?? unregistered(keyId, label)), registered: reg !== undefined, seen: seen.find((s) => s.version === label) ?? null }
+    })
+    const win = (p: '5m' | '1h' | '24h') => {
+      const w = presetWindow(p, end)
+      return computeShares(minutes, w)
+    }
+    const series = shareSeries(minutes, dayWindow, HOUR_MS)
+    const newestActive = registryVersions.filter((v) => v.state === 'active').at(-1)
+    const trends = newestActive
+      ? versions
+          .filter((v) => v.version !== newestActive.version && v.version !== 'unknown')
+          .map((v) => ({ version: v.version, trend: estimateShareTrend(series, v.version, this.#s.trend) }))
+      : []
+    return {
+      keyId,
+      now,
+      versions,
+      shares: {
+        '5m': win('5m'),
+        '1h': win('1h'),
+        '24h': win('24h'),
+        ...(custom ? { custom: computeShares(minutes, custom) } : {}),
+      },
+      series,
+      trends,
+    }
+  }
+
+  async stragglers(keyId: string, version: string, now: number, lookbackMs = DAY_MS): Promise<StragglerReport> {
+    const end = windowEnd(now)
+    const window = { from: end - lookbackMs, to: end }
+    const registry = this.#keys.versions()
+    const asked = findVersion(registry, keyId, version)
+    const newer = asked ? newerVersions(registry, asked).map((v) => v.version) : []
+    const [recent, history] = await Promise.all([
+      this.#a.clientUsage(keyId, window),
+      this.#a.clientUsage(keyId, { from: end - Math.max(this.#s.history_ms, lookbackMs), to: end }),
+    ])
+    return findStragglers({ oldVersion: version, newerVersions: newer, recent, history, window })
+  }
+
+  /** Findings for one key (or every key with traffic or registered versions). */
+  async findings(now: number, keyId?: string): Promise<Finding[]> {
+    const f = this.#s.findings
+    const end = windowEnd(now)
+    const registry = this.#keys.versions()
+    let keyIds: string[]
+    if (keyId) keyIds = [keyId]
+    else {
+      const seen = await this.#a.keys({ from: end - DAY_MS, to: end })
+      keyIds = [...new Set([...seen.map((k) => k.keyId), ...registry.map((v) => v.keyId)])]
+        .filter((k) => k !== UNKNOWN_KEY)
+        .sort()
+    }
+    const out: Finding[] = []
+    const trafficMs = Math.max(f.trend_window_ms, f.traffic_window_ms)
+    const historyFrom = end - this.#s.history_ms
+    const failureFrom = end - Math.max(f.failure_window_ms, HOUR_MS)
+    for (const k of keyIds) {
+      const lookback = readinessRulesFor(this.#s.readiness, k).lookback_ms
+      const [traffic, recentUsage, historyUsage, failures] = await Promise.all([
+        this.#a.versionMinutes(k, { from: end - trafficMs, to: end }),
+        this.#a.clientUsage(k, { from: end - lookback, to: end }),
+        this.#a.clientUsage(k, { from: historyFrom, to: end }),
+        this.#a.failureMinutes({ from: failureFrom, to: end }, k),
+      ])
+      out.push(
+        ...evaluateKeyFindings(
+          { keyId: k, now, versions: registry, traffic, recentUsage, historyUsage, historyFrom, failures },
+          f,
+        ),
+      )
+    }
+    if (!keyId || keyId === UNKNOWN_KEY) {
+      const failures = await this.#a.failureMinutes({ from: end - DAY_MS, to: end })
+      const usage = await this.#a.clientUsage(UNKNOWN_KEY, { from: end - HOUR_MS, to: end })
+      out.push(...unknownKeySurges({ now, failures, usage }, f))
+    }
+    return out
+  }
+
+  /**
+   * The readiness verdict for (key, version), with every rule's evidence. A
+   * store failure propagates (callers turn it into `unknown`: fail closed).
+   */
+  async readiness(req: VerdictRequest, now: number): Promise<Readiness & { ingestLagMs: number | null }> {
+    const rules = readinessRulesFor(this.#s.readiness, req.keyId)
+    const end = windowEnd(now)
+    const window = { from: end - rules.lookback_ms, to: end }
+    const [minutes, findings, fresh] = await Promise.all([
+      this.#a.versionMinutes(req.keyId, window),
+      this.findings(now, req.keyId),
+      this.#status.freshness(now),
+    ])
+    const verdict = evaluateReadiness({
+      keyId: req.keyId,
+      version: req.version,
+      versions: this.#keys.versions(),
+      shares: computeShares(minutes, window),
+      openFindings: findings,
+      ingestLagMs: fresh.lagMs,
+      now,
+      rules,
+    })
+    const result = { ...verdict, ingestLagMs: fresh.lagMs }
+    if (req.audit ?? true) {
+      await this.#status.audit({
+        time: now,
+        keyId: req.keyId,
+        version: req.version,
+        verdict: verdict.verdict,
+        askedBy: req.askedBy,
+        via: req.via,
+        evidence: { rules: verdict.rules, ingestLagMs: fresh.lagMs },
+      })
+    }
+    return result
+  }
+}
+
+function unregistered(keyId: string, version: string): KeyVersion {
+  return {
+    keyId,
+    version,
+    state: 'active',
+    createdAt: null,
+    activatedAt: null,
+    deprecatedAt: null,
+    deactivatedAt: null,
+    expiresAt: null,
+    scopes: [],
+    owners: [],
+    fingerprints: [],
+  }
+}

@@ -6,6 +6,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path'
 import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
+import { TokenAuth } from './http/auth.ts'
+import { lifecycleRoutes } from './http/routes/lifecycle.ts'
+import { rotationRoutes } from './http/routes/rotation.ts'
 import { type HttpServer, createHttpServer } from './http/server.ts'
 import { createDecoder } from './ingest/decode/decoder.ts'
 import { FileDeadLetterSink } from './ingest/file-dead-letter.ts'
@@ -21,6 +24,8 @@ import { createFileSource } from './ingest/sources/file-source.ts'
 import { createStdinSource } from './ingest/sources/stdin-source.ts'
 import { KeyRegistry } from './registry/key-registry.ts'
 import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
+import { RotationService } from './rotation/rotation-service.ts'
+import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
 import { type StoreClient, createStoreClient } from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
@@ -45,6 +50,8 @@ export interface App {
   events: EventStore
   keys: KeyRegistry
   status: StatusStore
+  rotation: RotationService
+  auth: TokenAuth
   pipeline: IngestPipeline
   sources: Source[]
   http: HttpServer | null
@@ -98,6 +105,19 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const status = new StatusStore(store.client, store.database)
   const keys = new KeyRegistry(new RegistryStore(store.client, store.database), logger)
   await keys.refresh()
+  const rotation = new RotationService({
+    analytics: new AnalyticsStore(store.client, store.database),
+    status,
+    keys,
+    analysis: config.analysis,
+  })
+  const auth = new TokenAuth(config.http.read_tokens, config.http.admin_tokens)
+  if (config.http.enabled && auth.open && !isLoopback(config.http.host)) {
+    throw new ConfigError(
+      `http: no read_tokens/admin_tokens are configured but http.host is ${config.http.host}; ` +
+        'configure tokens (KEYSHIFT_HTTP__ADMIN_TOKENS) or bind to 127.0.0.1',
+    )
+  }
 
   const kafka = config.kafka.brokers.length > 0 ? createKafka(config.kafka, logger) : null
   const kafkaSources = config.sources.filter((s) => s.type === 'kafka')
@@ -226,6 +246,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         ],
       })
     : null
+  if (http) {
+    await http.register(rotationRoutes({ rotation, auth, clock }))
+    await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
+  }
 
   const heartbeat = async () => {
     let lag = 0
@@ -250,6 +274,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     events,
     keys,
     status,
+    rotation,
+    auth,
     pipeline,
     sources,
     http,
@@ -294,4 +320,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       logger.info('keyshift stopped.')
     },
   }
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
 }

@@ -37,10 +37,10 @@ export class AnalyticsStore {
 
   /** Per-minute requests and failures per version of one key. */
   async versionMinutes(keyId: string, w: TimeWindow): Promise<VersionMinute[]> {
-    const rows = await this.#rows<{ minute: number; version: string; requests: number; failures: number }>(
+    const rows = await this.#rows<{ minute: number; version: string; total_requests: number; failed_requests: number }>(
       'reading version minutes',
       `SELECT toUnixTimestamp(minute) * 1000 AS minute, key_version AS version,
-          sum(requests) AS requests, sumIf(requests, outcome = 'failure') AS failures
+          sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
         FROM ${qualified(this.#db, 'auth_minute')}
         WHERE key_id = {key:String}
           AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
@@ -51,8 +51,8 @@ export class AnalyticsStore {
     return rows.map((r) => ({
       minute: Number(r.minute),
       version: r.version,
-      requests: Number(r.requests),
-      failures: Number(r.failures),
+      requests: Number(r.total_requests),
+      failures: Number(r.failed_requests),
     }))
   }
 
@@ -64,18 +64,18 @@ export class AnalyticsStore {
       user_agent: string
       gateway: string
       version: string
-      requests: number
-      failures: number
-      first_seen: number
-      last_seen: number
-      routes: string[]
+      total_requests: number
+      failed_requests: number
+      first_seen_ms: number
+      last_seen_ms: number
+      route_sample: string[]
     }>(
       'reading client usage',
       `SELECT client_id, source_address, user_agent, gateway, key_version AS version,
-          sum(requests) AS requests, sum(failures) AS failures,
-          toUnixTimestamp64Milli(min(first_seen)) AS first_seen,
-          toUnixTimestamp64Milli(max(last_seen)) AS last_seen,
-          arraySort(groupUniqArrayArray(20)(routes)) AS routes
+          sum(requests) AS total_requests, sum(failures) AS failed_requests,
+          toUnixTimestamp64Milli(min(first_seen)) AS first_seen_ms,
+          toUnixTimestamp64Milli(max(last_seen)) AS last_seen_ms,
+          arraySort(groupUniqArrayArray(20)(routes)) AS route_sample
         FROM ${qualified(this.#db, 'auth_minute_clients')}
         WHERE key_id = {key:String}
           AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
@@ -90,11 +90,11 @@ export class AnalyticsStore {
       userAgent: r.user_agent,
       gateway: r.gateway,
       version: r.version,
-      requests: Number(r.requests),
-      failures: Number(r.failures),
-      firstSeen: Number(r.first_seen),
-      lastSeen: Number(r.last_seen),
-      routes: r.routes,
+      requests: Number(r.total_requests),
+      failures: Number(r.failed_requests),
+      firstSeen: Number(r.first_seen_ms),
+      lastSeen: Number(r.last_seen_ms),
+      routes: r.route_sample,
     }))
   }
 
@@ -107,12 +107,12 @@ export class AnalyticsStore {
       gateway: string
       client_id: string
       reason: string
-      requests: number
-      failures: number
+      total_requests: number
+      failed_requests: number
     }>(
       'reading failure minutes',
       `SELECT toUnixTimestamp(minute) * 1000 AS minute, key_id, key_version AS version, gateway, client_id, reason,
-          sum(requests) AS requests, sumIf(requests, outcome = 'failure') AS failures
+          sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
         FROM ${qualified(this.#db, 'auth_minute')}
         WHERE minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
           AND ({key:String} = '' OR key_id = {key:String})
@@ -127,8 +127,8 @@ export class AnalyticsStore {
       gateway: r.gateway,
       clientId: r.client_id,
       reason: r.reason,
-      requests: Number(r.requests),
-      failures: Number(r.failures),
+      requests: Number(r.total_requests),
+      failures: Number(r.failed_requests),
     }))
   }
 
@@ -136,13 +136,13 @@ export class AnalyticsStore {
   async keys(w: TimeWindow): Promise<KeySummary[]> {
     const rows = await this.#rows<{
       key_id: string
-      requests: number
-      failures: number
+      total_requests: number
+      failed_requests: number
       versions: string[]
       last_seen: number
     }>(
       'listing keys',
-      `SELECT key_id, sum(requests) AS requests, sumIf(requests, outcome = 'failure') AS failures,
+      `SELECT key_id, sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests,
           arraySort(groupUniqArray(key_version)) AS versions,
           toUnixTimestamp(max(minute)) * 1000 AS last_seen
         FROM ${qualified(this.#db, 'auth_minute')}
@@ -153,8 +153,8 @@ export class AnalyticsStore {
     )
     return rows.map((r) => ({
       keyId: r.key_id,
-      requests: Number(r.requests),
-      failures: Number(r.failures),
+      requests: Number(r.total_requests),
+      failures: Number(r.failed_requests),
       versions: r.versions,
       lastSeen: Number(r.last_seen),
     }))

@@ -70,7 +70,7 @@ export class StatusStore {
     try {
       const rs = await this.#c.query({
         query: `SELECT instance,
-            toUnixTimestamp64Milli(max(time)) AS time,
+            toUnixTimestamp64Milli(max(time)) AS last_time,
             toUnixTimestamp64Milli(argMax(newest_event_time, time)) AS newest,
             argMax(consumer_lag_messages, time) AS lag,
             argMax(buffered_events, time) AS buffered,
@@ -84,7 +84,7 @@ export class StatusStore {
       })
       const rows = await rs.json<{
         instance: string
-        time: number
+        last_time: number
         newest: number
         lag: number
         buffered: number
@@ -92,7 +92,7 @@ export class StatusStore {
       }>()
       const instances = rows.map((r) => ({
         instance: r.instance,
-        time: Number(r.time),
+        time: Number(r.last_time),
         newestEventTime: Number(r.newest),
         consumerLagMessages: Number(r.lag),
         bufferedEvents: Number(r.buffered),

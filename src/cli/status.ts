@@ -1,0 +1,149 @@
+// `keyshift status [--key K]`: a terminal view of keys, versions with share
+// bars, stragglers and readiness verdicts — from a running keyshift (--url) or
+// straight from the store.
+import type { Command } from 'commander'
+import type { StragglerReport } from '../analysis/stragglers.ts'
+import { createApp } from '../app.ts'
+import type { KeyDetail, KeyListEntry } from '../rotation/rotation-service.ts'
+import { silentLogger } from '../telemetry/logger.ts'
+import { configFrom, offlineConfig, withConfigOption } from './common.ts'
+
+interface VersionView {
+  version: string
+  state: string
+  share1h: number
+  share24h: number
+  requests24h: number
+  lastSeen: number | null
+  verdict?: string
+  failing?: string[]
+  stragglers?: StragglerReport['stragglers']
+}
+
+export interface KeyView {
+  keyId: string
+  versions: VersionView[]
+}
+
+interface Source {
+  keys(): Promise<KeyListEntry[]>
+  detail(keyId: string): Promise<KeyDetail>
+  stragglers(keyId: string, version: string): Promise<StragglerReport>
+  verdict(keyId: string, version: string): Promise<{ verdict: string; rules: { id: string; outcome: string }[] }>
+}
+
+const BAR = 24
+export function shareBar(share: number): string {
+  const filled = Math.round(Math.min(1, Math.max(0, share)) * BAR)
+  return `${'█'.repeat(filled)}${'░'.repeat(BAR - filled)}`
+}
+
+const pct = (x: number) => `${(x * 100).toFixed(1).padStart(5)}%`
+const ago = (t: number | null, now: number) => {
+  if (!t) return 'never'
+  const s = Math.max(0, Math.round((now - t) / 1000))
+  if (s < 120) return `${s}s ago`
+  if (s < 7200) return `${Math.round(s / 60)}m ago`
+  if (s < 172_800) return `${Math.round(s / 3600)}h ago`
+  return `${Math.round(s / 86_400)}d ago`
+}
+
+export function renderStatus(views: KeyView[], now: number): string {
+  const out: string[] = []
+  for (const k of views) {
+    out.push(`${k.keyId}`)
+    for (const v of k.versions) {
+      const verdict = v.verdict ? `  gate: ${v.verdict}${v.failing?.length ? ` (${v.failing.join(', ')})` : ''}` : ''
+      out.push(
+        `  ${v.version.padEnd(8)} ${v.state.padEnd(12)} ${shareBar(v.share1h)} ${pct(v.share1h)} 1h  ${pct(v.share24h)} 24h  ${String(v.requests24h).padStart(8)} req/24h  last ${ago(v.lastSeen, now)}${verdict}`,
+      )
+      for (const s of (v.stragglers ?? []).slice(0, 5)) {
+        out.push(
+          `      straggler ${s.clientId.padEnd(24)} ${String(s.requests).padStart(7)} req  last ${ago(s.lastSeen, now)}  ${s.sourceAddresses.slice(0, 3).join(', ')}`,
+        )
+      }
+      if ((v.stragglers?.length ?? 0) > 5) out.push(`      … and ${v.stragglers!.length - 5} more`)
+    }
+    out.push('')
+  }
+  if (views.length === 0) out.push('no keys registered or seen in the last 24 h')
+  return `${out.join('\n')}\n`
+}
+
+async function collect(src: Source, only: string | undefined): Promise<KeyView[]> {
+  const keys = (await src.keys()).filter((k) => !only || k.keyId === only)
+  const views: KeyView[] = []
+  for (const k of keys) {
+    const d = await src.detail(k.keyId)
+    const newestActive = d.versions.filter((v) => v.registered && v.state === 'active').at(-1)?.version
+    const versions: VersionView[] = []
+    for (const v of d.versions) {
+      const s1 = d.shares['1h'].versions.find((x) => x.version === v.version)
+      const s24 = d.shares['24h'].versions.find((x) => x.version === v.version)
+      const view: VersionView = {
+        version: v.version,
+        state: v.registered ? v.state : 'unregistered',
+        share1h: s1?.share ?? 0,
+        share24h: s24?.share ?? 0,
+        requests24h: s24?.requests ?? 0,
+        lastSeen: v.seen?.lastSeen ?? null,
+      }
+      if (v.registered && newestActive && v.version !== newestActive && v.state !== 'deactivated') {
+        const verdict = await src.verdict(d.keyId, v.version)
+        view.verdict = verdict.verdict
+        view.failing = verdict.rules.filter((r) => r.outcome !== 'pass').map((r) => r.id)
+        view.stragglers = (await src.stragglers(d.keyId, v.version)).stragglers
+      }
+      versions.push(view)
+    }
+    views.push({ keyId: d.keyId, versions })
+  }
+  return views
+}
+
+function httpSource(url: string, token: string | undefined): Source {
+  const get = async <T>(path: string): Promise<T> => {
+    const res = await fetch(new URL(path, url), { headers: { authorization: `Bearer ${token ?? ''}` } })
+    if (!res.ok) throw new Error(`keyshift answered ${res.status} for ${path}: ${await res.text()}`)
+    return (await res.json()) as T
+  }
+  const enc = encodeURIComponent
+  return {
+    keys: async () => (await get<{ keys: KeyListEntry[] }>('/api/v1/keys')).keys,
+    detail: (k) => get(`/api/v1/keys/${enc(k)}`),
+    stragglers: (k, v) => get(`/api/v1/keys/${enc(k)}/versions/${enc(v)}/stragglers`),
+    verdict: (k, v) => get(`/api/v1/keys/${enc(k)}/versions/${enc(v)}/readiness?asked_by=status`),
+  }
+}
+
+export function registerStatusCommand(program: Command): void {
+  withConfigOption(program.command('status'))
+    .description('show keys, versions with share bars, stragglers and readiness verdicts')
+    .option('-k, --key <key>', 'only this key')
+    .option('--url <url>', 'a running keyshift (default $KEYSHIFT_URL); else the store directly', process.env.KEYSHIFT_URL)
+    .option('--token <token>', 'read token for --url (default $KEYSHIFT_TOKEN)', process.env.KEYSHIFT_TOKEN)
+    .option('--json', 'print JSON')
+    .action(async (o: { key?: string; url?: string; token?: string; json?: boolean; config?: string }) => {
+      const now = Date.now()
+      let views: KeyView[]
+      if (o.url) views = await collect(httpSource(o.url, o.token), o.key)
+      else {
+        const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger() })
+        try {
+          const r = app.rotation
+          views = await collect(
+            {
+              keys: () => r.listKeys(now),
+              detail: (k) => r.keyDetail(k, now),
+              stragglers: (k, v) => r.stragglers(k, v, now),
+              verdict: (k, v) => r.readiness({ keyId: k, version: v, askedBy: 'status', via: 'status', audit: false }, now),
+            },
+            o.key,
+          )
+        } finally {
+          await app.stop()
+        }
+      }
+      process.stdout.write(o.json ? `${JSON.stringify(views, null, 2)}\n` : renderStatus(views, now))
+    })
+}

@@ -2,6 +2,7 @@
 // unknown keys are rejected. Sections owned by a module (decoders, receivers,
 // analysis settings) import that module's own schema.
 import { z } from 'zod'
+import { alertingConfigSchema } from '../alerting/config.ts'
 import { findingSettingsSchema } from '../analysis/findings.ts'
 import { readinessConfigSchema } from '../analysis/readiness.ts'
 import { spikeSettingsSchema } from '../analysis/spikes.ts'
@@ -133,6 +134,7 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    alerting: alertingConfigSchema.prefault({}),
   })
   .strict()
 

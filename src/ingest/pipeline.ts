@@ -332,7 +332,7 @@ export class IngestPipeline implements IngestSink {
         this.#m.writeErrors.inc({ retriable: String(retriable) })
         if (!retriable || this.#stopped) {
           this.#o.logger.error({ err }, 'Storing an ingest batch failed; the batch is not acknowledged.')
-          for (const s of segments) for (const w of s.waiters) w.reject(err)
+          this.#rollback(segments, err)
           return
         }
         const delay = backoff(attempt++, this.#o.retryBaseMs, this.#o.retryMaxMs)
@@ -357,6 +357,30 @@ export class IngestPipeline implements IngestSink {
     this.#m.batchSize.observe(events)
     for (const s of segments) for (const w of s.waiters) w.resolve()
     this.#o.onStored?.(stored)
+  }
+
+  /**
+   * A flush failed for good: move each partition's position back to where the
+   * failed segments began and drop anything buffered after them, so the records
+   * are read and submitted again instead of being skipped as "already stored".
+   */
+  #rollback(segments: Segment[], err: unknown): void {
+    const resetTo = new Map<string, { source: string; partition: number; offset: bigint }>()
+    for (const s of segments) {
+      const k = `${s.source}\u0000${s.partition}`
+      const prev = resetTo.get(k)
+      if (!prev || s.firstOffset < prev.offset) resetTo.set(k, { source: s.source, partition: s.partition, offset: s.firstOffset })
+      for (const w of s.waiters) w.reject(err)
+    }
+    const kept: Segment[] = []
+    for (const s of this.#buffer) {
+      if (resetTo.has(`${s.source}\u0000${s.partition}`)) {
+        this.#buffered -= s.items.length
+        for (const w of s.waiters) w.reject(err)
+      } else kept.push(s)
+    }
+    this.#buffer = kept
+    for (const r of resetTo.values()) this.#state(r.source, r.partition).nextOffset = r.offset
   }
 
   #toBatch(s: Segment): PartitionBatch {

@@ -71,10 +71,12 @@ export class KafkaSource implements Source {
     this.#consumer = consumer
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assignment = payload.memberAssignment as Record<string, number[]>
-      this.#positionsReady = this.#onAssignment(assignment).catch((err) => {
+      const ready = this.#onAssignment(assignment).catch((err) => {
         o.logger.error({ err }, 'Loading stored positions after a rebalance failed; the consumer will restart.')
         throw err
       })
+      ready.catch(() => {}) // observed by the next eachBatch, which fails and makes kafkajs restart
+      this.#positionsReady = ready
     })
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#assigned = false

@@ -37,19 +37,19 @@ export class AnalyticsStore {
 
   /** Per-minute requests and failures per version of one key. */
   async versionMinutes(keyId: string, w: TimeWindow): Promise<VersionMinute[]> {
-    const rows = await this.#rows<{ minute: number; version: string; total_requests: number; failed_requests: number }>(
+    const rows = await this.#rows<{ minute_ms: number; version: string; total_requests: number; failed_requests: number }>(
       'reading version minutes',
-      `SELECT toUnixTimestamp(minute) * 1000 AS minute, key_version AS version,
+      `SELECT toUnixTimestamp(minute) * 1000 AS minute_ms, key_version AS version,
           sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
         FROM ${qualified(this.#db, 'auth_minute')}
         WHERE key_id = {key:String}
           AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
-        GROUP BY minute, version
-        ORDER BY minute, version`,
+        GROUP BY minute_ms, version
+        ORDER BY minute_ms, version`,
       { key: keyId, from: sec(w.from), to: secCeil(w.to) },
     )
     return rows.map((r) => ({
-      minute: Number(r.minute),
+      minute: Number(r.minute_ms),
       version: r.version,
       requests: Number(r.total_requests),
       failures: Number(r.failed_requests),
@@ -101,7 +101,7 @@ export class AnalyticsStore {
   /** Requests and failures per (minute, key, version, gateway, client, reason); one key or all. */
   async failureMinutes(w: TimeWindow, keyId?: string): Promise<FailureMinute[]> {
     const rows = await this.#rows<{
-      minute: number
+      minute_ms: number
       key_id: string
       version: string
       gateway: string
@@ -111,17 +111,17 @@ export class AnalyticsStore {
       failed_requests: number
     }>(
       'reading failure minutes',
-      `SELECT toUnixTimestamp(minute) * 1000 AS minute, key_id, key_version AS version, gateway, client_id, reason,
+      `SELECT toUnixTimestamp(minute) * 1000 AS minute_ms, key_id, key_version AS version, gateway, client_id, reason,
           sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
         FROM ${qualified(this.#db, 'auth_minute')}
         WHERE minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
           AND ({key:String} = '' OR key_id = {key:String})
-        GROUP BY minute, key_id, version, gateway, client_id, reason
-        ORDER BY minute, key_id, version, gateway, client_id, reason`,
+        GROUP BY minute_ms, key_id, version, gateway, client_id, reason
+        ORDER BY minute_ms, key_id, version, gateway, client_id, reason`,
       { key: keyId ?? '', from: sec(w.from), to: secCeil(w.to) },
     )
     return rows.map((r) => ({
-      minute: Number(r.minute),
+      minute: Number(r.minute_ms),
       keyId: r.key_id,
       version: r.version,
       gateway: r.gateway,

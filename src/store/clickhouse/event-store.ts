@@ -108,44 +108,44 @@ export class EventStore {
   async positions(source: string): Promise<(StoredPosition & { ver: bigint })[]> {
     try {
       const rs = await this.#client.query({
-        query: `SELECT partition,
-            argMax(state, ver) AS state,
-            toString(argMax(first_offset, ver)) AS first_offset,
-            toString(argMax(last_offset, ver)) AS last_offset,
-            toString(argMax(next_offset, ver)) AS next_offset,
-            argMax(meta, ver) AS meta,
-            argMax(epoch, ver) AS epoch,
-            toString(max(ver)) AS ver,
-            toUnixTimestamp64Milli(argMax(updated_at, ver)) AS updated_at
+        query: `SELECT partition AS p,
+            argMax(state, ver) AS last_state,
+            toString(argMax(first_offset, ver)) AS last_first,
+            toString(argMax(last_offset, ver)) AS last_last,
+            toString(argMax(next_offset, ver)) AS last_next,
+            argMax(meta, ver) AS last_meta,
+            argMax(epoch, ver) AS last_epoch,
+            toString(max(ver)) AS max_ver,
+            toUnixTimestamp64Milli(argMax(updated_at, ver)) AS last_updated
           FROM ${qualified(this.#db, 'ingest_positions')}
           WHERE source = {source:String}
-          GROUP BY partition
-          ORDER BY partition`,
+          GROUP BY p
+          ORDER BY p`,
         query_params: { source },
         format: 'JSONEachRow',
       })
       const rows = await rs.json<{
-        partition: number
-        state: string
-        first_offset: string
-        last_offset: string
-        next_offset: string
-        meta: string
-        epoch: number
-        ver: string
-        updated_at: number
+        p: number
+        last_state: string
+        last_first: string
+        last_last: string
+        last_next: string
+        last_meta: string
+        last_epoch: number
+        max_ver: string
+        last_updated: number
       }>()
       return rows.map((r) => {
-        const pending = r.state === 'pending'
+        const pending = r.last_state === 'pending'
         return {
           source,
-          partition: Number(r.partition),
-          nextOffset: BigInt(pending ? r.first_offset : r.next_offset),
-          pendingLastOffset: pending ? BigInt(r.last_offset) : null,
-          meta: r.meta,
-          epoch: Number(r.epoch),
-          updatedAt: Number(r.updated_at),
-          ver: BigInt(r.ver),
+          partition: Number(r.p),
+          nextOffset: BigInt(pending ? r.last_first : r.last_next),
+          pendingLastOffset: pending ? BigInt(r.last_last) : null,
+          meta: r.last_meta,
+          epoch: Number(r.last_epoch),
+          updatedAt: Number(r.last_updated),
+          ver: BigInt(r.max_ver),
         }
       })
     } catch (err) {

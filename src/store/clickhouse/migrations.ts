@@ -177,6 +177,85 @@ export const MIGRATIONS: readonly Migration[] = [
       ORDER BY (key_id, version, time)`,
     ],
   },
+  {
+    version: 5,
+    name: 'alerting: alert states, notification logs, silences, outbox, delivery log',
+    statements: (db) => [
+      // One row per write of an alert's lifecycle; the highest `ver` wins.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'alert_states')} (
+        key String,
+        channel LowCardinality(String),
+        alert_id String,
+        type LowCardinality(String),
+        severity LowCardinality(String),
+        key_id String,
+        phase LowCardinality(String),
+        resolved_at Nullable(DateTime64(3, 'UTC')),
+        doc String,
+        ver UInt64,
+        updated_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(ver)
+      ORDER BY key`,
+      // Notification log per (receiver, group): what the receiver was last told.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'alert_groups')} (
+        receiver String,
+        group_key String,
+        channel LowCardinality(String),
+        born_at Nullable(DateTime64(3, 'UTC')),
+        last_notified_at Nullable(DateTime64(3, 'UTC')),
+        firing Array(String),
+        seq UInt64,
+        ver UInt64,
+        updated_at DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree(ver)
+      ORDER BY (receiver, group_key)`,
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'alert_silences')} (
+        id String,
+        matchers String,
+        starts_at DateTime64(3, 'UTC'),
+        ends_at DateTime64(3, 'UTC'),
+        created_by String,
+        comment String,
+        created_at DateTime64(3, 'UTC'),
+        updated_at DateTime64(3, 'UTC'),
+        ver UInt64
+      ) ENGINE = ReplacingMergeTree(ver)
+      ORDER BY id`,
+      // The durable outbox: one row per delivery state change of a notification;
+      // ver = attempts * 10 (+ 9 once final), so re-inserting a new entry never
+      // overrides progress the delivery worker made.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'alert_outbox')} (
+        id String,
+        receiver String,
+        kind LowCardinality(String),
+        group_key String,
+        notification String,
+        created_at DateTime64(3, 'UTC'),
+        state LowCardinality(String),
+        attempts UInt32,
+        next_attempt_at DateTime64(3, 'UTC'),
+        last_error String,
+        first_failure_at Nullable(DateTime64(3, 'UTC')),
+        updated_at DateTime64(3, 'UTC'),
+        ver UInt64
+      ) ENGINE = ReplacingMergeTree(ver)
+      ORDER BY id
+      TTL toDateTime(created_at) + INTERVAL 90 DAY`,
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'alert_deliveries')} (
+        time DateTime64(3, 'UTC'),
+        notification_id String,
+        receiver String,
+        kind LowCardinality(String),
+        attempt UInt32,
+        outcome LowCardinality(String),
+        error String,
+        instance String
+      ) ENGINE = MergeTree
+      PARTITION BY toYYYYMM(time)
+      ORDER BY (notification_id, time)
+      TTL toDateTime(time) + INTERVAL 90 DAY`,
+    ],
+  },
 ]
 
 /** Tables whose TTL follows config, and the expression their TTL applies to. */

@@ -1,0 +1,140 @@
+// bench:ingest — keyshift's end-to-end ingest rate (Kafka → decode → embedded
+// store, exactly-once bookkeeping included) against a bare kafkajs consumer
+// that only JSON-parses the same topic, measured in the same run on the same
+// broker. Prints both rates, their ratio and keyshift's peak RSS.
+//   npm run bench:ingest            (1M events; KEYSHIFT_BENCH_EVENTS to change)
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Kafka, logLevel } from 'kafkajs'
+import { spawnKeyshift, waitFor, writeConfig, REPO_ROOT } from '../test/support/daemon.ts'
+import { createTopic, produceMessages, uniqueTopic } from '../test/integration/kafka-helpers.ts'
+
+const EVENTS = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 1_000_000)
+const PARTITIONS = 8
+const BROKERS = process.env.KEYSHIFT_BENCH_BROKERS ?? '127.0.0.1:39092'
+
+/** A realistic ~300-byte Kong http-log record (many keys, clients, routes). */
+function record(i: number, now: number): string {
+  const key = `key-${(i * 7919) % 400}`
+  return JSON.stringify({
+    request: { id: `r${i.toString(36)}`, method: i % 5 ? 'GET' : 'POST', uri: `/v1/orders/${i % 977}`, headers: { 'user-agent': `sdk-go/1.${i % 9}` } },
+    response: { status: i % 50 === 0 ? 401 : 200 },
+    consumer: { username: `client-${i % 3001}`, custom_id: `${key}:${i % 4 === 0 ? 'v1' : 'v2'}` },
+    client_ip: `198.51.100.${i % 250}`,
+    started_at: now - 3_600_000 + (i % 3_600_000),
+    latencies: { request: 5 + (i % 90) },
+  })
+}
+
+function peakRss(pid: number): number {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+async function bareConsumer(topic: string): Promise<number> {
+  const kafka = new Kafka({ brokers: [BROKERS], clientId: 'bench-bare', logLevel: logLevel.NOTHING })
+  const consumer = kafka.consumer({ groupId: `bare-${topic}`, maxWaitTimeInMs: 250, maxBytesPerPartition: 1_048_576 })
+  await consumer.connect()
+  await consumer.subscribe({ topic, fromBeginning: true })
+  let seen = 0
+  let first = 0
+  let done: () => void
+  const finished = new Promise<void>((r) => {
+    done = r
+  })
+  let last = 0
+  await consumer.run({
+    partitionsConsumedConcurrently: PARTITIONS,
+    eachBatch: async ({ batch }) => {
+      if (first === 0) first = performance.now()
+      for (const m of batch.messages) JSON.parse(m.value!.toString('utf8'))
+      seen += batch.messages.length
+      if (seen >= EVENTS) {
+        last = performance.now()
+        done()
+      }
+    },
+  })
+  await finished
+  await consumer.disconnect()
+  return EVENTS / ((last - first) / 1000)
+}
+
+async function ingestedTotal(url: string): Promise<number> {
+  const text = await (await fetch(`${url}/metrics`)).text()
+  let total = 0
+  for (const line of text.split('\n')) if (line.startsWith('keyshift_events_ingested_total{')) total += Number(line.split(' ').at(-1))
+  return total
+}
+
+async function main() {
+  execFileSync('bash', [join(REPO_ROOT, 'scripts/kafka.sh'), 'start'], { stdio: 'inherit' })
+  const topic = uniqueTopic('bench-ingest')
+  await createTopic(BROKERS, topic, PARTITIONS)
+  const now = Date.now()
+  let bytes = 0
+  const t0 = performance.now()
+  for (let from = 0; from < EVENTS; from += 100_000) {
+    const batch = Array.from({ length: Math.min(100_000, EVENTS - from) }, (_, k) => {
+      const value = record(from + k, now)
+      bytes += value.length
+      return { value }
+    })
+    await produceMessages(BROKERS, topic, batch)
+  }
+  console.log(`produced ${EVENTS} events (${Math.round(bytes / EVENTS)} bytes avg) into ${PARTITIONS} partitions in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+
+  const bare = await bareConsumer(topic)
+  console.log(`bare kafkajs consumer (JSON.parse only): ${Math.round(bare)} events/s`)
+
+  const dir = mkdtempSync(join(tmpdir(), 'ks-bench-ingest-'))
+  const port = 18_000 + Math.floor(Math.random() * 1000)
+  const cfg = writeConfig(dir, {
+    instance: 'bench',
+    data_dir: join(dir, 'data'),
+    log: { level: 'warn' },
+    http: { port },
+    kafka: { brokers: [BROKERS], group_id: `ks-${topic}` },
+    sources: [{ type: 'kafka', topic, decoder: { preset: 'kong', default_gateway: 'kong-bench' } }],
+    secrets: { pepper: 'bench-pepper-0123456789abcdef' },
+  })
+  const d = spawnKeyshift(['run', '-c', cfg])
+  const url = `http://127.0.0.1:${port}`
+  let rssPeak = 0
+  const rssTimer = setInterval(() => {
+    rssPeak = Math.max(rssPeak, peakRss(d.proc.pid!))
+  }, 200)
+  await waitFor('keyshift to serve /metrics', async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 60_000 })
+  const first = await waitFor('the first stored batch', async () => ((await ingestedTotal(url)) > 0 ? performance.now() : false), {
+    timeoutMs: 120_000,
+    intervalMs: 20,
+  })
+  const firstCount = await ingestedTotal(url)
+  const end = await waitFor('all events stored', async () => ((await ingestedTotal(url)) >= EVENTS ? performance.now() : false), {
+    timeoutMs: 600_000,
+    intervalMs: 50,
+  })
+  rssPeak = Math.max(rssPeak, peakRss(d.proc.pid!))
+  clearInterval(rssTimer)
+  await d.kill('SIGTERM')
+  rmSync(dir, { recursive: true, force: true })
+  const rate = (EVENTS - firstCount) / ((end - first) / 1000)
+  console.log(`keyshift end-to-end (decode + secret scrub + exactly-once store): ${Math.round(rate)} events/s`)
+  console.log(`ratio keyshift / bare consumer: ${(rate / bare).toFixed(2)} (target ≥ 0.6)`)
+  console.log(`keyshift peak RSS: ${Math.round(rssPeak / 1024 / 1024)} MB (target < 500 MB)`)
+  console.log(`target ≥ 50000 events/s: ${rate >= 50_000 ? 'met' : 'NOT met'}`)
+}
+
+main().then(
+  () => process.exit(0),
+  (err) => {
+    console.error(err)
+    process.exit(1)
+  },
+)

@@ -1,0 +1,149 @@
+// Wires the alerting side of the daemon from one validated config: notifiers,
+// the alert pipeline, the outbox delivery worker, leader election and the
+// evaluation loop. createApp calls `createAlerting` once; `start` joins the
+// leader election (the leader evaluates and delivers), `kick` asks for an
+// evaluation right after an ingest flush.
+import type { Kafka } from 'kafkajs'
+import { validateAlertingConfig } from '../alerting/config.ts'
+import { DeliveryWorker } from '../alerting/delivery.ts'
+import type { Notifier, NotifierDeps } from '../alerting/notifiers/notifier.ts'
+import { createNotifier } from '../alerting/notifiers/registry.ts'
+import type { Hash } from '../alerting/pipeline/record.ts'
+import { AlertPipeline } from '../alerting/pipeline.ts'
+import type { Config } from '../config/schema.ts'
+import { KafkaLeadership, type Leadership, SingleInstanceLeadership } from '../ingest/kafka/leadership.ts'
+import type { KeyRegistry } from '../registry/key-registry.ts'
+import type { RotationService } from '../rotation/rotation-service.ts'
+import { AlertStore } from '../store/clickhouse/alert-store.ts'
+import type { ClickHouseClient } from '../store/clickhouse/client.ts'
+import type { StatusStore } from '../store/clickhouse/status-store.ts'
+import type { Logger } from '../telemetry/logger.ts'
+import type { Registry } from '../telemetry/metrics.ts'
+import { Evaluator } from './evaluator.ts'
+
+export interface AlertingDeps {
+  config: Config
+  store: { client: ClickHouseClient; database: string; mode?: 'server' | 'embedded' }
+  rotation: Pick<RotationService, 'findings' | 'readiness'>
+  status: Pick<StatusStore, 'freshness'>
+  keys: Pick<KeyRegistry, 'versions'>
+  /** The daemon's Kafka client; null without Kafka (one instance: always the leader). */
+  kafka: Kafka | null
+  logger: Logger
+  metrics: Registry
+  clock?: () => number
+  /** Overrides for the notifiers (tests: fetch). */
+  notifierDeps?: Pick<NotifierDeps, 'fetch'>
+  /** Overrides the leader election (tests). */
+  leadership?: Leadership
+  hash?: Hash
+  random?: () => number
+}
+
+export interface Alerting {
+  store: AlertStore
+  pipeline: AlertPipeline
+  delivery: DeliveryWorker
+  evaluator: Evaluator
+  leadership: Leadership
+  notifiers: ReadonlyMap<string, Notifier>
+  /** Asks for an evaluation now (call after each ingest flush). */
+  kick(): void
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+/** Builds the alerting side; throws ConfigError for a route naming an unknown receiver or an unusable receiver. */
+export function createAlerting(deps: AlertingDeps): Alerting {
+  const cfg = deps.config.alerting
+  validateAlertingConfig(cfg)
+  const clock = deps.clock ?? Date.now
+  const logger = deps.logger.child({ component: 'alerting' })
+  const store = new AlertStore(deps.store.client, deps.store.database)
+
+  const notifiers = new Map<string, Notifier>()
+  for (const [name, receiver] of Object.entries(cfg.receivers)) {
+    notifiers.set(
+      name,
+      createNotifier(name, receiver, {
+        ...deps.notifierDeps,
+        clock: { now: clock },
+        logger: logger.child({ receiver: name }),
+        source: cfg.event_source,
+      }),
+    )
+  }
+
+  const pipeline = new AlertPipeline({ config: cfg, store, hash: deps.hash, logger, registry: deps.metrics })
+  const delivery = new DeliveryWorker({
+    store,
+    notifiers,
+    maxAgeMs: cfg.max_delivery_age_ms,
+    retryBaseMs: cfg.delivery_retry_base_ms,
+    retryMaxMs: cfg.delivery_retry_max_ms,
+    concurrency: cfg.delivery_concurrency,
+    instance: deps.config.instance,
+    clock: { now: clock },
+    random: deps.random,
+    logger,
+    registry: deps.metrics,
+  })
+
+  const leadership =
+    deps.leadership ??
+    (deps.kafka
+      ? new KafkaLeadership({
+          kafka: deps.kafka,
+          groupId: deps.config.kafka.group_id,
+          topic: cfg.leadership.topic,
+          sessionTimeoutMs: cfg.leadership.session_timeout_ms,
+          logger,
+        })
+      : new SingleInstanceLeadership())
+  if (leadership.kind === 'single' && deps.store.mode === 'server') {
+    logger.warn(
+      'No Kafka is configured, so this instance evaluates and delivers alerts on its own; ' +
+        'run one instance per ClickHouse database, or configure kafka.brokers for leader election.',
+    )
+  }
+
+  const evaluator = new Evaluator({
+    sources: {
+      findings: (now) => deps.rotation.findings(now),
+      readiness: (keyId, version, now) =>
+        deps.rotation.readiness(
+          { keyId, version, askedBy: 'keyshift', via: 'evaluation', audit: false },
+          now,
+        ),
+      versions: () => deps.keys.versions(),
+      freshness: (now) => deps.status.freshness(now),
+      deadLetterCounts: (from, to) => store.deadLetterCounts(from, to),
+    },
+    pipeline,
+    delivery,
+    leadership,
+    intervalMs: deps.config.analysis.evaluation_interval_ms,
+    selfMonitoring: cfg.self_monitoring,
+    clock,
+    logger,
+    registry: deps.metrics,
+  })
+
+  return {
+    store,
+    pipeline,
+    delivery,
+    evaluator,
+    leadership,
+    notifiers,
+    kick: () => evaluator.kick(),
+    async start() {
+      evaluator.start()
+      await leadership.start()
+    },
+    async stop() {
+      await leadership.stop().catch((err) => logger.warn({ err }, 'Leaving the leader election failed.'))
+      await evaluator.stop()
+    },
+  }
+}

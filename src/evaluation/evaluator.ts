@@ -1,0 +1,290 @@
+// The evaluation loop: every `analysis.evaluation_interval_ms`, and right after
+// each ingest flush (`kick`), read the store through the rotation service,
+// build observations (findings, readiness signals, self-monitoring), run them
+// through the alert pipeline and hand new notifications to the delivery worker.
+// Only the leader evaluates; at most one evaluation is in flight, and kicks
+// that arrive meanwhile fold into one more. Between evaluations the loop also
+// wakes for notifications falling due (group_wait, group_interval, repeat).
+import { Counter, Histogram } from 'prom-client'
+import type { AlertingConfig } from '../alerting/config.ts'
+import type { DeliveryWorker } from '../alerting/delivery.ts'
+import type { Observation } from '../alerting/pipeline/types.ts'
+import type { AlertPipeline, PipelineRun } from '../alerting/pipeline.ts'
+import type { Finding } from '../analysis/findings.ts'
+import type { Readiness } from '../analysis/readiness.ts'
+import type { AlertType } from '../domain/alert.ts'
+import type { KeyVersion } from '../domain/key-version.ts'
+import type { Leadership } from '../ingest/kafka/leadership.ts'
+import type { DeadLetterCounts } from '../store/clickhouse/alert-store.ts'
+import type { Freshness } from '../store/clickhouse/status-store.ts'
+import type { Logger } from '../telemetry/logger.ts'
+import type { Registry } from '../telemetry/metrics.ts'
+import {
+  DEAD_LETTER_WINDOW_MS,
+  deadLetterObservation,
+  deliveryFailingObservations,
+  findingObservations,
+  holdObservations,
+  ingestLagObservation,
+  type ReadinessOutcome,
+  readinessCandidates,
+  readinessObservations,
+} from './observations.ts'
+
+/** The read side the evaluator uses (RotationService, StatusStore, AlertStore, KeyRegistry). */
+export interface EvaluationSources {
+  findings(now: number): Promise<Finding[]>
+  readiness(keyId: string, version: string, now: number): Promise<Readiness>
+  versions(): readonly KeyVersion[]
+  freshness(now: number): Promise<Freshness>
+  deadLetterCounts(from: number, to: number): Promise<DeadLetterCounts>
+}
+
+export interface EvaluatorOptions {
+  sources: EvaluationSources
+  pipeline: AlertPipeline
+  delivery: DeliveryWorker
+  leadership: Leadership
+  intervalMs: number
+  selfMonitoring: AlertingConfig['self_monitoring']
+  clock?: () => number
+  logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>
+  registry?: Registry
+}
+
+/** Kicked evaluations start at least this long after the previous one started (bounds load under heavy ingest). */
+const MIN_KICK_SPACING_MS = 250
+/** After a failed leadership takeover (store down), try again after this long. */
+const TAKEOVER_RETRY_MS = 2_000
+
+type Work = 'evaluate' | 'flush'
+
+export class Evaluator {
+  readonly #o: EvaluatorOptions
+  readonly #clock: () => number
+  #unsubscribe: (() => void) | null = null
+  #active = false
+  #stopped = false
+  #running: Promise<void> | null = null
+  #queued: Work | null = null
+  #timer: NodeJS.Timeout | null = null
+  #lastEvalAt = Number.NEGATIVE_INFINITY
+  #nextWakeAt: number | null = null
+  #takeover: Promise<void> | null = null
+  readonly #m: { duration: Histogram; errors: Counter } | null
+
+  constructor(opts: EvaluatorOptions) {
+    this.#o = opts
+    this.#clock = opts.clock ?? Date.now
+    this.#m = opts.registry
+      ? {
+          duration: new Histogram({
+            name: 'keyshift_evaluation_duration_seconds',
+            help: 'Time of one evaluation: store reads, analysis and the alert pipeline.',
+            buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+            registers: [opts.registry],
+          }),
+          errors: new Counter({
+            name: 'keyshift_evaluation_errors_total',
+            help: 'Evaluations that failed (the next one retries).',
+            registers: [opts.registry],
+          }),
+        }
+      : null
+  }
+
+  /** Follows leadership: evaluates and delivers while this instance leads. */
+  start(): void {
+    this.#stopped = false
+    this.#unsubscribe = this.#o.leadership.onChange((leader) => {
+      if (leader) this.#becomeLeader()
+      else void this.#stepDown()
+    })
+    if (this.#o.leadership.isLeader()) this.#becomeLeader()
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    this.#unsubscribe?.()
+    this.#unsubscribe = null
+    await this.#takeover?.catch(() => {})
+    await this.#stepDown()
+  }
+
+  /** Asks for an evaluation now (after an ingest flush); cheap to call often. */
+  kick(): void {
+    if (!this.#active) return
+    const wait = this.#lastEvalAt + MIN_KICK_SPACING_MS - this.#clock()
+    if (wait > 0 && this.#running === null) this.#arm(wait, 'evaluate')
+    else this.#request('evaluate')
+  }
+
+  /** Runs one evaluation now, whether or not this instance leads (tests, `keyshift` one-shots). */
+  async evaluateOnce(): Promise<PipelineRun> {
+    const now = this.#clock()
+    const run = await this.#o.pipeline.evaluate(await this.observe(now), now)
+    this.#lastEvalAt = now
+    this.#o.delivery.enqueue(run.entries)
+    return run
+  }
+
+  /** Everything an evaluation at `now` observes. */
+  async observe(now: number): Promise<Observation[]> {
+    const s = this.#o.sources
+    const sm = this.#o.selfMonitoring
+    const states = this.#o.pipeline.states()
+    const byKey = new Map(states.map((x) => [x.key, x]))
+    const held = new Set<AlertType>()
+    const out: Observation[] = findingObservations(await s.findings(now))
+
+    const outcomes: ReadinessOutcome[] = []
+    for (const v of readinessCandidates(s.versions())) {
+      try {
+        outcomes.push({ version: v, readiness: await s.readiness(v.keyId, v.version, now) })
+      } catch (err) {
+        outcomes.push({ version: v, readiness: null })
+        this.#o.logger.warn(
+          { err: (err as Error).message, keyId: v.keyId, version: v.version },
+          'Evaluating deactivation readiness failed; keeping the last readiness signal.',
+        )
+      }
+    }
+    out.push(...readinessObservations(outcomes, (key) => byKey.get(key)))
+
+    try {
+      const o = ingestLagObservation((await s.freshness(now)).lagMs, sm)
+      if (o) out.push(o)
+    } catch (err) {
+      held.add('ingest_lag')
+      this.#o.logger.warn(
+        { err: (err as Error).message },
+        'Reading ingest freshness failed; holding ingest_lag.',
+      )
+    }
+    try {
+      const o = deadLetterObservation(await s.deadLetterCounts(now - DEAD_LETTER_WINDOW_MS, now), sm)
+      if (o) out.push(o)
+    } catch (err) {
+      held.add('dead_letter_rate')
+      this.#o.logger.warn(
+        { err: (err as Error).message },
+        'Counting dead letters failed; holding dead_letter_rate.',
+      )
+    }
+    out.push(
+      ...deliveryFailingObservations(
+        this.#o.delivery.failingReceivers(now, sm.delivery_failing_after_ms),
+        sm,
+      ),
+    )
+    if (held.size > 0) out.push(...holdObservations(states, held))
+    return out
+  }
+
+  #becomeLeader(): void {
+    if (this.#stopped || this.#active || this.#takeover) return
+    this.#takeover = (async () => {
+      try {
+        const now = this.#clock()
+        await this.#o.pipeline.load(now)
+        const pending = await this.#o.delivery.load()
+        this.#o.delivery.start()
+        this.#active = true
+        this.#o.logger.info(
+          { pendingNotifications: pending },
+          'Evaluating alerts and delivering notifications.',
+        )
+        this.#request('evaluate')
+      } catch (err) {
+        this.#o.logger.error(
+          { err: (err as Error).message },
+          'Taking over alert evaluation failed (store unavailable?); retrying.',
+        )
+        setTimeout(() => {
+          if (this.#o.leadership.isLeader()) this.#becomeLeader()
+        }, TAKEOVER_RETRY_MS).unref()
+      } finally {
+        this.#takeover = null
+      }
+    })()
+  }
+
+  async #stepDown(): Promise<void> {
+    const wasActive = this.#active
+    this.#active = false
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    this.#queued = null
+    await this.#running?.catch(() => {})
+    await this.#o.delivery.stop({ forget: true })
+    this.#o.pipeline.reset()
+    if (wasActive) this.#o.logger.info('Stopped evaluating alerts: this instance no longer leads.')
+  }
+
+  #request(work: Work): void {
+    if (!this.#active || this.#stopped) return
+    if (this.#running) {
+      if (this.#queued !== 'evaluate') this.#queued = work
+      return
+    }
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    this.#running = this.#tick(work).finally(() => {
+      this.#running = null
+      const next = this.#queued
+      this.#queued = null
+      if (next) this.#request(next)
+      else this.#armNext()
+    })
+  }
+
+  #arm(delayMs: number, work: Work): void {
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = null
+        this.#request(work)
+      },
+      Math.max(0, delayMs),
+    )
+    this.#timer.unref?.()
+  }
+
+  /** Sleeps until the next periodic evaluation or the next notification falling due, whichever is first. */
+  #armNext(): void {
+    if (!this.#active) return
+    const now = this.#clock()
+    const evalAt = this.#lastEvalAt + this.#o.intervalMs
+    if (this.#nextWakeAt !== null && this.#nextWakeAt < evalAt) this.#arm(this.#nextWakeAt - now, 'flush')
+    else this.#arm(evalAt - now, 'evaluate')
+  }
+
+  async #tick(work: Work): Promise<void> {
+    const now = this.#clock()
+    const started = performance.now()
+    try {
+      let run: PipelineRun
+      if (work === 'evaluate') {
+        this.#lastEvalAt = now
+        run = await this.#o.pipeline.evaluate(await this.observe(now), now)
+        this.#m?.duration.observe((performance.now() - started) / 1000)
+      } else {
+        run = await this.#o.pipeline.flush(now)
+      }
+      this.#nextWakeAt = run.nextWakeAt
+      if (run.entries.length > 0) {
+        this.#o.delivery.enqueue(run.entries)
+        this.#o.logger.info(
+          { notifications: run.entries.map((e) => ({ id: e.id, kind: e.kind, receiver: e.receiver })) },
+          'Recorded notifications for delivery.',
+        )
+      }
+    } catch (err) {
+      this.#m?.errors.inc()
+      this.#o.logger.warn(
+        { err: (err as Error).message, work },
+        'An alert evaluation failed; the next one will try again.',
+      )
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// Silences and open alerts. GET /api/v1/silences (read) lists silences that
+// have not ended (`?expired=true` adds those ended within 7 days); POST
+// (admin) creates one; DELETE /api/v1/silences/:id (admin) ends one now.
+// GET /api/v1/alerts (read) lists pending and firing alerts with their
+// silences. Every instance answers from the store; the leader applies new
+// silences at its next evaluation.
+import { randomUUID } from 'node:crypto'
+import type { FastifyInstance } from 'fastify'
+import { type AlertView, listOpenAlerts } from '../../alerting/alert-view.ts'
+import { isSilenceActive, newSilence } from '../../alerting/pipeline/silence.ts'
+import type { Silence } from '../../alerting/pipeline/types.ts'
+import type { AlertPipelineStore } from '../../alerting/pipeline.ts'
+import type { AlertStore } from '../../store/clickhouse/alert-store.ts'
+import type { TokenAuth } from '../auth.ts'
+import { problemFromError, sendProblem } from '../problems.ts'
+
+export interface SilenceRoutesOptions {
+  auth: TokenAuth
+  silences: Pick<AlertStore, 'listSilences' | 'saveSilence' | 'expireSilence'> &
+    Pick<AlertPipelineStore, 'loadAlertStates' | 'silences'>
+  clock?: () => number
+  /** Silence ids; default `sil_<uuid>`. */
+  newId?: () => string
+}
+
+export interface SilenceView {
+  id: string
+  state: 'active' | 'pending' | 'expired'
+  matchers: Silence['matchers']
+  starts_at: string
+  ends_at: string
+  created_by: string
+  comment: string
+  created_at: string
+  updated_at: string
+}
+
+const EXPIRED_SHOWN_MS = 7 * 86_400_000
+const iso = (t: number) => new Date(t).toISOString()
+
+export function toSilenceView(s: Silence, now: number): SilenceView {
+  return {
+    id: s.id,
+    state: isSilenceActive(s, now) ? 'active' : s.startsAt > now ? 'pending' : 'expired',
+    matchers: s.matchers,
+    starts_at: iso(s.startsAt),
+    ends_at: iso(s.endsAt),
+    created_by: s.createdBy,
+    comment: s.comment,
+    created_at: iso(s.createdAt),
+    updated_at: iso(s.updatedAt),
+  }
+}
+
+export function silenceRoutes(opts: SilenceRoutesOptions) {
+  const clock = opts.clock ?? Date.now
+  const newId = opts.newId ?? (() => `sil_${randomUUID()}`)
+  return async function plugin(app: FastifyInstance) {
+    app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
+
+    app.get<{ Querystring: { expired?: string } }>(
+      '/api/v1/silences',
+      { preHandler: opts.auth.require('read') },
+      async (req) => {
+        const now = clock()
+        const expired = req.query.expired === 'true' || req.query.expired === '1'
+        const list = await opts.silences.listSilences({
+          now,
+          ...(expired ? { includeExpiredSince: now - EXPIRED_SHOWN_MS } : {}),
+        })
+        return { silences: list.map((s) => toSilenceView(s, now)) }
+      },
+    )
+
+    app.post('/api/v1/silences', { preHandler: opts.auth.require('admin') }, async (req, reply) => {
+      const now = clock()
+      const s = newSilence(req.body, now, newId())
+      await opts.silences.saveSilence(s)
+      req.log.info(
+        { silenceId: s.id, matchers: s.matchers, endsAt: iso(s.endsAt), createdBy: s.createdBy },
+        'Silence created.',
+      )
+      return reply.code(201).send({ silence: toSilenceView(s, now) })
+    })
+
+    app.delete<{ Params: { id: string } }>(
+      '/api/v1/silences/:id',
+      { preHandler: opts.auth.require('admin') },
+      async (req, reply) => {
+        if (!/^[A-Za-z0-9_-]{1,128}$/.test(req.params.id)) {
+          return sendProblem(reply, 'KS_NOT_FOUND', `no silence with id ${req.params.id}`)
+        }
+        const now = clock()
+        const s = await opts.silences.expireSilence(req.params.id, now)
+        req.log.info({ silenceId: s.id }, 'Silence expired.')
+        return { silence: toSilenceView(s, now) }
+      },
+    )
+
+    app.get('/api/v1/alerts', { preHandler: opts.auth.require('read') }, async () => {
+      const alerts: AlertView[] = await listOpenAlerts(opts.silences, clock())
+      return { alerts }
+    })
+  }
+}

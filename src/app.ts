@@ -136,7 +136,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       defaultGateway: d.default_gateway ?? d.preset,
       maxRecordBytes: d.max_record_bytes,
       maxFutureSkewMs: d.max_future_skew_ms,
-    } as Parameters<typeof createDecoder>[0])
+    })
 
   const deadLetterFile = new FileDeadLetterSink(
     config.ingest.dead_letter_file ?? join(resolve(config.data_dir), 'dead-letters.ndjson'),

@@ -30,13 +30,14 @@ import {
   normalise,
 } from './normalise.ts'
 import { awsApiGatewayPreset } from './presets/aws-apigateway.ts'
+import { canonicalPreset } from './presets/canonical.ts'
 import { envoyPreset } from './presets/envoy.ts'
 import { kongPreset } from './presets/kong.ts'
 import { nginxPreset } from './presets/nginx.ts'
 import { traefikPreset } from './presets/traefik.ts'
 import { tykPreset } from './presets/tyk.ts'
 
-export const PRESET_NAMES = ['kong', 'envoy', 'nginx', 'aws-apigateway', 'tyk', 'traefik'] as const
+export const PRESET_NAMES = ['kong', 'envoy', 'nginx', 'aws-apigateway', 'tyk', 'traefik', 'canonical'] as const
 export type PresetName = (typeof PRESET_NAMES)[number]
 
 export const PRESETS: Readonly<Record<PresetName, PresetMapper>> = {
@@ -46,6 +47,7 @@ export const PRESETS: Readonly<Record<PresetName, PresetMapper>> = {
   'aws-apigateway': awsApiGatewayPreset,
   tyk: tykPreset,
   traefik: traefikPreset,
+  canonical: canonicalPreset,
 }
 
 const MAX_RECORD_BYTES_LIMIT = 16 * 1024 * 1024

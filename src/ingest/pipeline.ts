@@ -88,6 +88,12 @@ export class PipelineStoppedError extends KeyshiftError {
   }
 }
 
+export class PipelineFencedError extends KeyshiftError {
+  constructor() {
+    super('KS_PIPELINE_FENCED', 'the partition was revoked before this batch was written; its next owner re-reads it')
+  }
+}
+
 export class IngestPipeline implements IngestSink {
   readonly #o: PipelineOptions
   readonly #clock: () => number
@@ -207,6 +213,27 @@ export class IngestPipeline implements IngestSink {
     st.epoch += 1
     st.pendingLast = null
     st.held = null
+  }
+
+  fence(source: string): void {
+    const err = new PipelineFencedError()
+    const kept: Segment[] = []
+    for (const s of this.#buffer) {
+      if (s.source === source) {
+        this.#buffered -= s.items.length
+        for (const w of s.waiters) w.reject(err)
+      } else kept.push(s)
+    }
+    this.#buffer = kept
+    for (const [k, st] of this.#parts) {
+      if (!k.startsWith(`${source}\u0000`)) continue
+      for (const w of st.held?.waiters ?? []) w.reject(err)
+      this.#parts.delete(k)
+    }
+  }
+
+  async idle(): Promise<void> {
+    while (this.#flushing) await this.#flushing.catch(() => {})
   }
 
   /** Forgets a partition's in-memory position (after a Kafka rebalance moved it away). */

@@ -53,6 +53,15 @@ export interface IngestSink {
    * file). Starts a new epoch, so batches at reused offsets get new identities.
    */
   rewind?(source: string, partition: number, offset: bigint): void
+  /**
+   * The source is losing its partitions (a consumer-group rebalance): drop
+   * records of `source` that are buffered but not yet being written, and forget
+   * its positions. Their submits reject with a fenced error; the next owner
+   * re-reads them from the stored positions.
+   */
+  fence?(source: string): void
+  /** Resolves when no write is in flight. */
+  idle?(): Promise<void>
 }
 
 /** A running source. `stop()` resolves once no submit is in flight. */

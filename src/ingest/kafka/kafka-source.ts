@@ -6,6 +6,7 @@ import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import { Gauge } from 'prom-client'
 import type { Logger } from '../../telemetry/logger.ts'
 import type { Registry } from '../../telemetry/metrics.ts'
+import { PipelineFencedError, PipelineStoppedError } from '../pipeline.ts'
 import type { IngestSink, Source, SourceRecord } from '../source.ts'
 
 export interface KafkaSourceOptions {
@@ -36,6 +37,8 @@ export class KafkaSource implements Source {
   readonly #next = new Map<string, bigint>()
   #lagTimer: NodeJS.Timeout | null = null
   #lastLag = 0
+  /** Per topic/partition: the previous batch's "stored" promise (one batch in flight per partition). */
+  readonly #inflight = new Map<string, Promise<bigint>>()
   readonly #lag: Gauge<'topic'>
 
   constructor(opts: KafkaSourceOptions) {
@@ -69,9 +72,18 @@ export class KafkaSource implements Source {
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     })
     this.#consumer = consumer
+    consumer.on(consumer.events.REBALANCING, () => {
+      // Buffered batches of partitions we may lose are dropped, not written:
+      // whoever owns them next re-reads them from the stored positions.
+      for (const topic of o.topics) o.sink.fence?.(kafkaSourceId(topic))
+      this.#inflight.clear()
+    })
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assignment = payload.memberAssignment as Record<string, number[]>
-      const ready = this.#onAssignment(assignment).catch((err) => {
+      const ready = (async () => {
+        await o.sink.idle?.()
+        await this.#onAssignment(assignment)
+      })().catch((err) => {
         o.logger.error({ err }, 'Loading stored positions after a rebalance failed; the consumer will restart.')
         throw err
       })
@@ -143,22 +155,53 @@ export class KafkaSource implements Source {
         timestamp: Number(m.timestamp),
       }
     })
-    const done = this.#o.sink.submit(source, batch.partition, records)
+    const key = `${batch.topic}/${batch.partition}`
+    const first = records[0]!.offset
+    const next = records.at(-1)!.nextOffset
+    // One batch in flight per partition: this batch is decoded and buffered now,
+    // and we wait only for the previous one to be stored, so fetching and
+    // decoding overlap with store writes. Nothing is acknowledged before it is
+    // stored: the position lives in the store, and Kafka offsets are committed
+    // only after the write (informational, for lag tooling).
+    const done = this.#o.sink.submit(source, batch.partition, records).then(
+      () => {
+        this.#next.set(key, next)
+        void this.#consumer
+          ?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }])
+          .catch((err) => this.#o.logger.debug({ err: err.message }, 'Committing Kafka offsets failed (informational).'))
+        return next
+      },
+      (err: unknown) => {
+        if (!(err instanceof PipelineFencedError) && !(err instanceof PipelineStoppedError)) {
+          // The pipeline rolled its position back: read these records again.
+          this.#o.logger.warn({ topic: batch.topic, partition: batch.partition, err: (err as Error).message }, 'A batch was not stored; re-reading it.')
+          this.#consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: first.toString() })
+        }
+        throw err
+      },
+    )
+    done.catch(() => {})
+    const prev = this.#inflight.get(key)
+    this.#inflight.set(key, done)
+    resolveOffset(batch.messages.at(-1)!.offset)
+    if (!prev) return
     // Keep the group membership alive while the store is slow or down.
     const beat = setInterval(() => void heartbeat().catch(() => {}), 3_000)
     try {
-      await done
+      await prev
+    } catch (err) {
+      if (err instanceof PipelineFencedError || err instanceof PipelineStoppedError) return
+      throw err
     } finally {
       clearInterval(beat)
     }
-    const last = batch.messages.at(-1)!.offset
-    resolveOffset(last)
-    const next = BigInt(last) + 1n
-    this.#next.set(`${batch.topic}/${batch.partition}`, next)
-    // Informational only: the store is the source of truth for positions.
-    await this.#consumer!.commitOffsets([
-      { topic: batch.topic, partition: batch.partition, offset: next.toString() },
-    ]).catch((err) => this.#o.logger.debug({ err: err.message }, 'Committing Kafka offsets failed (informational).'))
+  }
+
+  /** Waits until every batch handed to the sink was stored (or failed). */
+  async #settle(): Promise<void> {
+    const pending = [...this.#inflight.values()]
+    this.#inflight.clear()
+    await Promise.all(pending.map((p) => p.catch(() => null)))
   }
 
   async #updateLag(): Promise<void> {
@@ -185,6 +228,8 @@ export class KafkaSource implements Source {
   async stop(): Promise<void> {
     if (this.#lagTimer) clearInterval(this.#lagTimer)
     this.#assigned = false
+    await this.#consumer?.stop()
+    await this.#settle()
     await this.#consumer?.disconnect()
     this.#consumer = null
   }

@@ -112,14 +112,14 @@ export class AlertStore implements AlertPipelineStore {
       receiver: string
       group_key: string
       channel: Channel
-      born_at: number | null
-      last_notified_at: number | null
+      born_at_ms: number | null
+      last_notified_at_ms: number | null
       firing: string[]
       seq: number
       ver: number
     }>(
       'reading notification logs',
-      `SELECT receiver, group_key, channel, ${ms('born_at')} AS born_at, ${ms('last_notified_at')} AS last_notified_at,
+      `SELECT receiver, group_key, channel, ${ms('born_at')} AS born_at_ms, ${ms('last_notified_at')} AS last_notified_at_ms,
           firing, seq, ver
         FROM (SELECT * FROM ${this.#t('alert_groups')} FINAL)
         WHERE born_at IS NOT NULL OR updated_at >= fromUnixTimestamp64Milli({since:Int64}, 'UTC')
@@ -130,8 +130,8 @@ export class AlertStore implements AlertPipelineStore {
       receiver: r.receiver,
       groupKey: r.group_key,
       channel: r.channel,
-      bornAt: toNum(r.born_at),
-      lastNotifiedAt: toNum(r.last_notified_at),
+      bornAt: toNum(r.born_at_ms),
+      lastNotifiedAt: toNum(r.last_notified_at_ms),
       firing: r.firing,
       seq: Number(r.seq),
       ver: Number(r.ver),
@@ -159,23 +159,23 @@ export class AlertStore implements AlertPipelineStore {
   // ---------------------------------------------------------------- silences
 
   #silenceQuery(where: string): string {
-    return `SELECT id, matchers, ${ms('starts_at')} AS starts_at, ${ms('ends_at')} AS ends_at, created_by, comment,
-        ${ms('created_at')} AS created_at, ${ms('updated_at')} AS updated_at, ver
+    return `SELECT id, matchers, ${ms('starts_at')} AS starts_at_ms, ${ms('ends_at')} AS ends_at_ms, created_by, comment,
+        ${ms('created_at')} AS created_at_ms, ${ms('updated_at')} AS updated_at_ms, ver
       FROM (SELECT * FROM ${this.#t('alert_silences')} FINAL)
       ${where}
-      ORDER BY starts_at, id`
+      ORDER BY starts_at_ms, id`
   }
 
   #toSilence(r: Record<string, unknown>): Silence {
     return {
       id: String(r.id),
       matchers: JSON.parse(String(r.matchers)) as SilenceMatchers,
-      startsAt: Number(r.starts_at),
-      endsAt: Number(r.ends_at),
+      startsAt: Number(r.starts_at_ms),
+      endsAt: Number(r.ends_at_ms),
       createdBy: String(r.created_by),
       comment: String(r.comment),
-      createdAt: Number(r.created_at),
-      updatedAt: Number(r.updated_at),
+      createdAt: Number(r.created_at_ms),
+      updatedAt: Number(r.updated_at_ms),
       ver: Number(r.ver),
     }
   }
@@ -256,12 +256,12 @@ export class AlertStore implements AlertPipelineStore {
   }
 
   #outboxQuery(where: string): string {
-    return `SELECT id, receiver, kind, group_key, notification, ${ms('created_at')} AS created_at, state, attempts,
-        ${ms('next_attempt_at')} AS next_attempt_at, last_error, ${ms('first_failure_at')} AS first_failure_at,
-        ${ms('updated_at')} AS updated_at, ver
+    return `SELECT id, receiver, kind, group_key, notification, ${ms('created_at')} AS created_at_ms, state, attempts,
+        ${ms('next_attempt_at')} AS next_attempt_at_ms, last_error, ${ms('first_failure_at')} AS first_failure_at_ms,
+        ${ms('updated_at')} AS updated_at_ms, ver
       FROM (SELECT * FROM ${this.#t('alert_outbox')} FINAL)
       ${where}
-      ORDER BY created_at, id`
+      ORDER BY created_at_ms, id`
   }
 
   #toEntry(r: Record<string, unknown>): OutboxEntry {
@@ -271,13 +271,13 @@ export class AlertStore implements AlertPipelineStore {
       kind: String(r.kind) as NotificationKind,
       groupKey: String(r.group_key),
       notification: JSON.parse(String(r.notification)),
-      createdAt: Number(r.created_at),
+      createdAt: Number(r.created_at_ms),
       state: String(r.state) as OutboxState,
       attempts: Number(r.attempts),
-      nextAttemptAt: Number(r.next_attempt_at),
+      nextAttemptAt: Number(r.next_attempt_at_ms),
       lastError: String(r.last_error),
-      firstFailureAt: toNum(r.first_failure_at),
-      updatedAt: Number(r.updated_at),
+      firstFailureAt: toNum(r.first_failure_at_ms),
+      updatedAt: Number(r.updated_at_ms),
       ver: Number(r.ver),
     }
   }
@@ -343,7 +343,7 @@ export class AlertStore implements AlertPipelineStore {
   async deliveryLog(notificationId?: string, limit = 1000): Promise<DeliveryLogRow[]> {
     const rows = await this.#rows<Record<string, unknown>>(
       'reading the delivery log',
-      `SELECT ${ms('time')} AS time, notification_id, receiver, kind, attempt, outcome, error, instance
+      `SELECT ${ms('time')} AS time_ms, notification_id, receiver, kind, attempt, outcome, error, instance
         FROM ${this.#t('alert_deliveries')}
         WHERE {id:String} = '' OR notification_id = {id:String}
         ORDER BY time, notification_id, attempt
@@ -351,7 +351,7 @@ export class AlertStore implements AlertPipelineStore {
       { id: notificationId ?? '', limit },
     )
     return rows.map((r) => ({
-      time: Number(r.time),
+      time: Number(r.time_ms),
       notificationId: String(r.notification_id),
       receiver: String(r.receiver),
       kind: String(r.kind) as NotificationKind,

@@ -69,28 +69,50 @@ function positionRow(b: PartitionBatch, state: 'pending' | 'committed', now: num
   }
 }
 
-function eventRow(e: StoredEvent, b: PartitionBatch) {
+/** Column order of `eventRow`; rows are sent as JSONCompactEachRow (about half the parse cost of JSONEachRow). */
+const EVENT_COLUMNS = [
+  'time',
+  'event_id',
+  'key_id',
+  'key_version',
+  'key_fingerprint',
+  'outcome',
+  'reason',
+  'status',
+  'client_id',
+  'source_address',
+  'user_agent',
+  'method',
+  'route',
+  'gateway',
+  'latency_ms',
+  'src',
+  'src_partition',
+  'src_offset',
+] as const
+
+function eventRow(e: StoredEvent, b: PartitionBatch): unknown[] {
   const ev = e.event
-  return {
-    time: ev.time,
-    event_id: ev.eventId,
-    key_id: ev.keyId,
-    key_version: ev.keyVersion,
-    key_fingerprint: ev.keyFingerprint,
-    outcome: ev.outcome,
-    reason: ev.reason,
-    status: ev.status,
-    client_id: ev.clientId,
-    source_address: ev.sourceAddress,
-    user_agent: ev.userAgent,
-    method: ev.method,
-    route: ev.route,
-    gateway: ev.gateway,
-    latency_ms: ev.latencyMs,
-    src: b.source,
-    src_partition: b.partition,
-    src_offset: e.offset.toString(),
-  }
+  return [
+    ev.time,
+    ev.eventId,
+    ev.keyId,
+    ev.keyVersion,
+    ev.keyFingerprint,
+    ev.outcome,
+    ev.reason,
+    ev.status,
+    ev.clientId,
+    ev.sourceAddress,
+    ev.userAgent,
+    ev.method,
+    ev.route,
+    ev.gateway,
+    ev.latencyMs,
+    b.source,
+    b.partition,
+    e.offset.toString(),
+  ]
 }
 
 export class EventStore {
@@ -180,7 +202,8 @@ export class EventStore {
           await this.#client.insert({
             table: qualified(this.#db, 'auth_events'),
             values: byDay.get(day)!,
-            format: 'JSONEachRow',
+            format: 'JSONCompactEachRow',
+            columns: [...EVENT_COLUMNS],
             clickhouse_settings: {
               insert_deduplicate: 1,
               insert_deduplication_token: `${identity}|${day}`,

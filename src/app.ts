@@ -9,6 +9,7 @@ import { ConfigError } from './domain/errors.ts'
 import { TokenAuth } from './http/auth.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
+import { statusPageRoutes } from './http/status-page/routes.ts'
 import { type HttpServer, createHttpServer } from './http/server.ts'
 import { createDecoder } from './ingest/decode/decoder.ts'
 import { FileDeadLetterSink } from './ingest/file-dead-letter.ts'
@@ -249,6 +250,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   if (http) {
     await http.register(rotationRoutes({ rotation, auth, clock }))
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
+    await http.register(statusPageRoutes())
   }
 
   const heartbeat = async () => {

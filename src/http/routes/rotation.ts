@@ -72,11 +72,27 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
 
     app.get('/api/v1/keys/:keyId/versions/:version/readiness', read, async (req) => {
       const p = parse(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
-      const q = parse(z.object({ asked_by: z.string().max(256).optional() }).strict(), req.query, 'query')
+      const q = parse(
+        z
+          .object({
+            asked_by: z.string().max(256).optional(),
+            // Dashboards that poll (the status page) opt out of the audit log; gates do not.
+            audit: z.enum(['true', 'false']).default('true'),
+          })
+          .strict(),
+        req.query,
+        'query',
+      )
       const now = clock()
       try {
         const v = await rotation.readiness(
-          { keyId: p.keyId, version: p.version, askedBy: q.asked_by ?? `api:${req.ip}`, via: 'api' },
+          {
+            keyId: p.keyId,
+            version: p.version,
+            askedBy: q.asked_by ?? `api:${req.ip}`,
+            via: 'api',
+            audit: q.audit === 'true',
+          },
           now,
         )
         return { now, ...v }

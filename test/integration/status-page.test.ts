@@ -1,0 +1,567 @@
+// The status page in a real browser (Debian's chromium driven by playwright-core)
+// against the real daemon: lifecycle events recorded through the registry, auth
+// events through the ingest pipeline into embedded ClickHouse, the /api/v1 routes
+// of createApp, and the page's own plugin. What the page shows is checked against
+// the seeded scenario, whose numbers are written out by hand below: shares,
+// readiness, stragglers, chart, findings; then an API failure (a banner, nothing
+// blanked) and an API that needs a bearer token.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type App, createApp } from '../../src/app.ts'
+import { parseConfig } from '../../src/config/load.ts'
+import { statusPageRoutes } from '../../src/http/status-page/routes.ts'
+import { parseLifecycle } from '../../src/registry/lifecycle-input.ts'
+import { silentLogger } from '../../src/telemetry/logger.ts'
+
+const MIN = 60_000
+const HOUR = 3_600_000
+const DAY = 86_400_000
+const NOW = Date.now()
+const PEPPER = 'status-page-test-pepper-00000001'
+const READ_TOKEN = 'status-page-reader-token-0001'
+const CHROMIUM = '/usr/bin/chromium'
+const SCREENSHOT = join('test-results', 'status-page.png')
+/** Markup in a logged value: the page must show it as text, never parse it. */
+const HOSTILE_UA = '<img src=x onerror="window.__pwned=1">legacy-sdk/0.9'
+
+// --- the scenario --------------------------------------------------------------------
+// acme-payments: v1 (deprecated an hour ago, expires in 12 h) and v2 (active for
+// 2 h): 25 of 100 requests in the last hour still on v1 → v1 not_ready, failing
+// old_traffic_below_threshold and min_overlap_elapsed; an expiring_with_traffic
+// finding (critical: under 24 h). globex-api: v1 only, no rotation.
+
+const LIFECYCLE = [
+  { key_id: 'acme-payments', version: 'v1', action: 'create', time: NOW - 30 * DAY },
+  {
+    key_id: 'acme-payments',
+    version: 'v1',
+    action: 'activate',
+    time: NOW - 30 * DAY + MIN,
+    expires_at: NOW + 12 * HOUR,
+  },
+  { key_id: 'acme-payments', version: 'v2', action: 'create', time: NOW - 3 * HOUR },
+  { key_id: 'acme-payments', version: 'v2', action: 'activate', time: NOW - 2 * HOUR },
+  { key_id: 'acme-payments', version: 'v1', action: 'deprecate', time: NOW - HOUR },
+  { key_id: 'globex-api', version: 'v1', action: 'create', time: NOW - 10 * DAY },
+  { key_id: 'globex-api', version: 'v1', action: 'activate', time: NOW - 10 * DAY + MIN },
+]
+
+interface Traffic {
+  keyId: string
+  version: string
+  clientId: string
+  addresses: string[]
+  userAgent: string
+  count: number
+}
+
+const TRAFFIC: Traffic[] = [
+  {
+    keyId: 'acme-payments',
+    version: 'v1',
+    clientId: 'legacy-batch',
+    addresses: ['203.0.113.10', '203.0.113.11'],
+    userAgent: HOSTILE_UA,
+    count: 15,
+  },
+  {
+    keyId: 'acme-payments',
+    version: 'v1',
+    clientId: 'billing-cron',
+    addresses: ['198.51.100.7'],
+    userAgent: 'cron/2.1',
+    count: 10,
+  },
+  {
+    keyId: 'acme-payments',
+    version: 'v2',
+    clientId: 'checkout-web',
+    addresses: ['192.0.2.20'],
+    userAgent: 'web/5.0',
+    count: 45,
+  },
+  {
+    keyId: 'acme-payments',
+    version: 'v2',
+    clientId: 'billing-cron',
+    addresses: ['198.51.100.7'],
+    userAgent: 'cron/2.2',
+    count: 30,
+  },
+  {
+    keyId: 'globex-api',
+    version: 'v1',
+    clientId: 'globex-app',
+    addresses: ['192.0.2.50'],
+    userAgent: 'gx/1',
+    count: 40,
+  },
+]
+
+/** Canonical auth events, all successful, spread over the 40 minutes before NOW − 2 min. */
+function canonicalEvents() {
+  const out: Record<string, unknown>[] = []
+  let i = 0
+  for (const t of TRAFFIC) {
+    for (let n = 0; n < t.count; n++, i++) {
+      out.push({
+        eventId: `status-page-${i}`,
+        time: NOW - 2 * MIN - (i % 40) * MIN,
+        keyId: t.keyId,
+        keyVersion: t.version,
+        status: 200,
+        clientId: t.clientId,
+        sourceAddress: t.addresses[n % t.addresses.length],
+        userAgent: t.userAgent,
+        method: 'POST',
+        route: '/v1/charges',
+        gateway: 'gw-test-1',
+        latencyMs: 12,
+      })
+    }
+  }
+  return out
+}
+
+// --- helpers ---------------------------------------------------------------------------
+
+function config(dir: string, tokens: string[] = []) {
+  return parseConfig({
+    instance: 'status-page-test',
+    data_dir: dir,
+    log: { level: 'silent' },
+    http: { port: 0, read_tokens: tokens },
+    secrets: { pepper: PEPPER },
+  })
+}
+
+async function startApp(dir: string, tokens: string[] = []): Promise<App> {
+  const app = await createApp(config(dir, tokens), { logger: silentLogger() })
+  await app.http!.register(statusPageRoutes())
+  await app.start()
+  return app
+}
+
+async function seed(app: App): Promise<void> {
+  await app.keys.record(
+    LIFECYCLE.map((doc, i) =>
+      parseLifecycle(doc, {
+        now: NOW,
+        fingerprint: app.fingerprint,
+        origin: 'test',
+        defaultEventId: `status-page-lifecycle-${i}`,
+      }),
+    ),
+  )
+  app.registerDecoder('test:seed', {
+    preset: 'canonical',
+    secret_fields: [],
+    max_record_bytes: 65_536,
+    max_future_skew_ms: 300_000,
+  })
+  const records = canonicalEvents().map((event, i) => ({
+    value: Buffer.from(JSON.stringify(event)),
+    partition: 0,
+    offset: BigInt(i),
+    nextOffset: BigInt(i + 1),
+  }))
+  await app.pipeline.submit('test:seed', 0, records)
+  await app.pipeline.drain()
+  // No source runs in this app, so nothing writes heartbeats: one caught-up
+  // heartbeat makes ingestion freshness known (data_fresh passes for the test's minutes).
+  await app.status.heartbeat({
+    time: Date.now(),
+    instance: 'status-page-test',
+    newestEventTime: NOW - 2 * MIN,
+    consumerLagMessages: 0,
+    bufferedEvents: 0,
+    sourcesReady: true,
+  })
+}
+
+const text = async (page: Page, selector: string) =>
+  ((await page.locator(selector).textContent()) ?? '').trim()
+const texts = async (page: Page, selector: string) =>
+  (await page.locator(selector).allTextContents()).map((t) => t.trim())
+
+async function waitForData(page: Page): Promise<void> {
+  await page.waitForSelector('#update-status[data-state="ok"]', { timeout: 30_000 })
+  await page.waitForSelector('article.key[data-key="acme-payments"] .rotation .readiness', {
+    timeout: 30_000,
+  })
+}
+
+// --- tests -----------------------------------------------------------------------------
+
+describe('status page', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'keyshift-status-page-'))
+  const dataDir = join(dir, 'data')
+  let browser: Browser
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install -y chromium`)
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    })
+  })
+
+  afterAll(async () => {
+    await browser?.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
+  describe('with an open API', () => {
+    let app: App
+    let url: string
+    let context: BrowserContext
+
+    beforeAll(async () => {
+      app = await startApp(dataDir)
+      await seed(app)
+      url = app.url()!
+      context = await browser.newContext({ viewport: { width: 1400, height: 1000 } })
+    })
+
+    afterAll(async () => {
+      await context?.close()
+      await app?.stop()
+    })
+
+    it('serves the page and its assets without auth, with content types and no-cache', async () => {
+      const expected: [string, string][] = [
+        ['/', 'text/html; charset=utf-8'],
+        ['/status.css', 'text/css; charset=utf-8'],
+        ['/status.js', 'text/javascript; charset=utf-8'],
+      ]
+      for (const [path, type] of expected) {
+        const res = await fetch(`${url}${path}`)
+        expect(res.status, path).toBe(200)
+        expect(res.headers.get('content-type'), path).toBe(type)
+        expect(res.headers.get('cache-control'), path).toBe('no-cache')
+        expect(res.headers.get('x-content-type-options'), path).toBe('nosniff')
+        const etag = res.headers.get('etag')!
+        expect((await res.text()).length, path).toBeGreaterThan(100)
+        const again = await fetch(`${url}${path}`, { headers: { 'if-none-match': etag } })
+        expect(again.status, path).toBe(304)
+      }
+      const html = await fetch(`${url}/`)
+      expect(html.headers.get('content-security-policy')).toContain("script-src 'self'")
+    })
+
+    it('shows every key, its version shares, chart, readiness, stragglers and findings', async () => {
+      const page = await context.newPage()
+      const problems: string[] = []
+      page.on('pageerror', (err) => problems.push(`page error: ${err.message}`))
+      page.on('console', (m) => {
+        // A daemon without /api/v1/alerts answers the page's probe with 404 (expected).
+        const probe = m.location().url.endsWith('/api/v1/alerts') && m.text().includes('404')
+        if ((m.type() === 'error' || m.type() === 'warning') && !probe) {
+          problems.push(`console ${m.type()}: ${m.text()} (${m.location().url})`)
+        }
+      })
+      await page.goto(`${url}/?refresh=2`)
+      await waitForData(page)
+
+      // Keys, in the API's order.
+      expect(
+        await page.locator('article.key').evaluateAll((els) => els.map((e) => e.getAttribute('data-key'))),
+      ).toEqual(['acme-payments', 'globex-api'])
+
+      // Shares per version in the versions table, last hour and last 24 h.
+      const acme = 'article.key[data-key="acme-payments"]'
+      const globex = 'article.key[data-key="globex-api"]'
+      const share = (key: string, version: string, w: string) =>
+        text(page, `${key} table.versions tr[data-version="${version}"] td[data-window="${w}"]`)
+      expect(await share(acme, 'v1', '1h')).toBe('25.0%')
+      expect(await share(acme, 'v2', '1h')).toBe('75.0%')
+      expect(await share(acme, 'v1', '24h')).toBe('25.0%')
+      expect(await share(acme, 'v2', '24h')).toBe('75.0%')
+      expect(await share(globex, 'v1', '1h')).toBe('100.0%')
+      expect(await texts(page, `${acme} table.versions tbody tr th`)).toEqual(['v1', 'v2'])
+      expect(await texts(page, `${acme} table.versions tbody tr td:nth-child(2)`)).toEqual([
+        'deprecated',
+        'active',
+      ])
+
+      // The bars carry the same numbers as accessible labels.
+      const labels = await page
+        .locator(`${acme} .bar-row[data-window="1h"] .seg`)
+        .evaluateAll((els) => els.map((e) => e.getAttribute('aria-label')))
+      expect(labels).toEqual([
+        'v1: 25.0% (25 of 100 requests, last hour)',
+        'v2: 75.0% (75 of 100 requests, last hour)',
+      ])
+      expect(await page.locator(`${acme} .bar-row[data-window="1h"] .bar`).getAttribute('aria-label')).toBe(
+        'acme-payments: share of requests by version, last hour (100 requests)',
+      )
+
+      // The chart: an SVG with one path per version seen in the last 24 h.
+      const paths = (key: string) =>
+        page
+          .locator(`${key} svg.chart path.series`)
+          .evaluateAll((els) => els.map((e) => e.getAttribute('data-version')))
+      expect(await paths(acme)).toEqual(['v1', 'v2'])
+      expect(await paths(globex)).toEqual(['v1'])
+      expect(await page.locator(`${acme} svg.chart title`).first().textContent()).toContain(
+        'v1 25.0%, v2 75.0%',
+      )
+
+      // Readiness of the old version: not_ready, with the failing rules.
+      const readiness = `${acme} .rotation[data-version="v1"] .readiness`
+      expect(await page.locator(`${readiness} [data-verdict]`).getAttribute('data-verdict')).toBe('not_ready')
+      expect(await text(page, `${readiness} .verdict`)).toBe('not_ready')
+      const outcomes = await page
+        .locator(`${readiness} tr[data-rule]`)
+        .evaluateAll((els) => els.map((e) => [e.getAttribute('data-rule'), e.getAttribute('data-outcome')]))
+      expect(outcomes).toEqual([
+        ['newer_version_active', 'pass'],
+        ['old_traffic_below_threshold', 'fail'],
+        ['no_failures_on_newer', 'pass'],
+        ['min_overlap_elapsed', 'fail'],
+        ['data_fresh', 'pass'],
+      ])
+      expect(await text(page, `${readiness} .failing`)).toBe(
+        '— old_traffic_below_threshold (fail), min_overlap_elapsed (fail)',
+      )
+      expect(
+        await text(page, `${readiness} tr[data-rule="old_traffic_below_threshold"] td:last-child`),
+      ).toMatch(/^v1 had 25 request\(s\), 25\.00% of the key's 100, in the last 24 h/)
+      // Only acme-payments v1 is an old version; globex-api has no rotation.
+      expect(await page.locator('.rotation').count()).toBe(1)
+      expect(await text(page, `${globex} .rotation-none`)).toContain('No rotation in progress')
+
+      // Stragglers on v1: clients, requests, addresses.
+      const stragglers = await page
+        .locator(`${acme} .stragglers tbody tr`)
+        .evaluateAll((rows) =>
+          rows.map((r) => [
+            r.getAttribute('data-client'),
+            r.querySelector('[data-field="requests"]')?.textContent,
+            r.querySelector('[data-field="addresses"]')?.textContent,
+            r.querySelector('td:last-child')?.textContent,
+          ]),
+        )
+      expect(stragglers).toEqual([
+        ['legacy-batch', '15', '203.0.113.10, 203.0.113.11', 'no'],
+        ['billing-cron', '10', '198.51.100.7', 'yes (v2)'],
+      ])
+
+      // Markup in a user agent is shown as text and never runs.
+      expect(await text(page, `${acme} .stragglers tr[data-client="legacy-batch"] td:nth-child(6)`)).toBe(
+        HOSTILE_UA,
+      )
+      expect(await page.locator('img').count()).toBe(0)
+      expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined()
+
+      // Findings: exactly those the API reports, most severe first; the expiry one is critical.
+      const api = (await (await fetch(`${url}/api/v1/findings`)).json()) as {
+        findings: { id: string; severity: string }[]
+      }
+      const rank: Record<string, number> = { critical: 0, warning: 1, info: 2 }
+      const expected = [...api.findings]
+        .sort((a, b) => (rank[a.severity] ?? 3) - (rank[b.severity] ?? 3))
+        .map((f) => [f.id, f.severity])
+      const shown = await page
+        .locator('#alerts-body table.findings tbody tr')
+        .evaluateAll((rows) =>
+          rows.map((r) => [r.getAttribute('data-finding'), r.querySelector('[data-severity]')?.textContent]),
+        )
+      expect(shown).toEqual(expected)
+      expect(shown).toContainEqual(['expiring_with_traffic:acme-payments:v1:*', 'critical'])
+      expect(
+        await text(page, '#alerts-body tr[data-finding="expiring_with_traffic:acme-payments:v1:*"] .title'),
+      ).toMatch(/^acme-payments v1 expires in 1[12](\.\d)? h and is still in use$/)
+      // Open alerts are listed when the daemon serves /api/v1/alerts; otherwise findings stand in.
+      const alerts = await fetch(`${url}/api/v1/alerts`)
+      expect(await texts(page, '#alerts-body h3')).toEqual(
+        alerts.status === 200 ? ['Alerts', 'Current findings'] : ['Open findings'],
+      )
+
+      // Refreshes by itself: the last update time moves on (?refresh=2).
+      const first = Number(await page.locator('#update-status').getAttribute('data-updated'))
+      await page.waitForFunction(
+        (t) => Number(document.getElementById('update-status')?.dataset.updated) > t,
+        first,
+        { timeout: 15_000 },
+      )
+      expect(await text(page, '#refresh-info')).toContain('refreshes every 2 s')
+      expect(await page.locator('#banner').isHidden()).toBe(true)
+
+      mkdirSync('test-results', { recursive: true })
+      await page.screenshot({ path: SCREENSHOT, fullPage: true })
+      expect(problems).toEqual([])
+      await page.close()
+    })
+
+    it('shows a banner when the API fails, keeps the last data, and recovers', async () => {
+      const page = await context.newPage()
+      await page.goto(`${url}/?refresh=1`)
+      await waitForData(page)
+
+      await page.route('**/api/v1/keys', (route) =>
+        route.fulfill({
+          status: 503,
+          contentType: 'application/problem+json',
+          body: JSON.stringify({
+            type: 'https://keyshift.dev/errors/KS_STORE_UNAVAILABLE',
+            title: 'The store is unavailable',
+            status: 503,
+            detail: 'chdb stopped answering (test)',
+            code: 'KS_STORE_UNAVAILABLE',
+          }),
+        }),
+      )
+      await page.locator('#banner').waitFor({ state: 'visible', timeout: 15_000 })
+      // The whole banner (paragraph, then the list item): nothing else, no stray "null".
+      expect(await text(page, '#banner')).toMatch(
+        /^The keyshift API answered with 1 error\(s\)\. Showing the data of the last successful update \(\d\d:\d\d:\d\d UTC\)\.GET \/api\/v1\/keys: 503 The store is unavailable: chdb stopped answering \(test\)$/,
+      )
+      await page.waitForSelector('#update-status[data-state="error"]')
+      expect(await text(page, '#update-status')).toMatch(
+        /^Update failed at .* UTC; last successful update .* UTC$/,
+      )
+      // Nothing blanked: the keys, shares and verdict are still there.
+      expect(await page.locator('article.key').count()).toBe(2)
+      expect(
+        await text(page, 'article.key[data-key="acme-payments"] tr[data-version="v1"] td[data-window="1h"]'),
+      ).toBe('25.0%')
+      mkdirSync('test-results', { recursive: true })
+      await page.screenshot({ path: join('test-results', 'status-page-error.png') })
+
+      await page.unroute('**/api/v1/keys')
+      await page.locator('#banner').waitFor({ state: 'hidden', timeout: 15_000 })
+      await page.waitForSelector('#update-status[data-state="ok"]')
+      await page.close()
+    })
+
+    it('lists open alerts, most severe first, when /api/v1/alerts answers', async () => {
+      // The alerts route is the alerting module's (routes/silences.ts); its answer is
+      // stood in here by Playwright's routing, in the AlertView shape it returns.
+      const alert = (id: string, severity: string, status: string, silencedBy: string[]) => ({
+        id,
+        channel: 'alert',
+        status,
+        silenced_by: silencedBy,
+        type: id.split(':')[0],
+        severity,
+        key_id: 'acme-payments',
+        version: 'v1',
+        scope: '*',
+        labels: {},
+        title: `<b>${id}</b>`,
+        summary: 'summary',
+        evidence: {},
+        starts_at: new Date(NOW - 10 * MIN).toISOString(),
+        pending_since: new Date(NOW - 10 * MIN).toISOString(),
+        fired_at: null,
+        last_seen: new Date(NOW).toISOString(),
+      })
+      const page = await context.newPage()
+      await page.route('**/api/v1/alerts', (route) =>
+        route.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            alerts: [
+              alert('possible_leak:acme-payments:v1:address=203.0.113.10', 'warning', 'pending', []),
+              alert('expiring_with_traffic:acme-payments:v1:*', 'critical', 'firing', ['sil_1']),
+            ],
+          }),
+        }),
+      )
+      await page.goto(`${url}/?refresh=off`)
+      await waitForData(page)
+      expect(await texts(page, '#alerts-body h3')).toEqual(['Alerts', 'Current findings'])
+      const rows = await page
+        .locator('#alerts-body table.alerts tbody tr')
+        .evaluateAll((trs) =>
+          trs.map((r) => [
+            r.getAttribute('data-alert'),
+            r.querySelector('[data-severity]')?.textContent,
+            r.querySelector('td:nth-child(2)')?.textContent,
+            r.querySelector('.title')?.textContent,
+          ]),
+        )
+      expect(rows).toEqual([
+        [
+          'expiring_with_traffic:acme-payments:v1:*',
+          'critical',
+          'firing (silenced)',
+          '<b>expiring_with_traffic:acme-payments:v1:*</b>',
+        ],
+        [
+          'possible_leak:acme-payments:v1:address=203.0.113.10',
+          'warning',
+          'pending',
+          '<b>possible_leak:acme-payments:v1:address=203.0.113.10</b>',
+        ],
+      ])
+      expect(await page.locator('#alerts-body b').count()).toBe(0)
+      await page.close()
+    })
+  })
+
+  describe('with an API that needs a bearer token', () => {
+    let app: App
+    let url: string
+
+    beforeAll(async () => {
+      // One chDB data directory per process: the same store, reopened with tokens.
+      app = await startApp(dataDir, [READ_TOKEN])
+      url = app.url()!
+    })
+
+    afterAll(async () => {
+      await app?.stop()
+    })
+
+    it('serves the page without a token, reports 401 in the banner and asks for the token', async () => {
+      expect((await fetch(`${url}/`)).status).toBe(200)
+      expect((await fetch(`${url}/api/v1/keys`)).status).toBe(401)
+
+      const context = await browser.newContext()
+      const page = await context.newPage()
+      await page.goto(`${url}/?refresh=off`)
+      await page.waitForSelector('#update-status[data-state="error"]')
+      expect(await texts(page, '#banner li')).toContain(
+        'GET /api/v1/keys: 401 Missing or invalid bearer token: send Authorization: Bearer <token> with a configured read or admin token',
+      )
+      expect(await text(page, '#banner')).toContain('#token=<token>')
+      expect(await page.locator('#token-form').isVisible()).toBe(true)
+      expect(await text(page, '#refresh-info')).toContain('automatic refresh off')
+
+      // Entering the token loads the data.
+      await page.fill('#token-input', READ_TOKEN)
+      await page.click('#token-form button[type="submit"]')
+      await waitForData(page)
+      expect(await page.locator('#banner').isHidden()).toBe(true)
+      await context.close()
+    })
+
+    it('takes the token from #token=, sends it as a bearer token, and keeps it out of the URL', async () => {
+      const context = await browser.newContext()
+      const page = await context.newPage()
+      const auth = new Set<string>()
+      page.on('request', (r) => {
+        if (r.url().includes('/api/v1/')) auth.add(r.headers().authorization ?? '(none)')
+      })
+      await page.goto(`${url}/?refresh=off#token=${READ_TOKEN}`)
+      await waitForData(page)
+      expect([...auth]).toEqual([`Bearer ${READ_TOKEN}`])
+      expect(await page.evaluate(() => window.location.hash)).toBe('')
+      expect(await page.evaluate(() => window.localStorage.getItem('keyshift.token'))).toBe(READ_TOKEN)
+      expect(
+        await text(page, 'article.key[data-key="acme-payments"] tr[data-version="v2"] td[data-window="1h"]'),
+      ).toBe('75.0%')
+
+      // Stored in the browser: a plain reload keeps working.
+      await page.goto(`${url}/?refresh=off`)
+      await waitForData(page)
+      await context.close()
+    })
+  })
+})

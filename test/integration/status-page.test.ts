@@ -12,7 +12,6 @@ import { type Browser, type BrowserContext, chromium, type Page } from 'playwrig
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type App, createApp } from '../../src/app.ts'
 import { parseConfig } from '../../src/config/load.ts'
-import { statusPageRoutes } from '../../src/http/status-page/routes.ts'
 import { parseLifecycle } from '../../src/registry/lifecycle-input.ts'
 import { silentLogger } from '../../src/telemetry/logger.ts'
 
@@ -140,7 +139,6 @@ function config(dir: string, tokens: string[] = []) {
 
 async function startApp(dir: string, tokens: string[] = []): Promise<App> {
   const app = await createApp(config(dir, tokens), { logger: silentLogger() })
-  await app.http!.register(statusPageRoutes())
   await app.start()
   return app
 }

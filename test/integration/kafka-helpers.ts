@@ -42,6 +42,8 @@ export interface ConsumedMessage {
   offset: string
   key: string | null
   value: Buffer
+  /** Record headers as strings. */
+  headers: Record<string, string>
 }
 
 /** Port of the shared broker: KEYSHIFT_KAFKA_PORT, else 39092 (as in scripts/kafka.sh). */
@@ -302,6 +304,9 @@ export async function readTopic(
                 offset: message.offset,
                 key: message.key ? message.key.toString() : null,
                 value: message.value ?? Buffer.alloc(0),
+                headers: Object.fromEntries(
+                  Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(v ?? '')]),
+                ),
               })
             }
             // lastOffset() also covers records the client filters out (transaction markers).

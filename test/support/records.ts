@@ -102,7 +102,11 @@ export function malformed(kind: MalformedKind, i: number, now: number, rnd: () =
     case 'future_time':
       return Buffer.from(JSON.stringify({ ...good, started_at: now + 10 * 365 * 86_400_000 }))
     case 'huge_field':
-      return Buffer.from(JSON.stringify({ ...good, request: { ...(good.request as object), uri: `/${'a'.repeat(100_000)}` } }))
+      // Mostly a huge identifying field (cheap to produce); about every 49th a record over the 64 KiB limit.
+      if (i % 49 === 0) {
+        return Buffer.from(JSON.stringify({ ...good, request: { ...(good.request as object), uri: `/${'a'.repeat(70_000)}` } }))
+      }
+      return Buffer.from(JSON.stringify({ ...good, consumer: { username: 'c'.repeat(5_000), custom_id: 'key-1:v1' } }))
     case 'bad_status':
       return Buffer.from(JSON.stringify({ ...good, response: { status: 9999 } }))
     case 'empty':

@@ -33,8 +33,8 @@ export function applyEnvOverrides(doc: Record<string, unknown>, env: NodeJS.Proc
       }
     } else {
       value = raw === '' ? '' : parseYaml(raw)
-      // Keep long digit strings (ids, tokens) as strings.
-      if (typeof value === 'number' && !/^-?\d+(\.\d+)?$/.test(raw.trim())) value = raw
+      // A number that does not read back as written (`00123`, long digit ids) stays a string.
+      if (typeof value === 'number' && String(value) !== raw.trim()) value = raw
     }
     const path = rest.split('__').map((p) => p.toLowerCase())
     let node: Record<string, unknown> = out

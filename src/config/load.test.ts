@@ -1,0 +1,84 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { describe, expect, it } from 'vitest'
+import { ConfigError } from '../domain/errors.ts'
+import { applyEnvOverrides, loadConfig, parseConfig } from './load.ts'
+
+const dir = mkdtempSync(join(tmpdir(), 'ks-config-'))
+function file(name: string, text: string): string {
+  const p = join(dir, name)
+  writeFileSync(p, text)
+  return p
+}
+
+describe('configuration', () => {
+  it('fills every default and freezes the result', () => {
+    const c = parseConfig({})
+    expect(c.ingest).toEqual({
+      batch_max_events: 10_000,
+      batch_max_wait_ms: 1_000,
+      retry_base_ms: 200,
+      retry_max_ms: 10_000,
+      heartbeat_interval_ms: 5_000,
+    })
+    expect(c.http.port).toBe(8080)
+    expect(c.clickhouse.url).toBeUndefined()
+    expect(Object.isFrozen(c.ingest)).toBe(true)
+  })
+
+  it('applies KEYSHIFT_SECTION__FIELD overrides as YAML scalars and *_FILE secrets', () => {
+    const secret = file('pw', 's3cret-value\n')
+    const c = loadConfig(undefined, {
+      KEYSHIFT_INGEST__BATCH_MAX_EVENTS: '500',
+      KEYSHIFT_KAFKA__BROKERS: '[k1:9092, k2:9092]',
+      KEYSHIFT_CLICKHOUSE__PASSWORD_FILE: secret,
+      KEYSHIFT_INSTANCE: 'eu-1',
+      KEYSHIFT_KAFKA_PORT: '39092',
+    })
+    expect(c.ingest.batch_max_events).toBe(500)
+    expect(c.kafka.brokers).toEqual(['k1:9092', 'k2:9092'])
+    expect(c.clickhouse.password?.reveal()).toBe('s3cret-value')
+    expect(c.instance).toBe('eu-1')
+  })
+
+  it('never prints secrets', () => {
+    const c = parseConfig({ secrets: { pepper: 'pepper-0123456789abcdef' }, http: { admin_tokens: ['tok-abc'] } })
+    const text = JSON.stringify(c)
+    expect(text).not.toContain('pepper-0123456789abcdef')
+    expect(text).not.toContain('tok-abc')
+    expect(text).toContain('[redacted]')
+  })
+
+  it('rejects unknown keys and bad values, naming the field and the fix', () => {
+    const p = file('bad.yaml', 'ingest:\n  batch_max: 5\nhttp:\n  port: eighty\nsources:\n  - type: file\n    decoder: { preset: kong }\n')
+    let err: unknown
+    try {
+      loadConfig(p, {})
+    } catch (e) {
+      err = e
+    }
+    expect(err).toBeInstanceOf(ConfigError)
+    const msg = (err as Error).message
+    expect(msg).toContain(`invalid configuration (${p} + environment):`)
+    expect(msg).toContain('ingest: unknown key(s) "batch_max"; remove them or check the spelling')
+    expect(msg).toContain('http.port:')
+    expect(msg).toContain('sources.0.path:')
+  })
+
+  it('rejects a mapping decoder without a mapping', () => {
+    expect(() => parseConfig({ sources: [{ type: 'stdin', decoder: { preset: 'mapping' } }] })).toThrow(
+      /sources\.0\.decoder\.mapping: preset "mapping" needs a mapping section/,
+    )
+  })
+
+  it('says which environment variable is unreadable', () => {
+    expect(() => loadConfig(undefined, { KEYSHIFT_SECRETS__PEPPER_FILE: join(dir, 'missing') })).toThrow(
+      /KEYSHIFT_SECRETS__PEPPER_FILE: cannot read file/,
+    )
+  })
+
+  it('keeps long digit strings as strings', () => {
+    expect(applyEnvOverrides({}, { KEYSHIFT_INSTANCE: '00123' })).toEqual({ instance: '00123' })
+  })
+})

@@ -40,7 +40,7 @@ describe('findingSettingsSchema', () => {
   it('has documented defaults and rejects unknown keys', () => {
     expect(S).toMatchObject({
       failure_window_ms: 900_000,
-      rejection_reasons: ['revoked', 'unknown_key', 'expired', 'invalid_signature'],
+      rejection_reasons: ['revoked', 'unknown_key', 'expired', 'invalid_signature', 'other'],
       after_deactivation_min_failures: 3,
       deactivation_grace_ms: 300_000,
       still_accepted_min_successes: 1,

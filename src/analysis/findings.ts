@@ -31,9 +31,11 @@ const ms = (dflt: number) => z.number().int().nonnegative().default(dflt)
  * - `failure_window_ms` 15 min: failures_after_deactivation, new_version_failing and
  *   deactivated_still_accepted look at this window ending now, so they clear once the
  *   condition has stopped for 15 minutes.
- * - `rejection_reasons` revoked, unknown_key, expired, invalid_signature: failure
- *   reasons that mean "this key version was not accepted" (rate limits and scope
- *   errors are not about the version).
+ * - `rejection_reasons` revoked, unknown_key, expired, invalid_signature, other:
+ *   failure reasons that mean "this key version was not accepted" (rate limits and
+ *   scope errors are not about the version). `other` is a 401 on an identified key
+ *   with no reason logged — how a rejected version looks on Kong, Tyk and Traefik,
+ *   whose logs carry no failure reason.
  * - `after_deactivation_min_failures` 3: rejections of previously successful clients
  *   after a deactivation before a rollback is advised.
  * - `deactivation_grace_ms` 5 min: successes on a deactivated version within this time
@@ -56,7 +58,7 @@ export const findingSettingsSchema = z.strictObject({
   failure_window_ms: ms(15 * MINUTE_MS),
   rejection_reasons: z
     .array(z.string().min(1))
-    .default(['revoked', 'unknown_key', 'expired', 'invalid_signature']),
+    .default(['revoked', 'unknown_key', 'expired', 'invalid_signature', 'other']),
   after_deactivation_min_failures: z.number().int().min(1).default(3),
   deactivation_grace_ms: ms(5 * MINUTE_MS),
   still_accepted_min_successes: z.number().int().min(1).default(1),

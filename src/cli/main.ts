@@ -8,6 +8,7 @@ import { registerKeyCommand } from './key.ts'
 import { registerMigrateCommand } from './migrate.ts'
 import { registerReplayCommand } from './replay.ts'
 import { registerRunCommand } from './run.ts'
+import { registerSimulateCommand } from './simulate.ts'
 import { registerStatusCommand } from './status.ts'
 
 const program = new Command()
@@ -26,6 +27,7 @@ registerConfigCommand(program)
 registerKeyCommand(program)
 registerGateCommand(program)
 registerStatusCommand(program)
+registerSimulateCommand(program)
 registerDetectCommand(program)
 
 program.parseAsync(process.argv).catch((err: Error) => {

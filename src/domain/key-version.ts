@@ -53,9 +53,18 @@ export function stateAfter(action: LifecycleAction): LifecycleState {
   }
 }
 
+/** Order of actions recorded at the same instant: a version is created before it is activated, and so on. */
+const ACTION_ORDER: Record<LifecycleAction, number> = {
+  create: 0,
+  activate: 1,
+  deprecate: 2,
+  deactivate: 3,
+  reactivate: 4,
+}
+
 /** Folds lifecycle events (any order) into key versions, keyed `keyId/version`. */
 export function foldLifecycle(events: readonly LifecycleEvent[]): Map<string, KeyVersion> {
-  const sorted = [...events].sort((a, b) => a.time - b.time)
+  const sorted = [...events].sort((a, b) => a.time - b.time || ACTION_ORDER[a.action] - ACTION_ORDER[b.action])
   const out = new Map<string, KeyVersion>()
   for (const e of sorted) {
     const id = `${e.keyId}/${e.version}`

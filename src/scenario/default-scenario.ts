@@ -20,7 +20,12 @@ export const GATEWAYS = ['gw-eu-1', 'gw-eu-2', 'gw-us-1'] as const
 
 /** The story beats: which key, version, client, gateway or addresses each is about. */
 export const STORY = {
-  prematureDeactivation: { keyId: 'acme-payments', version: 'v1', clientId: 'acme-batch', beforeEndMs: 12 * MIN },
+  prematureDeactivation: {
+    keyId: 'acme-payments',
+    version: 'v1',
+    clientId: 'acme-batch',
+    beforeEndMs: 12 * MIN,
+  },
   missingOnGateway: { keyId: 'globex-api', version: 'v2', gateway: 'gw-eu-2', sinceBeforeEndMs: 3 * HOUR },
   leak: {
     keyId: 'initech-sync',
@@ -92,10 +97,14 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
   const scale = opts.scale ?? 1
   const keyCount = opts.keys ?? 8
   if (!(hours >= MIN_HOURS)) {
-    throw new ValidationError(`defaultScenario: hours must be ≥ ${MIN_HOURS} (the story reaches back 35 h), got ${hours}`)
+    throw new ValidationError(
+      `defaultScenario: hours must be ≥ ${MIN_HOURS} (the story reaches back 35 h), got ${hours}`,
+    )
   }
   if (!(Number.isInteger(keyCount) && keyCount >= STORY_KEYS)) {
-    throw new ValidationError(`defaultScenario: keys must be an integer ≥ ${STORY_KEYS} (the story keys), got ${keyCount}`)
+    throw new ValidationError(
+      `defaultScenario: keys must be an integer ≥ ${STORY_KEYS} (the story keys), got ${keyCount}`,
+    )
   }
   if (!(scale > 0)) throw new ValidationError(`defaultScenario: scale must be > 0, got ${scale}`)
   const start = opts.start
@@ -103,7 +112,11 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
   const E = (offsetMs: number) => end - offsetMs
   const ago = (h: number) => E(h * HOUR)
   const rate = (perHour: number) => perHour * scale
-  const version = (keyId: string, label: string, v: Omit<VersionSpec, 'version' | 'secret'>): VersionSpec => ({
+  const version = (
+    keyId: string,
+    label: string,
+    v: Omit<VersionSpec, 'version' | 'secret'>,
+  ): VersionSpec => ({
     version: label,
     secret: secretOf(seed, keyId, label),
     ...v,
@@ -120,7 +133,12 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
     keyId: 'acme-payments',
     owners: ['payments-team@example.com'],
     scopes: ['payments:read', 'payments:write'],
-    routes: [r('POST', '/v1/payments', 4), r('GET', '/v1/payments', 3), r('POST', '/v1/refunds'), r('GET', '/v1/balance')],
+    routes: [
+      r('POST', '/v1/payments', 4),
+      r('GET', '/v1/payments', 3),
+      r('POST', '/v1/refunds'),
+      r('GET', '/v1/balance'),
+    ],
     versions: [
       version('acme-payments', 'v1', {
         createdAt: E(200 * DAY),
@@ -174,14 +192,25 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
     keyId: 'globex-api',
     owners: ['platform@globex.example'],
     scopes: ['orders:read', 'orders:write'],
-    routes: [r('GET', '/v2/orders', 5), r('POST', '/v2/orders', 2), r('GET', '/v2/customers', 2), r('PATCH', '/v2/orders')],
+    routes: [
+      r('GET', '/v2/orders', 5),
+      r('POST', '/v2/orders', 2),
+      r('GET', '/v2/customers', 2),
+      r('PATCH', '/v2/orders'),
+    ],
     versions: [
-      version('globex-api', 'v1', { createdAt: E(300 * DAY), activatedAt: E(300 * DAY), deprecatedAt: ago(20) }),
+      version('globex-api', 'v1', {
+        createdAt: E(300 * DAY),
+        activatedAt: E(300 * DAY) + 5 * MIN,
+        deprecatedAt: ago(20),
+      }),
       version('globex-api', 'v2', {
         createdAt: ago(30),
         activatedAt: ago(30) + 5 * MIN,
         // (b) gw-eu-2 was rebuilt from a config snapshot taken before v2 existed.
-        missingOn: [{ gateway: STORY.missingOnGateway.gateway, from: E(STORY.missingOnGateway.sinceBeforeEndMs) }],
+        missingOn: [
+          { gateway: STORY.missingOnGateway.gateway, from: E(STORY.missingOnGateway.sinceBeforeEndMs) },
+        ],
       }),
     ],
     clients: [
@@ -219,7 +248,11 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
     scopes: ['sync:read', 'exports:read'],
     routes: [r('GET', '/v1/sync/changes', 5), r('POST', '/v1/sync/ack', 3), r('GET', '/v1/exports')],
     versions: [
-      version('initech-sync', 'v1', { createdAt: E(500 * DAY), activatedAt: E(500 * DAY), deprecatedAt: ago(22) }),
+      version('initech-sync', 'v1', {
+        createdAt: E(500 * DAY),
+        activatedAt: E(500 * DAY) + 5 * MIN,
+        deprecatedAt: ago(22),
+      }),
       version('initech-sync', 'v2', { createdAt: ago(35), activatedAt: ago(35) + 15 * MIN }),
     ],
     clients: [
@@ -268,7 +301,7 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
     versions: [
       version('umbrella-billing', 'v1', {
         createdAt: E(400 * DAY),
-        activatedAt: E(400 * DAY),
+        activatedAt: E(400 * DAY) + 5 * MIN,
         deprecatedAt: ago(30),
         expiresAt: end + STORY.expiring.expiresAfterEndMs,
       }),
@@ -300,8 +333,12 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
     scopes: ['search:query'],
     routes: [r('GET', '/v3/search', 8), r('GET', '/v3/suggest', 3), r('POST', '/v3/index')],
     versions: [
-      version('hooli-search', 'v1', { createdAt: E(600 * DAY), activatedAt: E(600 * DAY), deprecatedAt: ago(26) }),
-      version('hooli-search', 'v2', { createdAt: ago(35), activatedAt: ago(35) }),
+      version('hooli-search', 'v1', {
+        createdAt: E(600 * DAY),
+        activatedAt: E(600 * DAY) + 5 * MIN,
+        deprecatedAt: ago(26),
+      }),
+      version('hooli-search', 'v2', { createdAt: ago(35) - 10 * MIN, activatedAt: ago(35) }),
     ],
     clients: [
       client({
@@ -389,7 +426,7 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
       versions: [
         version(keyId, 'v1', {
           createdAt: created,
-          activatedAt: created,
+          activatedAt: created + 5 * MIN,
           ...(deprecated === undefined ? {} : { deprecatedAt: deprecated }),
         }),
         version(keyId, 'v2', { createdAt: v2Active - 10 * MIN, activatedAt: v2Active }),
@@ -405,7 +442,12 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
       addresses: scannerAddresses,
       userAgents: ['curl/8.4.0', 'python-requests/2.31.0', 'Go-http-client/1.1', 'zgrab/0.x'],
       gateways: all,
-      routes: [r('GET', '/v1/payments'), r('GET', '/v2/orders'), r('GET', '/v1/admin/keys'), r('GET', '/.env')],
+      routes: [
+        r('GET', '/v1/payments'),
+        r('GET', '/v2/orders'),
+        r('GET', '/v1/admin/keys'),
+        r('GET', '/.env'),
+      ],
       traffic: poisson(4, false),
       missingShare: 0.3,
       keyPool: 40,
@@ -420,6 +462,8 @@ export function defaultScenario(opts: DefaultScenarioOptions): ScenarioSpec {
       routes: [r('POST', STORY.surge.route)],
       traffic: poisson(600, false),
       activeFrom: E(STORY.surge.beforeEndMs),
+      // Over 10 minutes after the end: a live simulation sees it stop again.
+      activeTo: end + 10 * MIN,
       missingShare: 0,
       keyPool: 500,
     })

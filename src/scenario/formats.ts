@@ -3,13 +3,21 @@
 // The raw key material goes where the gateway would log it (a header, a query
 // parameter, a field); the decoder fingerprints it. Some gateways cannot say
 // everything: Kong, Tyk and Traefik log no failure reason and no gateway name, AWS
-// names its gateway `aws-apigateway:<api>/<stage>`. `formatLoss` tells which events
+// names its gateway `aws-apigateway:<api>/<stage>`; the canonical format carries it all. `formatLoss` tells which events
 // a format cannot carry exactly, so callers can keep those off such gateways.
 import { type AuthEvent, type FailureReason, UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
 import { ValidationError } from '../domain/errors.ts'
 import { hashString, hex8, mix32 } from './random.ts'
 
-export const FORMAT_PRESETS = ['kong', 'envoy', 'nginx', 'aws-apigateway', 'tyk', 'traefik'] as const
+export const FORMAT_PRESETS = [
+  'kong',
+  'envoy',
+  'nginx',
+  'aws-apigateway',
+  'tyk',
+  'traefik',
+  'canonical',
+] as const
 export type FormatPreset = (typeof FORMAT_PRESETS)[number]
 
 /** Host the simulated API is served on (request URLs, `authority`). */
@@ -321,6 +329,28 @@ const traefik: Formatter = (e, material) => {
   }
 }
 
+// ---------------------------------------------------------------------------
+// keyshift's canonical event (camelCase, as documented), with the raw key as keyMaterial
+// ---------------------------------------------------------------------------
+
+const canonical: Formatter = (e, material) => ({
+  eventId: e.eventId,
+  time: e.time,
+  keyId: keyIdOf(e),
+  keyVersion: versionOf(e),
+  keyMaterial: orUndefined(material),
+  outcome: e.outcome,
+  reason: e.reason,
+  status: e.status,
+  clientId: orUndefined(e.clientId),
+  sourceAddress: orUndefined(e.sourceAddress),
+  userAgent: orUndefined(e.userAgent),
+  method: orUndefined(e.method),
+  route: orUndefined(e.route),
+  gateway: e.gateway,
+  latencyMs: e.latencyMs,
+})
+
 const FORMATTERS: Readonly<Record<FormatPreset, Formatter>> = {
   kong,
   envoy,
@@ -328,6 +358,7 @@ const FORMATTERS: Readonly<Record<FormatPreset, Formatter>> = {
   'aws-apigateway': awsApiGateway,
   tyk,
   traefik,
+  canonical,
 }
 
 /** The gateway's JSON document for one event (undefined fields are left out when serialised). */
@@ -373,6 +404,7 @@ const CAPABILITIES: Readonly<Record<FormatPreset, Capabilities>> = {
   'aws-apigateway': { failureReason: true, rateLimitReason: true, gateway: 'aws' },
   tyk: { failureReason: false, rateLimitReason: false, gateway: 'default' },
   traefik: { failureReason: false, rateLimitReason: false, gateway: 'default' },
+  canonical: { failureReason: true, rateLimitReason: true, gateway: 'logged' },
 }
 
 const AUTH_FAILURES: ReadonlySet<FailureReason> = new Set<FailureReason>([
@@ -418,7 +450,8 @@ export function formatLoss(preset: FormatPreset, e: AuthEvent, defaultGateway: s
     if (e.reason !== (limited ? 'rate_limited' : 'none')) {
       return `${preset} cannot carry reason ${e.reason} with status ${e.status}`
     }
-    if (!identified && !presented) return 'a successful request with no key at all is dead-lettered (missing_key)'
+    if (!identified && !presented)
+      return 'a successful request with no key at all is dead-lettered (missing_key)'
   }
   if (cap.gateway === 'default' && e.gateway !== defaultGateway) {
     return `${preset} logs no gateway name; every event decodes with gateway ${defaultGateway}`
@@ -426,7 +459,8 @@ export function formatLoss(preset: FormatPreset, e: AuthEvent, defaultGateway: s
   if (cap.gateway === 'aws' && e.gateway !== defaultGateway && !AWS_GATEWAY_RE.test(e.gateway)) {
     return `aws-apigateway names its gateway aws-apigateway:<apiId>/<stage>, not ${e.gateway}`
   }
-  if (!Number.isInteger(e.latencyMs) || e.latencyMs < 0) return 'latency must be a whole number of milliseconds'
+  if (!Number.isInteger(e.latencyMs) || e.latencyMs < 0)
+    return 'latency must be a whole number of milliseconds'
   if (!Number.isInteger(e.time)) return 'time must be a whole number of milliseconds'
   return null
 }

@@ -113,14 +113,21 @@ class Arrivals {
   #slot = 0
   #inBurst = 0
 
-  constructor(traffic: TrafficSpec, rng: Random, from: number, active: { from?: number; to?: number }, cycle: Clock) {
+  constructor(
+    traffic: TrafficSpec,
+    rng: Random,
+    from: number,
+    active: { from?: number; to?: number },
+    cycle: Clock,
+  ) {
     this.#t = traffic
     this.#rng = rng
     this.#cycle = cycle
     this.#now = Math.max(from, active.from ?? Number.NEGATIVE_INFINITY)
     this.#until = active.to ?? Number.POSITIVE_INFINITY
     if (traffic.kind === 'schedule') {
-      this.#slot = Math.ceil((this.#now - traffic.offsetMs) / traffic.everyMs) * traffic.everyMs + traffic.offsetMs
+      this.#slot =
+        Math.ceil((this.#now - traffic.offsetMs) / traffic.everyMs) * traffic.everyMs + traffic.offsetMs
     }
   }
 
@@ -210,7 +217,13 @@ class ClientActor implements Actor {
     this.#c = client
     this.#versions = versions
     this.#rng = rng
-    this.#arrivals = new Arrivals(client.traffic, rng, from, { from: client.activeFrom, to: client.activeTo }, cycle)
+    this.#arrivals = new Arrivals(
+      client.traffic,
+      rng,
+      from,
+      { from: client.activeFrom, to: client.activeTo },
+      cycle,
+    )
     this.#route = routePicker(client.routes ?? key.routes)
     this.#gatewayWeights = client.gateways.map((g) => gatewayWeight.get(g) ?? 1)
   }
@@ -246,7 +259,9 @@ class ClientActor implements Actor {
     } else if (vs.expiresAt !== undefined && time >= vs.expiresAt) {
       status = 401
       reason = 'expired'
-    } else if (vs.missingOn?.some((m) => m.gateway === gateway && time >= m.from && time < (m.to ?? Infinity))) {
+    } else if (
+      vs.missingOn?.some((m) => m.gateway === gateway && time >= m.from && time < (m.to ?? Infinity))
+    ) {
       status = 401
       reason = 'unknown_key'
     } else if (c.forbiddenShare !== undefined && rng.next() < c.forbiddenShare) {
@@ -477,7 +492,9 @@ function validate(spec: ScenarioSpec): void {
         const to = versions.get(c.migration.to)
         if (!to) fail(`${who}: migrates to ${c.migration.to}, which is not a version of the key`)
         else if (c.migration.at < to.activatedAt) {
-          fail(`${who}: migrates to ${to.version} before it is activated; move migration.at after activatedAt`)
+          fail(
+            `${who}: migrates to ${to.version} before it is activated; move migration.at after activatedAt`,
+          )
         }
         if (!(c.migration.rampMs >= 0)) fail(`${who}: migration.rampMs must be ≥ 0`)
       }
@@ -599,8 +616,7 @@ function computeTruth(spec: ScenarioSpec, events: Iterable<AuthEvent>): Scenario
     const clients = Object.entries(recentOld.get(keyId) ?? {})
       .map(([clientId, t]) => ({ clientId, requests: t.requests, failures: t.failures }))
       .sort(
-        (a, b) =>
-          b.requests - a.requests || (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0),
+        (a, b) => b.requests - a.requests || (a.clientId < b.clientId ? -1 : a.clientId > b.clientId ? 1 : 0),
       )
     stragglers[keyId] = { oldVersion: old, window: { from: straggleFrom, to: spec.end }, clients }
   }
@@ -643,7 +659,9 @@ export function buildScenario(spec: ScenarioSpec, opts: BuildOptions = {}): Scen
     for (const k of spec.keys) {
       for (const c of k.clients) {
         const rng = new Random(spec.seed, hashString(`client:${k.keyId}:${c.clientId}:${actors.length}`))
-        actors.push(new ClientActor(actors.length, k, c, versionInfo.get(k.keyId)!, gatewayWeight, rng, from, cycle))
+        actors.push(
+          new ClientActor(actors.length, k, c, versionInfo.get(k.keyId)!, gatewayWeight, rng, from, cycle),
+        )
       }
     }
     spec.unknownKeys.forEach((u, i) => {

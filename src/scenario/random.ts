@@ -42,19 +42,21 @@ function splitmix32(state: { s: number }): number {
 const TWO_POW_32 = 4_294_967_296
 
 export class Random {
-  #a: number
-  #b: number
-  #c: number
-  #d: number
-  #spareNormal: number | null = null
+  // Plain (not #private) fields: this is the generators' hot path, and transpiled
+  // #private fields cost a function call per access.
+  private a: number
+  private b: number
+  private c: number
+  private d: number
+  private spareNormal: number | null = null
 
   /** `stream` selects an independent sequence for the same seed (e.g. one per client). */
   constructor(seed: number, stream = 0) {
     const st = { s: (Math.imul(seed >>> 0, 0x9e3779b1) ^ mix32(stream >>> 0 || 0x51ed27)) | 0 }
-    this.#a = splitmix32(st)
-    this.#b = splitmix32(st)
-    this.#c = splitmix32(st)
-    this.#d = splitmix32(st)
+    this.a = splitmix32(st)
+    this.b = splitmix32(st)
+    this.c = splitmix32(st)
+    this.d = splitmix32(st)
     for (let i = 0; i < 12; i++) this.uint32()
   }
 
@@ -64,12 +66,12 @@ export class Random {
   }
 
   uint32(): number {
-    const t = (((this.#a + this.#b) | 0) + this.#d) | 0
-    this.#d = (this.#d + 1) | 0
-    this.#a = this.#b ^ (this.#b >>> 9)
-    this.#b = (this.#c + (this.#c << 3)) | 0
-    this.#c = (this.#c << 21) | (this.#c >>> 11)
-    this.#c = (this.#c + t) | 0
+    const t = (((this.a + this.b) | 0) + this.d) | 0
+    this.d = (this.d + 1) | 0
+    this.a = this.b ^ (this.b >>> 9)
+    this.b = (this.c + (this.c << 3)) | 0
+    this.c = (this.c << 21) | (this.c >>> 11)
+    this.c = (this.c + t) | 0
     return t >>> 0
   }
 
@@ -117,16 +119,16 @@ export class Random {
 
   /** Standard normal by Box–Muller (the second value is kept for the next call). */
   normal(mean = 0, sd = 1): number {
-    if (this.#spareNormal !== null) {
-      const z = this.#spareNormal
-      this.#spareNormal = null
+    if (this.spareNormal !== null) {
+      const z = this.spareNormal
+      this.spareNormal = null
       return mean + sd * z
     }
     let u = 0
     while (u === 0) u = this.next()
     const v = this.next()
     const r = Math.sqrt(-2 * Math.log(u))
-    this.#spareNormal = r * Math.sin(2 * Math.PI * v)
+    this.spareNormal = r * Math.sin(2 * Math.PI * v)
     return mean + sd * r * Math.cos(2 * Math.PI * v)
   }
 
@@ -179,8 +181,8 @@ export class Random {
  */
 export class WeightedPicker {
   readonly size: number
-  readonly #prob: Float64Array
-  readonly #alias: Uint32Array
+  private readonly prob: Float64Array
+  private readonly alias: Uint32Array
 
   constructor(weights: ArrayLike<number>) {
     const n = weights.length
@@ -193,8 +195,8 @@ export class WeightedPicker {
     }
     if (!(total > 0)) throw new RangeError('WeightedPicker needs a positive total weight')
     this.size = n
-    this.#prob = new Float64Array(n)
-    this.#alias = new Uint32Array(n)
+    this.prob = new Float64Array(n)
+    this.alias = new Uint32Array(n)
     const scaled = new Float64Array(n)
     const small: number[] = []
     const large: number[] = []
@@ -205,18 +207,18 @@ export class WeightedPicker {
     while (small.length > 0 && large.length > 0) {
       const s = small.pop()!
       const l = large.pop()!
-      this.#prob[s] = scaled[s]!
-      this.#alias[s] = l
+      this.prob[s] = scaled[s]!
+      this.alias[s] = l
       scaled[l] = scaled[l]! + scaled[s]! - 1
       ;(scaled[l]! < 1 ? small : large).push(l)
     }
-    for (const i of large) this.#prob[i] = 1
-    for (const i of small) this.#prob[i] = 1
+    for (const i of large) this.prob[i] = 1
+    for (const i of small) this.prob[i] = 1
   }
 
   pick(rng: Random): number {
     const x = rng.next() * this.size
     const i = Math.floor(x)
-    return x - i < this.#prob[i]! ? i : this.#alias[i]!
+    return x - i < this.prob[i]! ? i : this.alias[i]!
   }
 }

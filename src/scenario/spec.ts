@@ -121,7 +121,8 @@ export interface ScenarioSpec {
 
 /** The same scenario with every Poisson rate multiplied by `factor` (scheduled jobs unchanged). */
 export function scaleRates(spec: ScenarioSpec, factor: number): ScenarioSpec {
-  if (!(factor > 0 && Number.isFinite(factor))) throw new RangeError(`scale factor must be > 0, got ${factor}`)
+  if (!(factor > 0 && Number.isFinite(factor)))
+    throw new RangeError(`scale factor must be > 0, got ${factor}`)
   const scaleTraffic = (t: TrafficSpec): TrafficSpec =>
     t.kind === 'poisson' ? { ...t, perHour: t.perHour * factor } : t
   return {

@@ -2,7 +2,13 @@
 // pure analysis functions. The HTTP API, `keyshift gate`/`status` and the
 // evaluation loop all call this one service, so they always agree.
 import type { Finding } from '../analysis/findings.ts'
-import { evaluateKeyFindings, unknownKeySurges } from '../analysis/findings.ts'
+import {
+  type KeyFindingsInput,
+  evaluateKeyFindings,
+  failuresAfterDeactivation,
+  newVersionFailing,
+  unknownKeySurges,
+} from '../analysis/findings.ts'
 import { type VersionSeen, seenByVersion } from '../analysis/first-last-seen.ts'
 import { type Readiness, evaluateReadiness, readinessRulesFor } from '../analysis/readiness.ts'
 import { type ShareWindow, computeShares, presetWindow, shareSeries } from '../analysis/share.ts'
@@ -192,6 +198,37 @@ export class RotationService {
   }
 
   /**
+   * Only the findings a verdict can be blocked by, with only the reads they
+   * need: the gate is asked often (CI, status pages) and must stay fast as the
+   * store grows. Same detectors as `findings()`, so both always agree.
+   */
+  async #blockingFindings(keyId: string, types: readonly string[], now: number): Promise<Finding[]> {
+    const f = this.#s.findings
+    const end = windowEnd(now)
+    const registry = this.#keys.versions()
+    const wantNew = types.includes('new_version_failing')
+    const deactivated = versionsOfKey(registry, keyId).filter((v) => v.state === 'deactivated')
+    const wantAfter = types.includes('failures_after_deactivation') && deactivated.length > 0
+    if (!wantNew && !wantAfter) return []
+    const historyFrom = end - this.#s.history_ms
+    const [failures, historyUsage] = await Promise.all([
+      this.#a.failureMinutes({ from: end - f.failure_window_ms, to: end }, keyId),
+      wantAfter ? this.#a.clientUsage(keyId, { from: historyFrom, to: end }) : Promise.resolve([]),
+    ])
+    const input: KeyFindingsInput = {
+      keyId,
+      now,
+      versions: registry,
+      traffic: [],
+      recentUsage: [],
+      historyUsage,
+      historyFrom,
+      failures,
+    }
+    return [...(wantNew ? newVersionFailing(input, f) : []), ...(wantAfter ? failuresAfterDeactivation(input, f) : [])]
+  }
+
+  /**
    * The readiness verdict for (key, version), with every rule's evidence. A
    * store failure propagates (callers turn it into `unknown`: fail closed).
    */
@@ -201,7 +238,7 @@ export class RotationService {
     const window = { from: end - rules.lookback_ms, to: end }
     const [minutes, findings, fresh] = await Promise.all([
       this.#a.versionMinutes(req.keyId, window),
-      this.findings(now, req.keyId),
+      this.#blockingFindings(req.keyId, rules.blocking_finding_types, now),
       this.#status.freshness(now),
     ])
     const verdict = evaluateReadiness({

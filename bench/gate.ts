@@ -73,7 +73,7 @@ async function main() {
           'bench', 0, n
         FROM (SELECT number + {from:UInt64} AS n FROM numbers({count:UInt64}))`,
       query_params: { now, total: TOTAL, keys: KEYS, from, count },
-      clickhouse_settings: { max_insert_threads: 2 },
+      clickhouse_settings: { max_insert_threads: '2' },
     })
   }
   const heartbeat = () =>

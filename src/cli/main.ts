@@ -2,6 +2,7 @@
 // modules as the daemon. Exit codes: 0 ok, 1 failure/not ready, 2 usage/unknown.
 import { Command } from 'commander'
 import { registerConfigCommand } from './config-check.ts'
+import { registerDemoCommand } from './demo.ts'
 import { registerDetectCommand } from './detect-command.ts'
 import { registerGateCommand } from './gate.ts'
 import { registerKeyCommand } from './key.ts'
@@ -28,6 +29,7 @@ registerKeyCommand(program)
 registerGateCommand(program)
 registerStatusCommand(program)
 registerSimulateCommand(program)
+registerDemoCommand(program)
 registerDetectCommand(program)
 
 program.parseAsync(process.argv).catch((err: Error) => {

@@ -1,6 +1,6 @@
 // The HTTP surface: health, readiness and Prometheus metrics, plus the route
 // modules registered by the app (API, status page). Fastify validates and logs.
-import Fastify from 'fastify'
+import Fastify, { LogController } from 'fastify'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 
@@ -14,7 +14,11 @@ export function createHttpServer(opts: {
   registry: Registry
   checks: ReadinessCheck[]
 }) {
-  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'http' }), disableRequestLogging: true })
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ component: 'http' }),
+    // Request lines would drown the log at scrape and status-page rates; errors still log.
+    logController: new LogController({ disableRequestLogging: true }),
+  })
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_req, reply) => {
     const results = await Promise.all(

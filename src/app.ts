@@ -6,7 +6,9 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join, resolve } from 'node:path'
 import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
+import { type Alerting, createAlerting } from './evaluation/alerting.ts'
 import { TokenAuth } from './http/auth.ts'
+import { silenceRoutes } from './http/routes/silences.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
 import { statusPageRoutes } from './http/status-page/routes.ts'
@@ -52,6 +54,7 @@ export interface App {
   keys: KeyRegistry
   status: StatusStore
   rotation: RotationService
+  alerting: Alerting
   auth: TokenAuth
   pipeline: IngestPipeline
   sources: Source[]
@@ -153,6 +156,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     },
   }
 
+  let kickEvaluation: () => void = () => {}
   const pipeline = new IngestPipeline({
     store: events,
     decoderFor: (source) => {
@@ -170,7 +174,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     retryMaxMs: config.ingest.retry_max_ms,
     clock,
     isEphemeral: (source) => source === 'stdin',
+    // Evaluate right after new events are stored, so alerts follow within seconds.
+    onStored: () => kickEvaluation(),
   })
+  const alerting = createAlerting({ config, store, rotation, status, keys, kafka, logger, metrics, clock })
+  kickEvaluation = () => alerting.kick()
 
   const sources: Source[] = []
   const stdinDone: Promise<void>[] = []
@@ -251,6 +259,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await http.register(rotationRoutes({ rotation, auth, clock }))
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
     await http.register(statusPageRoutes())
+    await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))
   }
 
   const heartbeat = async () => {
@@ -277,6 +286,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     keys,
     status,
     rotation,
+    alerting,
     auth,
     pipeline,
     sources,
@@ -303,6 +313,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         logger.info({ url: address }, 'HTTP server listening.')
       }
       for (const s of sources) await s.start()
+      await alerting.start()
       if (sources.length > 0) {
         heartbeatTimer = setInterval(() => {
           heartbeat().catch((err) => logger.warn({ err: (err as Error).message }, 'Writing an ingest heartbeat failed.'))
@@ -315,6 +326,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       if (heartbeatTimer) clearInterval(heartbeatTimer)
       for (const s of sources) await s.stop().catch((err) => logger.warn({ err }, 'Stopping a source failed.'))
       await pipeline.stop()
+      await alerting.stop()
       keys.stop()
       await http?.close()
       await deadLetterKafka?.close()

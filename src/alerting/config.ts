@@ -100,10 +100,13 @@ export const alertingConfigSchema = z.strictObject({
   dashboard_url: z.url({ protocol: /^https?$/, error: 'must be an absolute http(s) URL' }).optional(),
   /** CloudEvents `source` of webhook deliveries: the same on every instance, e.g. keyshift/prod-eu. */
   event_source: z.string().min(1).default('keyshift'),
+  /** Opt-in emails to a key's owner contacts listing the clients still on a deprecated version. */
   reminders: z
     .strictObject({
       enabled: z.boolean().default(false),
       interval_ms: positiveMs(24 * HOUR_MS),
+      /** The email receiver whose SMTP settings and sender are used; default: the first email receiver. */
+      receiver: z.string().min(1).optional(),
     })
     .prefault({}),
   self_monitoring: z
@@ -170,6 +173,14 @@ export function resolveRoutes(cfg: AlertingConfig): ResolvedRoute[] {
   return out
 }
 
+/** The email receiver owner reminders are sent through, if any. */
+export function reminderReceiver(cfg: Pick<AlertingConfig, 'receivers' | 'reminders'>): string | undefined {
+  const isEmail = (name: string) => cfg.receivers[name]?.type === 'email'
+  const named = cfg.reminders.receiver
+  if (named !== undefined) return isEmail(named) ? named : undefined
+  return Object.keys(cfg.receivers).find(isEmail)
+}
+
 /** The pending → firing delay of an alert type. */
 export function forMsOf(cfg: Pick<AlertingConfig, 'for_ms' | 'for_ms_by_type'>, type: AlertType): number {
   return cfg.for_ms_by_type[type] ?? cfg.for_ms
@@ -194,6 +205,14 @@ export function validateAlertingConfig(cfg: AlertingConfig): void {
     for (const name of r.receivers) check(`alerting.routes[${i}].receivers`, name)
   })
   for (const name of cfg.default_receivers) check('alerting.default_receivers', name)
+  if (cfg.reminders.enabled && reminderReceiver(cfg) === undefined) {
+    const named = cfg.reminders.receiver
+    problems.push(
+      named === undefined
+        ? '  - alerting.reminders: owner reminders are sent by email; define an email receiver or set enabled: false'
+        : `  - alerting.reminders.receiver: "${named}" is not an email receiver; name one of type email`,
+    )
+  }
   if (cfg.delivery_retry_base_ms > cfg.delivery_retry_max_ms) {
     problems.push(
       `  - alerting.delivery_retry_base_ms: ${cfg.delivery_retry_base_ms} is above delivery_retry_max_ms (${cfg.delivery_retry_max_ms}); lower it or raise the maximum`,

@@ -3,10 +3,11 @@
 // row like the ReplacingMergeTree tables do (highest `ver` wins), so tests can
 // check what a restart would load. The ClickHouse store is tested in
 // test/integration against the real thing.
-import type { DeliveryStore } from './delivery.ts'
-import type { AlertPipelineStore } from './pipeline.ts'
-import type { AlertState, GroupState, OutboxEntry, Silence } from './pipeline/types.ts'
+
 import type { DeliveryLogRow } from '../store/clickhouse/alert-store.ts'
+import type { DeliveryStore } from './delivery.ts'
+import type { AlertState, GroupState, OutboxEntry, Silence } from './pipeline/types.ts'
+import type { AlertPipelineStore } from './pipeline.ts'
 
 export class MemoryAlertStore implements AlertPipelineStore, DeliveryStore {
   readonly states = new Map<string, AlertState>()
@@ -14,6 +15,8 @@ export class MemoryAlertStore implements AlertPipelineStore, DeliveryStore {
   readonly silenceRows = new Map<string, Silence>()
   readonly outboxRows = new Map<string, OutboxEntry>()
   readonly log: DeliveryLogRow[] = []
+  /** Every outbox write, in order (inserts and updates). */
+  readonly outboxWrites: OutboxEntry[] = []
   /** Number of insertOutbox calls, and rows they carried. */
   outboxInserts = 0
   fail: Partial<Record<'saveAlertStates' | 'insertOutbox' | 'saveGroupStates' | 'updateOutbox', Error>> = {}
@@ -48,13 +51,17 @@ export class MemoryAlertStore implements AlertPipelineStore, DeliveryStore {
   async insertOutbox(entries: readonly OutboxEntry[]): Promise<void> {
     if (this.fail.insertOutbox) throw this.fail.insertOutbox
     this.outboxInserts++
-    for (const e of entries) this.#put(this.outboxRows, e.id, e)
+    for (const e of entries) {
+      this.outboxWrites.push(structuredClone(e))
+      this.#put(this.outboxRows, e.id, e)
+    }
   }
   async pendingOutbox(): Promise<OutboxEntry[]> {
     return [...this.outboxRows.values()].filter((e) => e.state === 'pending').map((e) => structuredClone(e))
   }
   async updateOutbox(entry: OutboxEntry): Promise<void> {
     if (this.fail.updateOutbox) throw this.fail.updateOutbox
+    this.outboxWrites.push(structuredClone(entry))
     this.#put(this.outboxRows, entry.id, entry)
   }
   async logDelivery(row: DeliveryLogRow): Promise<void> {

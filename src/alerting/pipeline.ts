@@ -230,7 +230,14 @@ export class AlertPipeline {
     this.#silenced = silenced
     let firing = 0
     for (const s of states.values()) if (s.phase === 'firing') firing++
-    return { entries, nextWakeAt, firing }
+    // Groups just notified fall due again at their repeat interval.
+    let wake = nextWakeAt
+    for (const { group } of decisions) {
+      if (group.firing.length === 0) continue
+      const at = now + group.route.repeatIntervalMs
+      if (wake === null || at < wake) wake = at
+    }
+    return { entries, nextWakeAt: wake, firing }
   }
 
   /** Highest episode per alert key that a notification log remembers. */

@@ -6,6 +6,8 @@ import { registerDemoCommand } from './demo.ts'
 import { registerDetectCommand } from './detect-command.ts'
 import { registerGateCommand } from './gate.ts'
 import { registerKeyCommand } from './key.ts'
+import { registerNotifyCommand } from './notify.ts'
+import { registerSilenceCommand } from './silence.ts'
 import { registerMigrateCommand } from './migrate.ts'
 import { registerReplayCommand } from './replay.ts'
 import { registerRunCommand } from './run.ts'
@@ -30,6 +32,8 @@ registerGateCommand(program)
 registerStatusCommand(program)
 registerSimulateCommand(program)
 registerDemoCommand(program)
+registerSilenceCommand(program)
+registerNotifyCommand(program)
 registerDetectCommand(program)
 
 program.parseAsync(process.argv).catch((err: Error) => {

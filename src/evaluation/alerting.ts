@@ -4,8 +4,9 @@
 // leader election (the leader evaluates and delivers), `kick` asks for an
 // evaluation right after an ingest flush.
 import type { Kafka } from 'kafkajs'
-import { validateAlertingConfig } from '../alerting/config.ts'
+import { reminderReceiver, validateAlertingConfig } from '../alerting/config.ts'
 import { DeliveryWorker } from '../alerting/delivery.ts'
+import { EmailNotifier } from '../alerting/notifiers/email.ts'
 import type { Notifier, NotifierDeps } from '../alerting/notifiers/notifier.ts'
 import { createNotifier } from '../alerting/notifiers/registry.ts'
 import type { Hash } from '../alerting/pipeline/record.ts'
@@ -20,11 +21,12 @@ import type { StatusStore } from '../store/clickhouse/status-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import { Evaluator } from './evaluator.ts'
+import { OwnerReminders } from './reminders.ts'
 
 export interface AlertingDeps {
   config: Config
   store: { client: ClickHouseClient; database: string; mode?: 'server' | 'embedded' }
-  rotation: Pick<RotationService, 'findings' | 'readiness'>
+  rotation: Pick<RotationService, 'findings' | 'readiness' | 'stragglers'>
   status: Pick<StatusStore, 'freshness'>
   keys: Pick<KeyRegistry, 'versions'>
   /** The daemon's Kafka client; null without Kafka (one instance: always the leader). */
@@ -107,6 +109,20 @@ export function createAlerting(deps: AlertingDeps): Alerting {
     )
   }
 
+  let reminders: OwnerReminders | undefined
+  const mailer = cfg.reminders.enabled ? notifiers.get(reminderReceiver(cfg) ?? '') : undefined
+  if (mailer instanceof EmailNotifier) {
+    reminders = new OwnerReminders({
+      versions: () => deps.keys.versions(),
+      stragglers: (keyId, version, now) => deps.rotation.stragglers(keyId, version, now),
+      store,
+      send: (m) => mailer.send(m),
+      intervalMs: cfg.reminders.interval_ms,
+      dashboardUrl: cfg.dashboard_url,
+      logger,
+    })
+  }
+
   const evaluator = new Evaluator({
     sources: {
       findings: (now) => deps.rotation.findings(now),
@@ -124,6 +140,7 @@ export function createAlerting(deps: AlertingDeps): Alerting {
     leadership,
     intervalMs: deps.config.analysis.evaluation_interval_ms,
     selfMonitoring: cfg.self_monitoring,
+    ...(reminders ? { reminders } : {}),
     clock,
     logger,
     registry: deps.metrics,

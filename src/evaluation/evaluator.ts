@@ -30,6 +30,7 @@ import {
   readinessCandidates,
   readinessObservations,
 } from './observations.ts'
+import type { OwnerReminders } from './reminders.ts'
 
 /** The read side the evaluator uses (RotationService, StatusStore, AlertStore, KeyRegistry). */
 export interface EvaluationSources {
@@ -47,6 +48,8 @@ export interface EvaluatorOptions {
   leadership: Leadership
   intervalMs: number
   selfMonitoring: AlertingConfig['self_monitoring']
+  /** Owner reminders, checked at most once a minute while leading (opt-in). */
+  reminders?: Pick<OwnerReminders, 'run' | 'reset'>
   clock?: () => number
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>
   registry?: Registry
@@ -56,6 +59,8 @@ export interface EvaluatorOptions {
 const MIN_KICK_SPACING_MS = 250
 /** After a failed leadership takeover (store down), try again after this long. */
 const TAKEOVER_RETRY_MS = 2_000
+/** Owner reminders are due per day or so; checking once a minute is plenty. */
+const REMINDER_CHECK_MS = 60_000
 
 type Work = 'evaluate' | 'flush'
 
@@ -70,7 +75,10 @@ export class Evaluator {
   #timer: NodeJS.Timeout | null = null
   #lastEvalAt = Number.NEGATIVE_INFINITY
   #nextWakeAt: number | null = null
-  #takeover: Promise<void> | null = null
+  /** Leadership transitions (take over, step down), run one after the other in order. */
+  #transitions: Promise<void> = Promise.resolve()
+  #reminding: Promise<void> | null = null
+  #lastReminderCheck = Number.NEGATIVE_INFINITY
   readonly #m: { duration: Histogram; errors: Counter } | null
 
   constructor(opts: EvaluatorOptions) {
@@ -96,19 +104,16 @@ export class Evaluator {
   /** Follows leadership: evaluates and delivers while this instance leads. */
   start(): void {
     this.#stopped = false
-    this.#unsubscribe = this.#o.leadership.onChange((leader) => {
-      if (leader) this.#becomeLeader()
-      else void this.#stepDown()
-    })
-    if (this.#o.leadership.isLeader()) this.#becomeLeader()
+    this.#unsubscribe = this.#o.leadership.onChange((leader) => this.#follow(leader))
+    if (this.#o.leadership.isLeader()) this.#follow(true)
   }
 
   async stop(): Promise<void> {
     this.#stopped = true
     this.#unsubscribe?.()
     this.#unsubscribe = null
-    await this.#takeover?.catch(() => {})
-    await this.#stepDown()
+    this.#follow(false)
+    await this.#transitions
   }
 
   /** Asks for an evaluation now (after an ingest flush); cheap to call often. */
@@ -181,32 +186,35 @@ export class Evaluator {
     return out
   }
 
-  #becomeLeader(): void {
-    if (this.#stopped || this.#active || this.#takeover) return
-    this.#takeover = (async () => {
-      try {
-        const now = this.#clock()
-        await this.#o.pipeline.load(now)
-        const pending = await this.#o.delivery.load()
-        this.#o.delivery.start()
-        this.#active = true
-        this.#o.logger.info(
-          { pendingNotifications: pending },
-          'Evaluating alerts and delivering notifications.',
-        )
-        this.#request('evaluate')
-      } catch (err) {
-        this.#o.logger.error(
-          { err: (err as Error).message },
-          'Taking over alert evaluation failed (store unavailable?); retrying.',
-        )
-        setTimeout(() => {
-          if (this.#o.leadership.isLeader()) this.#becomeLeader()
-        }, TAKEOVER_RETRY_MS).unref()
-      } finally {
-        this.#takeover = null
-      }
-    })()
+  /** Queues a transition, so a quick lose-then-regain never interleaves a step-down with a takeover. */
+  #follow(leader: boolean): void {
+    this.#transitions = this.#transitions
+      .then(() => (leader ? this.#takeOver() : this.#stepDown()))
+      .catch((err) => this.#o.logger.error({ err }, 'A leadership transition failed.'))
+  }
+
+  async #takeOver(): Promise<void> {
+    if (this.#stopped || this.#active || !this.#o.leadership.isLeader()) return
+    try {
+      const now = this.#clock()
+      await this.#o.pipeline.load(now)
+      const pending = await this.#o.delivery.load()
+      this.#o.delivery.start()
+      this.#active = true
+      this.#o.logger.info(
+        { pendingNotifications: pending },
+        'Evaluating alerts and delivering notifications.',
+      )
+      this.#request('evaluate')
+    } catch (err) {
+      this.#o.logger.error(
+        { err: (err as Error).message },
+        'Taking over alert evaluation failed (store unavailable?); retrying.',
+      )
+      setTimeout(() => {
+        if (this.#o.leadership.isLeader()) this.#follow(true)
+      }, TAKEOVER_RETRY_MS).unref()
+    }
   }
 
   async #stepDown(): Promise<void> {
@@ -216,8 +224,10 @@ export class Evaluator {
     this.#timer = null
     this.#queued = null
     await this.#running?.catch(() => {})
+    await this.#reminding?.catch(() => {})
     await this.#o.delivery.stop({ forget: true })
     this.#o.pipeline.reset()
+    this.#o.reminders?.reset()
     if (wasActive) this.#o.logger.info('Stopped evaluating alerts: this instance no longer leads.')
   }
 
@@ -259,6 +269,25 @@ export class Evaluator {
     else this.#arm(evalAt - now, 'evaluate')
   }
 
+  /** Runs owner reminders in the background, one run at a time, at most once a minute. */
+  #remind(now: number): void {
+    const r = this.#o.reminders
+    if (!r || this.#reminding || now - this.#lastReminderCheck < REMINDER_CHECK_MS) return
+    this.#lastReminderCheck = now
+    this.#reminding = r
+      .run(now)
+      .then(() => undefined)
+      .catch((err) => {
+        this.#o.logger.warn(
+          { err: (err as Error).message },
+          'Checking owner reminders failed; will try again.',
+        )
+      })
+      .finally(() => {
+        this.#reminding = null
+      })
+  }
+
   async #tick(work: Work): Promise<void> {
     const now = this.#clock()
     const started = performance.now()
@@ -268,6 +297,7 @@ export class Evaluator {
         this.#lastEvalAt = now
         run = await this.#o.pipeline.evaluate(await this.observe(now), now)
         this.#m?.duration.observe((performance.now() - started) / 1000)
+        this.#remind(now)
       } else {
         run = await this.#o.pipeline.flush(now)
       }

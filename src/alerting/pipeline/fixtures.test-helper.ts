@@ -27,7 +27,9 @@ export function content(over: Partial<AlertContent> & { type?: AlertType } = {})
   return { ...base, id: over.id ?? alertId(base) }
 }
 
-export function state(over: Partial<AlertState> & { alert?: AlertContent; channel?: Channel } = {}): AlertState {
+export function state(
+  over: Partial<AlertState> & { alert?: AlertContent; channel?: Channel } = {},
+): AlertState {
   const alert = over.alert ?? content()
   const channel = over.channel ?? 'alert'
   return {
@@ -46,7 +48,9 @@ export function state(over: Partial<AlertState> & { alert?: AlertContent; channe
   }
 }
 
-export function live(over: Partial<AlertState> & { alert?: AlertContent; channel?: Channel } = {}): LiveAlert {
+export function live(
+  over: Partial<AlertState> & { alert?: AlertContent; channel?: Channel } = {},
+): LiveAlert {
   const l = liveAlert(state(over))
   if (l === null) throw new Error('fixture state is not live')
   return l

@@ -7,7 +7,8 @@ const GK = 'type=failures_after_deactivation,keyId=acme-payments'
 const r = route()
 const a = live()
 const a2 = live({ alert: content({ scope: 'gateway=envoy-us' }) })
-const routed = (...xs: Array<ReturnType<typeof live>>): Routed[] => xs.map((l) => ({ live: l, receiver: 'ops', route: r }))
+const routed = (...xs: Array<ReturnType<typeof live>>): Routed[] =>
+  xs.map((l) => ({ live: l, receiver: 'ops', route: r }))
 const states = (...gs: GroupState[]) => new Map(gs.map((g) => [groupId(g.receiver, g.groupKey), g]))
 
 describe('groupKeyOf', () => {
@@ -33,8 +34,16 @@ describe('groupAlerts', () => {
 
   it.each([
     ['born earlier, never notified: group_wait from birth', groupState({ bornAt: T0 - 500 }), T0 + 500],
-    ['notified: group_interval after the last notification', groupState({ bornAt: T0 - MIN, lastNotifiedAt: T0 - 10 * S }), T0 + 50 * S],
-    ['re-born after its last notification: group_wait again', groupState({ bornAt: T0 - 100, lastNotifiedAt: T0 - 5 * MIN }), T0 + 900],
+    [
+      'notified: group_interval after the last notification',
+      groupState({ bornAt: T0 - MIN, lastNotifiedAt: T0 - 10 * S }),
+      T0 + 50 * S,
+    ],
+    [
+      're-born after its last notification: group_wait again',
+      groupState({ bornAt: T0 - 100, lastNotifiedAt: T0 - 5 * MIN }),
+      T0 + 900,
+    ],
   ])('%s', (_name, before, dueAt) => {
     const { groups, touched } = groupAlerts(routed(a), states(before), T0)
     expect(groups[0]!.dueAt).toBe(dueAt)
@@ -51,7 +60,10 @@ describe('groupAlerts', () => {
 
   it('empties a group with nothing routed to it any more (silenced or forgotten)', () => {
     const before = groupState({ bornAt: T0 - MIN })
-    expect(groupAlerts([], states(before), T0)).toEqual({ groups: [], touched: [{ ...before, bornAt: null }] })
+    expect(groupAlerts([], states(before), T0)).toEqual({
+      groups: [],
+      touched: [{ ...before, bornAt: null }],
+    })
   })
 
   it('keeps receivers and channels apart', () => {

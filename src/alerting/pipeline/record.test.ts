@@ -6,7 +6,10 @@ import type { DedupedGroup, OutboxEntry } from './types.ts'
 const a = live()
 const rb = live({ channel: 'rollback' })
 const ready = live({ channel: 'readiness', alert: content({ type: 'deactivation_ready', severity: 'info' }) })
-const notReady = live({ channel: 'readiness', alert: content({ type: 'deactivation_not_ready', severity: 'warning' }) })
+const notReady = live({
+  channel: 'readiness',
+  alert: content({ type: 'deactivation_not_ready', severity: 'warning' }),
+})
 const aResolved = live({ phase: 'resolved', resolvedAt: T0 + 5_000 })
 
 describe('notificationKind', () => {

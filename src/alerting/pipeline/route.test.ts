@@ -53,7 +53,9 @@ describe('routeAlerts', () => {
 
   it('uses the default receivers only when nothing matched', () => {
     const r0 = route({ index: 0, match: { key: ['initech-*'] }, receivers: ['x'] })
-    expect(routeAlerts([a], [r0, fallback]).map((x) => [x.receiver, x.route.index])).toEqual([['default', -1]])
+    expect(routeAlerts([a], [r0, fallback]).map((x) => [x.receiver, x.route.index])).toEqual([
+      ['default', -1],
+    ])
   })
 
   it('drops alerts nothing routes when there are no default receivers', () => {

@@ -26,7 +26,12 @@ describe('applySilences', () => {
     ['key glob matches', [silence({ key: ['acme-*'] })], T0 + MIN, true],
     ['key glob does not match', [silence({ key: ['globex-*'] })], T0 + MIN, false],
     ['every matcher must match', [silence({ key: ['acme-*'], version: ['v2'] })], T0 + MIN, false],
-    ['label glob matches one element of a list label', [silence({ labels: { client: 'acme-mob*' } })], T0 + MIN, true],
+    [
+      'label glob matches one element of a list label',
+      [silence({ labels: { client: 'acme-mob*' } })],
+      T0 + MIN,
+      true,
+    ],
     ['missing label does not match', [silence({ labels: { route: '*' } })], T0 + MIN, false],
     ['scope matches', [silence({ scope: ['*'] })], T0 + MIN, true],
     ['not started yet', [silence({ key: ['acme-*'] }, { startsAt: T0 + 2 * MIN })], T0 + MIN, false],
@@ -49,7 +54,12 @@ describe('newSilence', () => {
   it('builds a silence from a duration', () => {
     expect(
       newSilence(
-        { matchers: { key: ['acme-*'], type: ['failure_spike'] }, duration: '1h30m', created_by: 'ana', comment: 'INC-42' },
+        {
+          matchers: { key: ['acme-*'], type: ['failure_spike'] },
+          duration: '1h30m',
+          created_by: 'ana',
+          comment: 'INC-42',
+        },
         T0,
         'sil_x',
       ),
@@ -73,7 +83,10 @@ describe('newSilence', () => {
     [{ matchers: { key: ['a'] }, duration: '2 hours', created_by: 'a', comment: 'c' }, 'write e.g. 30m'],
     [{ matchers: { key: ['a'] }, ends_at: T0 - 1, created_by: 'a', comment: 'c' }, 'ends_at must be after'],
     [{ matchers: { key: ['a'] }, duration: '2h', created_by: 'a', comment: '' }, 'comment: say why'],
-    [{ matchers: { key: ['a b'] }, duration: '2h', created_by: 'a', comment: 'c' }, 'matchers.key.0: may use'],
+    [
+      { matchers: { key: ['a b'] }, duration: '2h', created_by: 'a', comment: 'c' },
+      'matchers.key.0: may use',
+    ],
     [{ matchers: { key: ['a'] }, duration: '400d', created_by: 'a', comment: 'c' }, 'at most 366 days'],
   ])('refuses %j', (input, message) => {
     expect(() => newSilence(input, T0, 'sil_x')).toThrow(ValidationError)

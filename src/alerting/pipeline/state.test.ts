@@ -5,7 +5,11 @@ import type { AlertState, Observation } from './types.ts'
 
 const fad = content()
 const lag = content({ type: 'ingest_lag', severity: 'warning', keyId: '', version: '', labels: {} })
-const obs = (alert = fad, over: Partial<Observation> = {}): Observation => ({ channel: 'alert', alert, ...over })
+const obs = (alert = fad, over: Partial<Observation> = {}): Observation => ({
+  channel: 'alert',
+  alert,
+  ...over,
+})
 
 type Row = [
   name: string,
@@ -23,7 +27,16 @@ describe('advanceStates', () => {
       [],
       [obs(fad, { startedAt: T0 - MIN })],
       T0,
-      [{ key: `alert|${fad.id}`, phase: 'firing', activeSince: T0, startsAt: T0 - MIN, firedAt: T0, episode: 1 }],
+      [
+        {
+          key: `alert|${fad.id}`,
+          phase: 'firing',
+          activeSince: T0,
+          startsAt: T0 - MIN,
+          firedAt: T0,
+          episode: 1,
+        },
+      ],
       [`alert|${fad.id}`],
     ],
     [
@@ -55,7 +68,14 @@ describe('advanceStates', () => {
       [state()],
       [obs(content({ evidence: { failures: 40 } }))],
       T0 + 2 * S,
-      [{ phase: 'firing', lastSeen: T0 + 2 * S, firedAt: T0, alert: content({ evidence: { failures: 40 } }) }],
+      [
+        {
+          phase: 'firing',
+          lastSeen: T0 + 2 * S,
+          firedAt: T0,
+          alert: content({ evidence: { failures: 40 } }),
+        },
+      ],
       [],
     ],
     [
@@ -95,7 +115,16 @@ describe('advanceStates', () => {
       [state({ phase: 'resolved', resolvedAt: T0, episode: 3, ver: 7 })],
       [obs()],
       T0 + 5 * MIN,
-      [{ phase: 'firing', activeSince: T0 + 5 * MIN, firedAt: T0 + 5 * MIN, resolvedAt: null, episode: 4, ver: 7 }],
+      [
+        {
+          phase: 'firing',
+          activeSince: T0 + 5 * MIN,
+          firedAt: T0 + 5 * MIN,
+          resolvedAt: null,
+          episode: 4,
+          ver: 7,
+        },
+      ],
       [`alert|${fad.id}`],
     ],
     [

@@ -16,6 +16,10 @@ export const COMMON_SETTINGS: ClickHouseSettings = {
   output_format_json_quote_decimals: 0,
   date_time_input_format: 'best_effort',
   session_timezone: 'UTC',
+  // Embedded chDB keeps per-query settings for the session: without this, the
+  // dedup token of the last ingest batch would apply to the next unrelated insert
+  // and silently drop it (for example a lifecycle event) as a duplicate.
+  insert_deduplication_token: '',
 }
 
 export interface StoreClient {

@@ -25,14 +25,22 @@ function pct(xs: number[], p: number): number {
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'ks-bench-gate-'))
   const app = await createApp(
-    parseConfig({ data_dir: dir, http: { enabled: false }, secrets: { pepper: 'bench-gate-pepper-0123456789' } }),
+    parseConfig({
+      data_dir: dir,
+      http: { enabled: false },
+      secrets: { pepper: 'bench-gate-pepper-0123456789' },
+    }),
     { logger: silentLogger() },
   )
   const now = Date.now()
   const events: RecordedLifecycleEvent[] = []
   for (let k = 0; k < KEYS; k++) {
     const keyId = `key-${k}`
-    const ev = (version: string, action: RecordedLifecycleEvent['action'], time: number): RecordedLifecycleEvent => ({
+    const ev = (
+      version: string,
+      action: RecordedLifecycleEvent['action'],
+      time: number,
+    ): RecordedLifecycleEvent => ({
       eventId: `bench:${keyId}:${version}:${action}`,
       origin: 'bench',
       keyId,
@@ -94,7 +102,10 @@ async function main() {
     for (let i = 0; i < CALLS; i++) {
       const keyId = `key-${(i * 37) % KEYS}`
       let t = performance.now()
-      const v = await app.rotation.readiness({ keyId, version: 'v1', askedBy: 'bench', via: 'cli' }, Date.now())
+      const v = await app.rotation.readiness(
+        { keyId, version: 'v1', askedBy: 'bench', via: 'cli' },
+        Date.now(),
+      )
       gate.push(performance.now() - t)
       verdicts.set(v.verdict, (verdicts.get(v.verdict) ?? 0) + 1)
       t = performance.now()
@@ -116,17 +127,23 @@ async function main() {
   const small = await measure(`${first / 1e6}M events`)
   if (TOTAL > first) {
     t = performance.now()
-    for (let from = 0; from < TOTAL - first; from += 1_000_000) await load(from, Math.min(1_000_000, TOTAL - first - from))
+    for (let from = 0; from < TOTAL - first; from += 1_000_000)
+      await load(from, Math.min(1_000_000, TOTAL - first - from))
     console.log(`loaded ${TOTAL - first} more events in ${((performance.now() - t) / 1000).toFixed(1)} s`)
     const [rows] = await (
       await c.query({
-        query: 'SELECT (SELECT count() FROM keyshift.auth_events) AS raw, (SELECT count() FROM keyshift.auth_minute) AS minute_rows, (SELECT count() FROM keyshift.auth_minute_clients) AS client_rows',
+        query:
+          'SELECT (SELECT count() FROM keyshift.auth_events) AS raw, (SELECT count() FROM keyshift.auth_minute) AS minute_rows, (SELECT count() FROM keyshift.auth_minute_clients) AS client_rows',
         format: 'JSONEachRow',
       })
     ).json<{ raw: number; minute_rows: number; client_rows: number }>()
-    console.log(`store: ${rows!.raw} raw events, ${rows!.minute_rows} auth_minute rows, ${rows!.client_rows} auth_minute_clients rows`)
+    console.log(
+      `store: ${rows!.raw} raw events, ${rows!.minute_rows} auth_minute rows, ${rows!.client_rows} auth_minute_clients rows`,
+    )
     const big = await measure(`${TOTAL / 1e6}M events`)
-    console.log(`gate p95 ratio 10M/1M: ${(big.gateP95 / small.gateP95).toFixed(2)}  (target p95 < 100 ms at 10M: ${big.gateP95 < 100 ? 'met' : 'NOT met'})`)
+    console.log(
+      `gate p95 ratio 10M/1M: ${(big.gateP95 / small.gateP95).toFixed(2)}  (target p95 < 100 ms at 10M: ${big.gateP95 < 100 ? 'met' : 'NOT met'})`,
+    )
   }
   await app.stop()
   rmSync(dir, { recursive: true, force: true })

@@ -8,8 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
-import { spawnKeyshift, waitFor, writeConfig, REPO_ROOT } from '../test/support/daemon.ts'
 import { createTopic, produceMessages, uniqueTopic } from '../test/integration/kafka-helpers.ts'
+import { REPO_ROOT, spawnKeyshift, waitFor, writeConfig } from '../test/support/daemon.ts'
 
 const EVENTS = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 1_000_000)
 const PARTITIONS = 8
@@ -19,7 +19,12 @@ const BROKERS = process.env.KEYSHIFT_BENCH_BROKERS ?? '127.0.0.1:39092'
 function record(i: number, now: number): string {
   const key = `key-${(i * 7919) % 400}`
   return JSON.stringify({
-    request: { id: `r${i.toString(36)}`, method: i % 5 ? 'GET' : 'POST', uri: `/v1/orders/${i % 977}`, headers: { 'user-agent': `sdk-go/1.${i % 9}` } },
+    request: {
+      id: `r${i.toString(36)}`,
+      method: i % 5 ? 'GET' : 'POST',
+      uri: `/v1/orders/${i % 977}`,
+      headers: { 'user-agent': `sdk-go/1.${i % 9}` },
+    },
     response: { status: i % 50 === 0 ? 401 : 200 },
     consumer: { username: `client-${i % 3001}`, custom_id: `${key}:${i % 4 === 0 ? 'v1' : 'v2'}` },
     client_ip: `198.51.100.${i % 250}`,
@@ -39,7 +44,11 @@ function peakRss(pid: number): number {
 
 async function bareConsumer(topic: string): Promise<number> {
   const kafka = new Kafka({ brokers: [BROKERS], clientId: 'bench-bare', logLevel: logLevel.NOTHING })
-  const consumer = kafka.consumer({ groupId: `bare-${topic}`, maxWaitTimeInMs: 250, maxBytesPerPartition: 1_048_576 })
+  const consumer = kafka.consumer({
+    groupId: `bare-${topic}`,
+    maxWaitTimeInMs: 250,
+    maxBytesPerPartition: 1_048_576,
+  })
   await consumer.connect()
   await consumer.subscribe({ topic, fromBeginning: true })
   let seen = 0
@@ -69,7 +78,8 @@ async function bareConsumer(topic: string): Promise<number> {
 async function ingestedTotal(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text()
   let total = 0
-  for (const line of text.split('\n')) if (line.startsWith('keyshift_events_ingested_total{')) total += Number(line.split(' ').at(-1))
+  for (const line of text.split('\n'))
+    if (line.startsWith('keyshift_events_ingested_total{')) total += Number(line.split(' ').at(-1))
   return total
 }
 
@@ -88,7 +98,9 @@ async function main() {
     })
     await produceMessages(BROKERS, topic, batch)
   }
-  console.log(`produced ${EVENTS} events (${Math.round(bytes / EVENTS)} bytes avg) into ${PARTITIONS} partitions in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+  console.log(
+    `produced ${EVENTS} events (${Math.round(bytes / EVENTS)} bytes avg) into ${PARTITIONS} partitions in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  )
 
   const bare = await bareConsumer(topic)
   console.log(`bare kafkajs consumer (JSON.parse only): ${Math.round(bare)} events/s`)
@@ -110,22 +122,34 @@ async function main() {
   const rssTimer = setInterval(() => {
     rssPeak = Math.max(rssPeak, peakRss(d.proc.pid!))
   }, 200)
-  await waitFor('keyshift to serve /metrics', async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 60_000 })
-  const first = await waitFor('the first stored batch', async () => ((await ingestedTotal(url)) > 0 ? performance.now() : false), {
-    timeoutMs: 120_000,
-    intervalMs: 20,
+  await waitFor('keyshift to serve /metrics', async () => (await fetch(`${url}/healthz`)).ok, {
+    timeoutMs: 60_000,
   })
+  const first = await waitFor(
+    'the first stored batch',
+    async () => ((await ingestedTotal(url)) > 0 ? performance.now() : false),
+    {
+      timeoutMs: 120_000,
+      intervalMs: 20,
+    },
+  )
   const firstCount = await ingestedTotal(url)
-  const end = await waitFor('all events stored', async () => ((await ingestedTotal(url)) >= EVENTS ? performance.now() : false), {
-    timeoutMs: 600_000,
-    intervalMs: 50,
-  })
+  const end = await waitFor(
+    'all events stored',
+    async () => ((await ingestedTotal(url)) >= EVENTS ? performance.now() : false),
+    {
+      timeoutMs: 600_000,
+      intervalMs: 50,
+    },
+  )
   rssPeak = Math.max(rssPeak, peakRss(d.proc.pid!))
   clearInterval(rssTimer)
   await d.kill('SIGTERM')
   rmSync(dir, { recursive: true, force: true })
   const rate = (EVENTS - firstCount) / ((end - first) / 1000)
-  console.log(`keyshift end-to-end (decode + secret scrub + exactly-once store): ${Math.round(rate)} events/s`)
+  console.log(
+    `keyshift end-to-end (decode + secret scrub + exactly-once store): ${Math.round(rate)} events/s`,
+  )
   console.log(`ratio keyshift / bare consumer: ${(rate / bare).toFixed(2)} (target ≥ 0.6)`)
   console.log(`keyshift peak RSS: ${Math.round(rssPeak / 1024 / 1024)} MB (target < 500 MB)`)
   console.log(`target ≥ 50000 events/s: ${rate >= 50_000 ? 'met' : 'NOT met'}`)

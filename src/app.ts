@@ -8,11 +8,11 @@ import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
 import { TokenAuth } from './http/auth.ts'
-import { silenceRoutes } from './http/routes/silences.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
+import { silenceRoutes } from './http/routes/silences.ts'
+import { createHttpServer, type HttpServer } from './http/server.ts'
 import { statusPageRoutes } from './http/status-page/routes.ts'
-import { type HttpServer, createHttpServer } from './http/server.ts'
 import { createDecoder } from './ingest/decode/decoder.ts'
 import { FileDeadLetterSink } from './ingest/file-dead-letter.ts'
 import { createKafka } from './ingest/kafka/kafka-client.ts'
@@ -29,13 +29,13 @@ import { KeyRegistry } from './registry/key-registry.ts'
 import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
 import { RotationService } from './rotation/rotation-service.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
-import { type StoreClient, createStoreClient } from './store/clickhouse/client.ts'
+import { createStoreClient, type StoreClient } from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
-import { type Logger, createLogger } from './telemetry/logger.ts'
-import { type Registry, createRegistry } from './telemetry/metrics.ts'
+import { createLogger, type Logger } from './telemetry/logger.ts'
+import { createRegistry, type Registry } from './telemetry/metrics.ts'
 
 export interface AppDeps {
   logger?: Logger
@@ -126,7 +126,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const kafka = config.kafka.brokers.length > 0 ? createKafka(config.kafka, logger) : null
   const kafkaSources = config.sources.filter((s) => s.type === 'kafka')
   if (kafkaSources.length > 0 && !kafka) {
-    throw new ConfigError('sources: a kafka source is configured but kafka.brokers is empty; list the brokers')
+    throw new ConfigError(
+      'sources: a kafka source is configured but kafka.brokers is empty; list the brokers',
+    )
   }
 
   const decoders = new Map<string, RecordDecoder>()
@@ -305,7 +307,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       if (config.registry.files.length > 0) {
         const loaded = await loadLifecycleFiles(config.registry.files, { fingerprint, now: clock() })
         await keys.record(loaded)
-        logger.info({ files: config.registry.files, events: loaded.length }, 'Loaded lifecycle events from files.')
+        logger.info(
+          { files: config.registry.files, events: loaded.length },
+          'Loaded lifecycle events from files.',
+        )
       }
       keys.startRefreshing(5_000)
       if (http) {
@@ -316,7 +321,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       await alerting.start()
       if (sources.length > 0) {
         heartbeatTimer = setInterval(() => {
-          heartbeat().catch((err) => logger.warn({ err: (err as Error).message }, 'Writing an ingest heartbeat failed.'))
+          heartbeat().catch((err) =>
+            logger.warn({ err: (err as Error).message }, 'Writing an ingest heartbeat failed.'),
+          )
         }, config.ingest.heartbeat_interval_ms)
         heartbeatTimer.unref()
       }
@@ -324,7 +331,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     },
     async stop() {
       if (heartbeatTimer) clearInterval(heartbeatTimer)
-      for (const s of sources) await s.stop().catch((err) => logger.warn({ err }, 'Stopping a source failed.'))
+      for (const s of sources)
+        await s.stop().catch((err) => logger.warn({ err }, 'Stopping a source failed.'))
       await pipeline.stop()
       await alerting.stop()
       keys.stop()

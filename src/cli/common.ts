@@ -4,7 +4,10 @@ import { loadConfig } from '../config/load.ts'
 import type { Config } from '../config/schema.ts'
 
 export function withConfigOption(cmd: Command): Command {
-  return cmd.option('-c, --config <file>', 'configuration file (YAML); default $KEYSHIFT_CONFIG or built-in defaults')
+  return cmd.option(
+    '-c, --config <file>',
+    'configuration file (YAML); default $KEYSHIFT_CONFIG or built-in defaults',
+  )
 }
 
 export function configFrom(opts: { config?: string }): Config {

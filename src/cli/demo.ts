@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { createApp } from '../app.ts'
 import { parseConfig } from '../config/load.ts'
-import { startWebhookSink, type ReceivedEvent } from '../demo/webhook-sink.ts'
+import { type ReceivedEvent, startWebhookSink } from '../demo/webhook-sink.ts'
 import { createFingerprinter } from '../ingest/secrets/fingerprint.ts'
 import { runLive, storyLifecycleYaml, writeBackfill } from '../scenario/simulator.ts'
 import { createLogger } from '../telemetry/logger.ts'
@@ -53,7 +53,9 @@ export function registerDemoCommand(program: Command): void {
       const sink = await startWebhookSink(secret, (e) => {
         received.push(e)
         for (const a of e.data.alerts ?? []) {
-          out(`  ${since(t0).padStart(7)}  ALERT ${e.type.replace('dev.keyshift.', '')}  [${a.severity}] ${a.title}`)
+          out(
+            `  ${since(t0).padStart(7)}  ALERT ${e.type.replace('dev.keyshift.', '')}  [${a.severity}] ${a.title}`,
+          )
         }
       })
 
@@ -76,7 +78,9 @@ export function registerDemoCommand(program: Command): void {
       await app.start()
       out(`keyshift demo — status page ${app.url()}/  (API ${app.url()}/api/v1/keys)`)
       out(`  store: embedded ClickHouse in ${join(dir, 'chdb')}; logs: ${log}`)
-      out(`  ${since(t0).padStart(7)}  writing ${o.events} gateway log lines (48 h of history, 8 keys, 3 gateways)`)
+      out(
+        `  ${since(t0).padStart(7)}  writing ${o.events} gateway log lines (48 h of history, 8 keys, 3 gateways)`,
+      )
 
       const ingested = async () => {
         const m = await app.metrics.getSingleMetric('keyshift_events_ingested_total')?.get()
@@ -92,7 +96,9 @@ export function registerDemoCommand(program: Command): void {
         if (n >= back.written) break
         await new Promise((r) => setTimeout(r, 1000))
       }
-      out(`  ${since(t0).padStart(7)}  history stored; live traffic for ${o.duration} s (the story's clock runs 60× faster)`)
+      out(
+        `  ${since(t0).padStart(7)}  history stored; live traffic for ${o.duration} s (the story's clock runs 60× faster)`,
+      )
       const written = await runLive(file, {
         ...story,
         preset: 'envoy',
@@ -109,20 +115,26 @@ export function registerDemoCommand(program: Command): void {
       const total = await ingested()
       const findings = await app.rotation.findings(now)
       out('')
-      out(`summary after ${((now - t0) / 1000).toFixed(0)} s: ${total} events stored (${back.written} history + ${written} live)`)
+      out(
+        `summary after ${((now - t0) / 1000).toFixed(0)} s: ${total} events stored (${back.written} history + ${written} live)`,
+      )
       out('findings:')
       for (const f of findings) out(`  [${f.severity}] ${f.title}`)
       out('readiness of old versions:')
       for (const v of app.keys.versions()) {
         if (v.state !== 'deprecated') continue
-        const r = await app.rotation.readiness({ keyId: v.keyId, version: v.version, askedBy: 'demo', via: 'cli', audit: false }, now)
+        const r = await app.rotation.readiness(
+          { keyId: v.keyId, version: v.version, askedBy: 'demo', via: 'cli', audit: false },
+          now,
+        )
         const failing = r.rules.filter((x) => x.outcome !== 'pass').map((x) => x.id)
         out(`  ${v.keyId} ${v.version}: ${r.verdict}${failing.length ? ` (${failing.join(', ')})` : ''}`)
       }
       out(`alerts received by the webhook sink: ${received.length} notification(s), signatures verified`)
       const first = new Map<string, number>()
       for (const e of received) if (!first.has(e.type)) first.set(e.type, e.receivedAt)
-      for (const [type, at] of first) out(`  first ${type.replace('dev.keyshift.', '')} at +${((at - t0) / 1000).toFixed(1)}s`)
+      for (const [type, at] of first)
+        out(`  first ${type.replace('dev.keyshift.', '')} at +${((at - t0) / 1000).toFixed(1)}s`)
       if (o.keepRunning) {
         out(`\nstatus page: ${app.url()}/ — Ctrl-C to stop`)
         await new Promise<void>((r) => process.once('SIGINT', () => r()))

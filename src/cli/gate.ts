@@ -42,7 +42,7 @@ export function githubAnnotations(v: GateVerdict): string {
   const level = v.verdict === 'ready' ? 'notice' : v.verdict === 'not_ready' ? 'error' : 'warning'
   const title = `keyshift gate: ${v.keyId} ${v.version} ${v.verdict}`
   const failing = v.rules.filter((r) => r.outcome !== 'pass').map((r) => `${r.id}: ${r.detail}`)
-  const msg = failing.length > 0 ? failing.join('\n') : v.error ?? 'every readiness rule passed'
+  const msg = failing.length > 0 ? failing.join('\n') : (v.error ?? 'every readiness rule passed')
   return `::${level} title=${escProp(title)}::${escData(msg)}\n`
 }
 
@@ -87,7 +87,10 @@ async function verdictFromUrl(o: Required<Pick<GateOpts, 'url'>> & GateOpts, key
 async function verdictFromStore(o: GateOpts, keyId: string, version: string): Promise<GateVerdict> {
   const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger() })
   try {
-    const v = await app.rotation.readiness({ keyId, version, askedBy: o.askedBy ?? 'cli', via: 'cli' }, Date.now())
+    const v = await app.rotation.readiness(
+      { keyId, version, askedBy: o.askedBy ?? 'cli', via: 'cli' },
+      Date.now(),
+    )
     return { keyId, version, verdict: v.verdict, rules: v.rules, ingestLagMs: v.ingestLagMs }
   } finally {
     await app.stop()
@@ -96,12 +99,18 @@ async function verdictFromStore(o: GateOpts, keyId: string, version: string): Pr
 
 export function registerGateCommand(program: Command): void {
   withConfigOption(program.command('gate'))
-    .description('answer "may the old version be switched off now?": exit 0 ready, 1 not ready, 2 unknown/error')
+    .description(
+      'answer "may the old version be switched off now?": exit 0 ready, 1 not ready, 2 unknown/error',
+    )
     .argument('[key]', 'key id (or --key)')
     .argument('[version]', 'version to deactivate (or --version)')
     .option('-k, --key <key>', 'key id')
     .option('-v, --version <version>', 'version to deactivate')
-    .option('--url <url>', 'ask a running keyshift (default $KEYSHIFT_URL); else read the store directly', process.env.KEYSHIFT_URL)
+    .option(
+      '--url <url>',
+      'ask a running keyshift (default $KEYSHIFT_URL); else read the store directly',
+      process.env.KEYSHIFT_URL,
+    )
     .option('--token <token>', 'read token for --url (default $KEYSHIFT_TOKEN)', process.env.KEYSHIFT_TOKEN)
     .option('--asked-by <who>', 'recorded in the audit log (default $GITHUB_ACTOR or $USER)')
     .option('--json', 'print the verdict as JSON')
@@ -118,9 +127,18 @@ export function registerGateCommand(program: Command): void {
         : `cli:${process.env.USER ?? 'unknown'}`
       let v: GateVerdict
       try {
-        v = o.url ? await verdictFromUrl({ ...o, url: o.url }, keyId, version) : await verdictFromStore(o, keyId, version)
+        v = o.url
+          ? await verdictFromUrl({ ...o, url: o.url }, keyId, version)
+          : await verdictFromStore(o, keyId, version)
       } catch (err) {
-        v = { keyId, version, verdict: 'unknown', rules: [], ingestLagMs: null, error: (err as Error).message }
+        v = {
+          keyId,
+          version,
+          verdict: 'unknown',
+          rules: [],
+          ingestLagMs: null,
+          error: (err as Error).message,
+        }
       }
       process.stdout.write(o.json ? `${JSON.stringify(v, null, 2)}\n` : renderHuman(v))
       if (process.env.GITHUB_ACTIONS === 'true') {

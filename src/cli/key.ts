@@ -46,7 +46,11 @@ export function registerKeyCommand(program: Command): void {
       .option('--note <text>', 'free-text note for the audit log')
       .option('--actor <name>', 'who did it (default $USER)')
       .option('--url <url>', 'a running keyshift (else the store is used directly)', process.env.KEYSHIFT_URL)
-      .option('--token <token>', 'admin bearer token for --url (default $KEYSHIFT_TOKEN)', process.env.KEYSHIFT_TOKEN)
+      .option(
+        '--token <token>',
+        'admin bearer token for --url (default $KEYSHIFT_TOKEN)',
+        process.env.KEYSHIFT_TOKEN,
+      )
       .action(async (keyId: string, version: string, opts: ActionOpts) => {
         const body: Record<string, unknown> = {
           key_id: keyId,
@@ -110,7 +114,7 @@ export function registerKeyCommand(program: Command): void {
       }
     })
   withConfigOption(key.command('fingerprint'))
-    .description("read a secret on stdin and print its keyed fingerprint (the value keyshift stores)")
+    .description('read a secret on stdin and print its keyed fingerprint (the value keyshift stores)')
     .action(async (opts: { config?: string }) => {
       const fp = createFingerprinter(resolvePepper(configFrom(opts)))
       process.stdout.write(`${fp(await readStdin())}\n`)

@@ -6,18 +6,20 @@ import { registerDemoCommand } from './demo.ts'
 import { registerDetectCommand } from './detect-command.ts'
 import { registerGateCommand } from './gate.ts'
 import { registerKeyCommand } from './key.ts'
-import { registerNotifyCommand } from './notify.ts'
-import { registerSilenceCommand } from './silence.ts'
 import { registerMigrateCommand } from './migrate.ts'
+import { registerNotifyCommand } from './notify.ts'
 import { registerReplayCommand } from './replay.ts'
 import { registerRunCommand } from './run.ts'
+import { registerSilenceCommand } from './silence.ts'
 import { registerSimulateCommand } from './simulate.ts'
 import { registerStatusCommand } from './status.ts'
 
 const program = new Command()
 program
   .name('keyshift')
-  .description('Makes API key rotation safe: traffic share per key version, stragglers, failure spikes, readiness gate.')
+  .description(
+    'Makes API key rotation safe: traffic share per key version, stragglers, failure spikes, readiness gate.',
+  )
   .version('0.1.0')
   .showHelpAfterError()
   // Root options go before the command, so `keyshift gate --version v1` means the key version.

@@ -16,7 +16,9 @@ export function registerMigrateCommand(program: Command): void {
           rollupDays: cfg.clickhouse.rollup_retention_days,
         })
         for (const m of r.applied) process.stdout.write(`applied migration ${m.version}: ${m.name}\n`)
-        process.stdout.write(`schema is at version ${r.current} (${store.mode} store, database ${store.database})\n`)
+        process.stdout.write(
+          `schema is at version ${r.current} (${store.mode} store, database ${store.database})\n`,
+        )
       } finally {
         await store.close()
       }

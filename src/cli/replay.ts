@@ -6,10 +6,10 @@ import { stat } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
-import { Counter } from 'prom-client'
+import type { Counter } from 'prom-client'
 import { createApp } from '../app.ts'
 import { decoderSchema } from '../config/schema.ts'
-import { type LineRecord, LineSplitter, appendLineRecords } from '../ingest/sources/line-splitter.ts'
+import { appendLineRecords, type LineRecord, LineSplitter } from '../ingest/sources/line-splitter.ts'
 import { silentLogger } from '../telemetry/logger.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
 
@@ -25,7 +25,10 @@ export function registerReplayCommand(program: Command): void {
   withConfigOption(program.command('replay'))
     .description('backfill a gateway log file (one JSON record per line) into the store, exactly once')
     .argument('<file>', 'log file to replay')
-    .requiredOption('-p, --preset <name>', 'gateway preset: kong, envoy, nginx, aws-apigateway, tyk, traefik, canonical')
+    .requiredOption(
+      '-p, --preset <name>',
+      'gateway preset: kong, envoy, nginx, aws-apigateway, tyk, traefik, canonical',
+    )
     .option('-g, --gateway <name>', 'gateway name for records that do not carry one')
     .option('--no-progress', 'do not draw a progress bar')
     .option('--json', 'print the summary as JSON')
@@ -38,13 +41,22 @@ export function registerReplayCommand(program: Command): void {
       const partition = Number(info.ino)
       app.registerDecoder(source, decoder)
       const started = performance.now()
-      const summary = { file: path, lines: 0, stored: 0, deadLettered: 0, skipped: 0, reasons: {} as Record<string, number> }
+      const summary = {
+        file: path,
+        lines: 0,
+        stored: 0,
+        deadLettered: 0,
+        skipped: 0,
+        reasons: {} as Record<string, number>,
+      }
       try {
         const positions = await app.pipeline.positions(source)
         const resumeAt = positions.find((p) => p.partition === partition)?.nextOffset ?? 0n
         const bar =
           opts.progress && process.stderr.isTTY
-            ? new SingleBar({ format: 'replay [{bar}] {percentage}% | {value}/{total} bytes | {lines} lines' })
+            ? new SingleBar({
+                format: 'replay [{bar}] {percentage}% | {value}/{total} bytes | {lines} lines',
+              })
             : null
         bar?.start(info.size, 0, { lines: 0 })
         const splitter = new LineSplitter()

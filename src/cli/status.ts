@@ -29,7 +29,10 @@ interface Source {
   keys(): Promise<KeyListEntry[]>
   detail(keyId: string): Promise<KeyDetail>
   stragglers(keyId: string, version: string): Promise<StragglerReport>
-  verdict(keyId: string, version: string): Promise<{ verdict: string; rules: { id: string; outcome: string }[] }>
+  verdict(
+    keyId: string,
+    version: string,
+  ): Promise<{ verdict: string; rules: { id: string; outcome: string }[] }>
 }
 
 const BAR = 24
@@ -53,7 +56,9 @@ export function renderStatus(views: KeyView[], now: number): string {
   for (const k of views) {
     out.push(`${k.keyId}`)
     for (const v of k.versions) {
-      const verdict = v.verdict ? `  gate: ${v.verdict}${v.failing?.length ? ` (${v.failing.join(', ')})` : ''}` : ''
+      const verdict = v.verdict
+        ? `  gate: ${v.verdict}${v.failing?.length ? ` (${v.failing.join(', ')})` : ''}`
+        : ''
       out.push(
         `  ${v.version.padEnd(8)} ${v.state.padEnd(12)} ${shareBar(v.share1h)} ${pct(v.share1h)} 1h  ${pct(v.share24h)} 24h  ${String(v.requests24h).padStart(8)} req/24h  last ${ago(v.lastSeen, now)}${verdict}`,
       )
@@ -120,7 +125,11 @@ export function registerStatusCommand(program: Command): void {
   withConfigOption(program.command('status'))
     .description('show keys, versions with share bars, stragglers and readiness verdicts')
     .option('-k, --key <key>', 'only this key')
-    .option('--url <url>', 'a running keyshift (default $KEYSHIFT_URL); else the store directly', process.env.KEYSHIFT_URL)
+    .option(
+      '--url <url>',
+      'a running keyshift (default $KEYSHIFT_URL); else the store directly',
+      process.env.KEYSHIFT_URL,
+    )
     .option('--token <token>', 'read token for --url (default $KEYSHIFT_TOKEN)', process.env.KEYSHIFT_TOKEN)
     .option('--json', 'print JSON')
     .action(async (o: { key?: string; url?: string; token?: string; json?: boolean; config?: string }) => {
@@ -136,7 +145,8 @@ export function registerStatusCommand(program: Command): void {
               keys: () => r.listKeys(now),
               detail: (k) => r.keyDetail(k, now),
               stragglers: (k, v) => r.stragglers(k, v, now),
-              verdict: (k, v) => r.readiness({ keyId: k, version: v, askedBy: 'status', via: 'status', audit: false }, now),
+              verdict: (k, v) =>
+                r.readiness({ keyId: k, version: v, askedBy: 'status', via: 'status', audit: false }, now),
             },
             o.key,
           )

@@ -43,7 +43,10 @@ describe('configuration', () => {
   })
 
   it('never prints secrets', () => {
-    const c = parseConfig({ secrets: { pepper: 'pepper-0123456789abcdef' }, http: { admin_tokens: ['tok-abc'] } })
+    const c = parseConfig({
+      secrets: { pepper: 'pepper-0123456789abcdef' },
+      http: { admin_tokens: ['tok-abc'] },
+    })
     const text = JSON.stringify(c)
     expect(text).not.toContain('pepper-0123456789abcdef')
     expect(text).not.toContain('tok-abc')
@@ -51,7 +54,10 @@ describe('configuration', () => {
   })
 
   it('rejects unknown keys and bad values, naming the field and the fix', () => {
-    const p = file('bad.yaml', 'ingest:\n  batch_max: 5\nhttp:\n  port: eighty\nsources:\n  - type: file\n    decoder: { preset: kong }\n')
+    const p = file(
+      'bad.yaml',
+      'ingest:\n  batch_max: 5\nhttp:\n  port: eighty\nsources:\n  - type: file\n    decoder: { preset: kong }\n',
+    )
     let err: unknown
     try {
       loadConfig(p, {})

@@ -16,7 +16,10 @@ const NON_CONFIG_ENV = new Set(['KEYSHIFT_CONFIG'])
  * from a file, for secrets mounted by an orchestrator. Values are parsed as YAML
  * scalars, so `true`, `5000` and `[a, b]` work. Top-level fields: `KEYSHIFT_INSTANCE`.
  */
-export function applyEnvOverrides(doc: Record<string, unknown>, env: NodeJS.ProcessEnv): Record<string, unknown> {
+export function applyEnvOverrides(
+  doc: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+): Record<string, unknown> {
   const out = structuredClone(doc)
   for (const [name, raw] of Object.entries(env)) {
     if (!name.startsWith(PREFIX) || raw === undefined || NON_CONFIG_ENV.has(name)) continue

@@ -24,8 +24,18 @@ export const decoderSchema = z
     mapping: fieldMappingSchema.optional(),
     /** Extra document paths whose values are credentials, always fingerprinted. */
     secret_fields: z.array(z.string().min(1)).default([]),
-    max_record_bytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(65_536),
-    max_future_skew_ms: z.number().int().min(0).max(7 * 86_400_000).default(300_000),
+    max_record_bytes: z
+      .number()
+      .int()
+      .min(1024)
+      .max(16 * 1024 * 1024)
+      .default(65_536),
+    max_future_skew_ms: z
+      .number()
+      .int()
+      .min(0)
+      .max(7 * 86_400_000)
+      .default(300_000),
     /** Gateway name for records that do not carry one (default: the preset name). */
     default_gateway: z.string().min(1).max(256).optional(),
   })
@@ -35,7 +45,11 @@ export const decoderSchema = z
       ctx.addIssue({ code: 'custom', path: ['mapping'], message: 'preset "mapping" needs a mapping section' })
     }
     if (c.preset !== 'mapping' && c.mapping !== undefined) {
-      ctx.addIssue({ code: 'custom', path: ['mapping'], message: `a mapping is only used with preset "mapping"; remove one of them` })
+      ctx.addIssue({
+        code: 'custom',
+        path: ['mapping'],
+        message: `a mapping is only used with preset "mapping"; remove one of them`,
+      })
     }
   })
 
@@ -81,7 +95,9 @@ export const configSchema = z
     instance: z.string().min(1).default('keyshift'),
     data_dir: z.string().min(1).default('.data'),
     log: z
-      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .object({
+        level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+      })
       .strict()
       .prefault({}),
     http: z
@@ -139,7 +155,11 @@ export const configSchema = z
         /** How often the evaluation loop re-reads the store and re-evaluates findings. */
         evaluation_interval_ms: z.number().int().min(100).default(2_000),
         /** How far back client history reaches (possible-leak detection, moved clients). */
-        history_ms: z.number().int().positive().default(7 * 86_400_000),
+        history_ms: z
+          .number()
+          .int()
+          .positive()
+          .default(7 * 86_400_000),
         findings: findingSettingsSchema.prefault({}),
         spikes: spikeSettingsSchema.prefault({}),
         trend: trendSettingsSchema.prefault({}),

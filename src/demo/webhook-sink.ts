@@ -8,7 +8,9 @@ export interface ReceivedEvent {
   id: string
   type: string
   receivedAt: number
-  data: { alerts?: { id: string; type: string; severity: string; title: string; keyId: string; version: string }[] }
+  data: {
+    alerts?: { id: string; type: string; severity: string; title: string; keyId: string; version: string }[]
+  }
 }
 
 export async function startWebhookSink(secret: string, onEvent: (e: ReceivedEvent) => void) {

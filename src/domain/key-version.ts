@@ -64,7 +64,9 @@ const ACTION_ORDER: Record<LifecycleAction, number> = {
 
 /** Folds lifecycle events (any order) into key versions, keyed `keyId/version`. */
 export function foldLifecycle(events: readonly LifecycleEvent[]): Map<string, KeyVersion> {
-  const sorted = [...events].sort((a, b) => a.time - b.time || ACTION_ORDER[a.action] - ACTION_ORDER[b.action])
+  const sorted = [...events].sort(
+    (a, b) => a.time - b.time || ACTION_ORDER[a.action] - ACTION_ORDER[b.action],
+  )
   const out = new Map<string, KeyVersion>()
   for (const e of sorted) {
     const id = `${e.keyId}/${e.version}`

@@ -41,7 +41,11 @@ export class TokenAuth {
       const role = this.roleOf(req.headers.authorization)
       if (role === null) {
         reply.header('www-authenticate', 'Bearer realm="keyshift"')
-        return sendProblem(reply, 'KS_UNAUTHORIZED', 'send Authorization: Bearer <token> with a configured read or admin token')
+        return sendProblem(
+          reply,
+          'KS_UNAUTHORIZED',
+          'send Authorization: Bearer <token> with a configured read or admin token',
+        )
       }
       if (need === 'admin' && role !== 'admin') {
         return sendProblem(reply, 'KS_FORBIDDEN', 'this endpoint needs an admin token')

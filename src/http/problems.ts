@@ -21,7 +21,14 @@ export function sendProblem(reply: FastifyReply, code: ProblemCode, detail: stri
   return reply
     .code(p.status)
     .type('application/problem+json')
-    .send({ type: `https://keyshift.dev/errors/${code}`, title: p.title, status: p.status, detail, code, ...extra })
+    .send({
+      type: `https://keyshift.dev/errors/${code}`,
+      title: p.title,
+      status: p.status,
+      detail,
+      code,
+      ...extra,
+    })
 }
 
 /** Maps any thrown error to a problem response; unknown errors are logged and hidden. */
@@ -30,9 +37,11 @@ export function problemFromError(reply: FastifyReply, err: unknown) {
     return sendProblem(reply, err.code as ProblemCode, err.message)
   }
   const fe = err as { statusCode?: number; validation?: unknown; message?: string }
-  if (fe?.validation || fe?.statusCode === 400) return sendProblem(reply, 'KS_VALIDATION_FAILED', fe.message ?? 'bad request')
+  if (fe?.validation || fe?.statusCode === 400)
+    return sendProblem(reply, 'KS_VALIDATION_FAILED', fe.message ?? 'bad request')
   if (fe?.statusCode === 404) return sendProblem(reply, 'KS_NOT_FOUND', fe.message ?? 'not found')
-  if (fe?.statusCode === 415) return sendProblem(reply, 'KS_VALIDATION_FAILED', fe.message ?? 'unsupported media type')
+  if (fe?.statusCode === 415)
+    return sendProblem(reply, 'KS_VALIDATION_FAILED', fe.message ?? 'unsupported media type')
   reply.log.error({ err }, 'An API request failed unexpectedly.')
   return sendProblem(reply, 'KS_INTERNAL', 'an internal error occurred; see the keyshift logs')
 }

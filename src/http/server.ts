@@ -9,11 +9,7 @@ export interface ReadinessCheck {
   check(): Promise<{ ok: boolean; detail?: string }>
 }
 
-export function createHttpServer(opts: {
-  logger: Logger
-  registry: Registry
-  checks: ReadinessCheck[]
-}) {
+export function createHttpServer(opts: { logger: Logger; registry: Registry; checks: ReadinessCheck[] }) {
   const app = Fastify({
     loggerInstance: opts.logger.child({ component: 'http' }),
     // Request lines would drown the log at scrape and status-page rates; errors still log.

@@ -40,7 +40,10 @@ export class FileDeadLetterSink implements DeadLetterSink {
         await fh.close()
       }
     } catch (err) {
-      throw new SourceError(`appending to the dead-letter file ${this.#path} failed`, { retriable: true, cause: err })
+      throw new SourceError(`appending to the dead-letter file ${this.#path} failed`, {
+        retriable: true,
+        cause: err,
+      })
     }
   }
 }

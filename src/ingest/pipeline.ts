@@ -9,7 +9,12 @@ import type { Counter, Gauge, Histogram } from 'prom-client'
 import { Counter as PCounter, Gauge as PGauge, Histogram as PHistogram } from 'prom-client'
 import type { AuthEvent } from '../domain/auth-event.ts'
 import { DecodeError, KeyshiftError } from '../domain/errors.ts'
-import type { DeadLetterRow, EventStore, PartitionBatch, StoredEvent } from '../store/clickhouse/event-store.ts'
+import type {
+  DeadLetterRow,
+  EventStore,
+  PartitionBatch,
+  StoredEvent,
+} from '../store/clickhouse/event-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import type { IngestSink, SourceRecord, StoredPosition } from './source.ts'
@@ -84,13 +89,19 @@ interface Segment {
 
 export class PipelineStoppedError extends KeyshiftError {
   constructor() {
-    super('KS_PIPELINE_STOPPED', 'the ingest pipeline is stopping; the batch was not stored and will be re-read')
+    super(
+      'KS_PIPELINE_STOPPED',
+      'the ingest pipeline is stopping; the batch was not stored and will be re-read',
+    )
   }
 }
 
 export class PipelineFencedError extends KeyshiftError {
   constructor() {
-    super('KS_PIPELINE_FENCED', 'the partition was revoked before this batch was written; its next owner re-reads it')
+    super(
+      'KS_PIPELINE_FENCED',
+      'the partition was revoked before this batch was written; its next owner re-reads it',
+    )
   }
 }
 
@@ -396,7 +407,8 @@ export class IngestPipeline implements IngestSink {
     for (const s of segments) {
       const k = `${s.source}\u0000${s.partition}`
       const prev = resetTo.get(k)
-      if (!prev || s.firstOffset < prev.offset) resetTo.set(k, { source: s.source, partition: s.partition, offset: s.firstOffset })
+      if (!prev || s.firstOffset < prev.offset)
+        resetTo.set(k, { source: s.source, partition: s.partition, offset: s.firstOffset })
       for (const w of s.waiters) w.reject(err)
     }
     const kept: Segment[] = []

@@ -1,7 +1,7 @@
 // The in-memory view of key versions, folded from the lifecycle log in the
 // store. Every instance refreshes it from the store (so instances agree), and
 // ingest uses it to resolve presented-key fingerprints to key and version.
-import { type KeyVersion, foldLifecycle } from '../domain/key-version.ts'
+import { foldLifecycle, type KeyVersion } from '../domain/key-version.ts'
 import type { RegistryStore } from '../store/clickhouse/registry-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { RecordedLifecycleEvent } from './lifecycle-input.ts'
@@ -38,7 +38,10 @@ export class KeyRegistry {
   startRefreshing(intervalMs: number): void {
     this.#timer = setInterval(() => {
       this.refresh().catch((err) =>
-        this.#logger.warn({ err: (err as Error).message }, 'Refreshing the key registry failed; keeping the last view.'),
+        this.#logger.warn(
+          { err: (err as Error).message },
+          'Refreshing the key registry failed; keeping the last view.',
+        ),
       )
     }, intervalMs)
     this.#timer.unref()
@@ -48,11 +51,14 @@ export class KeyRegistry {
     if (this.#timer) clearInterval(this.#timer)
   }
 
-  resolveFingerprint = (fp: string): { keyId: string; version: string } | undefined => this.#byFingerprint.get(fp)
+  resolveFingerprint = (fp: string): { keyId: string; version: string } | undefined =>
+    this.#byFingerprint.get(fp)
 
   versions(): KeyVersion[] {
     return [...this.#versions.values()].sort((a, b) =>
-      a.keyId === b.keyId ? a.version.localeCompare(b.version, 'en', { numeric: true }) : a.keyId.localeCompare(b.keyId),
+      a.keyId === b.keyId
+        ? a.version.localeCompare(b.version, 'en', { numeric: true })
+        : a.keyId.localeCompare(b.keyId),
     )
   }
 

@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { parse as parseYaml } from 'yaml'
 import { ValidationError } from '../domain/errors.ts'
-import { type RecordedLifecycleEvent, parseLifecycle } from './lifecycle-input.ts'
+import { parseLifecycle, type RecordedLifecycleEvent } from './lifecycle-input.ts'
 
 export async function loadLifecycleFiles(
   paths: readonly string[],
@@ -18,10 +18,13 @@ export async function loadLifecycleFiles(
     try {
       doc = path.endsWith('.json') ? JSON.parse(text) : parseYaml(text)
     } catch (err) {
-      throw new ValidationError(`${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`)
+      throw new ValidationError(
+        `${path}: not valid ${path.endsWith('.json') ? 'JSON' : 'YAML'}: ${(err as Error).message}`,
+      )
     }
     const list = Array.isArray(doc) ? doc : (doc as { events?: unknown })?.events
-    if (!Array.isArray(list)) throw new ValidationError(`${path}: expected a list of lifecycle events or { events: [...] }`)
+    if (!Array.isArray(list))
+      throw new ValidationError(`${path}: expected a list of lifecycle events or { events: [...] }`)
     list.forEach((item, i) => {
       const id = createHash('sha256').update(JSON.stringify(item)).digest('hex').slice(0, 32)
       try {

@@ -2,8 +2,8 @@
 // Raw secrets may be supplied (`secret`) so keyshift can compute the version's
 // fingerprint; they are fingerprinted here and never kept.
 import { z } from 'zod'
-import { LIFECYCLE_ACTIONS, type LifecycleEvent } from '../domain/key-version.ts'
 import { ValidationError } from '../domain/errors.ts'
+import { LIFECYCLE_ACTIONS, type LifecycleEvent } from '../domain/key-version.ts'
 
 const time = z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })])
 const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))

@@ -3,17 +3,17 @@
 // evaluation loop all call this one service, so they always agree.
 import type { Finding } from '../analysis/findings.ts'
 import {
-  type KeyFindingsInput,
   evaluateKeyFindings,
   failuresAfterDeactivation,
+  type KeyFindingsInput,
   newVersionFailing,
   unknownKeySurges,
 } from '../analysis/findings.ts'
-import { type VersionSeen, seenByVersion } from '../analysis/first-last-seen.ts'
-import { type Readiness, evaluateReadiness, readinessRulesFor } from '../analysis/readiness.ts'
-import { type ShareWindow, computeShares, presetWindow, shareSeries } from '../analysis/share.ts'
-import { type StragglerReport, findStragglers } from '../analysis/stragglers.ts'
-import { type ShareTrend, estimateShareTrend } from '../analysis/trend.ts'
+import { seenByVersion, type VersionSeen } from '../analysis/first-last-seen.ts'
+import { evaluateReadiness, type Readiness, readinessRulesFor } from '../analysis/readiness.ts'
+import { computeShares, presetWindow, type ShareWindow, shareSeries } from '../analysis/share.ts'
+import { findStragglers, type StragglerReport } from '../analysis/stragglers.ts'
+import { estimateShareTrend, type ShareTrend } from '../analysis/trend.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS, type TimeWindow } from '../analysis/types.ts'
 import { findVersion, newerVersions, versionsOfKey } from '../analysis/versions.ts'
 import type { Config } from '../config/schema.ts'
@@ -62,7 +62,12 @@ export class RotationService {
   readonly #keys: KeyRegistry
   readonly #s: Analysis
 
-  constructor(deps: { analytics: AnalyticsStore; status: StatusStore; keys: KeyRegistry; analysis: Analysis }) {
+  constructor(deps: {
+    analytics: AnalyticsStore
+    status: StatusStore
+    keys: KeyRegistry
+    analysis: Analysis
+  }) {
     this.#a = deps.analytics
     this.#status = deps.status
     this.#keys = deps.keys
@@ -104,7 +109,9 @@ export class RotationService {
     const registryVersions = versionsOfKey(this.#keys.versions(), keyId)
     const end = windowEnd(now)
     const dayWindow = { from: end - DAY_MS, to: end }
-    const wide = custom ? { from: Math.min(custom.from, dayWindow.from), to: Math.max(custom.to, end) } : dayWindow
+    const wide = custom
+      ? { from: Math.min(custom.from, dayWindow.from), to: Math.max(custom.to, end) }
+      : dayWindow
     const [minutes, usage] = await Promise.all([
       this.#a.versionMinutes(keyId, wide),
       this.#a.clientUsage(keyId, { from: end - this.#s.history_ms, to: end }),
@@ -116,7 +123,11 @@ export class RotationService {
     const labels = new Set([...registryVersions.map((v) => v.version), ...seen.map((s) => s.version)])
     const versions = [...labels].map((label) => {
       const reg = registryVersions.find((v) => v.version === label)
-      return { ...(reg ?? unregistered(keyId, label)), registered: reg !== undefined, seen: seen.find((s) => s.version === label) ?? null }
+      return {
+        ...(reg ?? unregistered(keyId, label)),
+        registered: reg !== undefined,
+        seen: seen.find((s) => s.version === label) ?? null,
+      }
     })
     const win = (p: '5m' | '1h' | '24h') => {
       const w = presetWindow(p, end)
@@ -144,7 +155,12 @@ export class RotationService {
     }
   }
 
-  async stragglers(keyId: string, version: string, now: number, lookbackMs = DAY_MS): Promise<StragglerReport> {
+  async stragglers(
+    keyId: string,
+    version: string,
+    now: number,
+    lookbackMs = DAY_MS,
+  ): Promise<StragglerReport> {
     const end = windowEnd(now)
     const window = { from: end - lookbackMs, to: end }
     const registry = this.#keys.versions()
@@ -225,7 +241,10 @@ export class RotationService {
       historyFrom,
       failures,
     }
-    return [...(wantNew ? newVersionFailing(input, f) : []), ...(wantAfter ? failuresAfterDeactivation(input, f) : [])]
+    return [
+      ...(wantNew ? newVersionFailing(input, f) : []),
+      ...(wantAfter ? failuresAfterDeactivation(input, f) : []),
+    ]
   }
 
   /**

@@ -20,7 +20,9 @@ const REDACT_PATHS = [
   'req.headers.authorization',
 ]
 
-export function createLogger(opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {}): Logger {
+export function createLogger(
+  opts: { level?: string; name?: string; destination?: NodeJS.WritableStream } = {},
+): Logger {
   return pino(
     {
       name: opts.name ?? 'keyshift',

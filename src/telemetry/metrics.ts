@@ -1,6 +1,6 @@
 // The metric registry is created once and injected; each module declares its
 // own metrics from it (Prometheus naming, bounded label sets).
-import { Registry, collectDefaultMetrics } from 'prom-client'
+import { collectDefaultMetrics, Registry } from 'prom-client'
 
 export { Registry }
 

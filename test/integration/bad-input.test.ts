@@ -14,7 +14,7 @@ import { createApp } from '../../src/app.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import { createFingerprinter } from '../../src/ingest/secrets/fingerprint.ts'
 import { waitFor } from '../support/daemon.ts'
-import { MALFORMED_KINDS, type MalformedKind, kongRecord, malformed, prng } from '../support/records.ts'
+import { kongRecord, MALFORMED_KINDS, type MalformedKind, malformed, prng } from '../support/records.ts'
 import { queryRows } from '../support/store-probe.ts'
 import { createTopic, produceMessages, readTopic, uniqueTopic } from './kafka-helpers.ts'
 
@@ -106,10 +106,14 @@ describe('bad input never stops the pipeline and never leaks a secret', () => {
     }
     try {
       await app.start()
-      await waitFor('every record handled', async () => {
-        const c = await counts()
-        return c.events === GOOD && c.dead === BAD
-      }, { timeoutMs: 240_000, intervalMs: 1_000 })
+      await waitFor(
+        'every record handled',
+        async () => {
+          const c = await counts()
+          return c.events === GOOD && c.dead === BAD
+        },
+        { timeoutMs: 240_000, intervalMs: 1_000 },
+      )
       expect(await counts()).toEqual({ events: GOOD, dead: BAD })
 
       // Dead letters by reason, in the table and in the metric.
@@ -117,7 +121,9 @@ describe('bad input never stops the pipeline and never leaks a secret', () => {
         app.store.client,
         'SELECT reason, count() AS n FROM keyshift.dead_letters GROUP BY reason ORDER BY reason',
       )
-      const want = [...expected.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([reason, n]) => ({ reason, n }))
+      const want = [...expected.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([reason, n]) => ({ reason, n }))
       expect(byReason.map((r) => ({ reason: r.reason, n: Number(r.n) }))).toEqual(want)
       const metric = await app.metrics.getSingleMetric('keyshift_events_rejected_total')!.get()
       const metricByReason = Object.fromEntries(metric.values.map((v) => [v.labels.reason, v.value]))
@@ -156,12 +162,12 @@ describe('bad input never stops the pipeline and never leaks a secret', () => {
         fp: GOOD,
       })
       const dlqWithCanary = dead.filter(
-        (m) =>
-          m.value.includes('CANARY') ||
-          Object.values(m.headers).some((v) => v.includes('CANARY')),
+        (m) => m.value.includes('CANARY') || Object.values(m.headers).some((v) => v.includes('CANARY')),
       )
       expect(dlqWithCanary.length).toBe(0)
-      expect(dead.filter((m) => m.value.includes(fp)).length).toBe(2 * Math.ceil(BAD / MALFORMED_KINDS.length) - 1)
+      expect(dead.filter((m) => m.value.includes(fp)).length).toBe(
+        2 * Math.ceil(BAD / MALFORMED_KINDS.length) - 1,
+      )
       expect(logs.join('').includes('CANARY')).toBe(false)
       expect((await app.metrics.metrics()).includes('CANARY')).toBe(false)
     } finally {

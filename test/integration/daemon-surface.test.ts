@@ -24,7 +24,14 @@ describe('keyshift run with a file source', () => {
       data_dir: join(dir, 'data'),
       log: { level: 'warn' },
       http: { port },
-      sources: [{ type: 'file', path: log, decoder: { preset: 'kong', default_gateway: 'kong-file' }, poll_interval_ms: 50 }],
+      sources: [
+        {
+          type: 'file',
+          path: log,
+          decoder: { preset: 'kong', default_gateway: 'kong-file' },
+          poll_interval_ms: 50,
+        },
+      ],
       ingest: { batch_max_wait_ms: 100, heartbeat_interval_ms: 200 },
       secrets: { pepper: PEPPER },
     })
@@ -75,9 +82,14 @@ describe('keyshift run with a file source', () => {
       deadLetters: 0,
     })
     const gateways = await withStore(join(dir, 'data'), (c) =>
-      queryRows<{ gateway: string; n: number }>(c, 'SELECT gateway, count() AS n FROM keyshift.auth_events GROUP BY gateway'),
+      queryRows<{ gateway: string; n: number }>(
+        c,
+        'SELECT gateway, count() AS n FROM keyshift.auth_events GROUP BY gateway',
+      ),
     )
-    expect(gateways.map((g) => ({ gateway: g.gateway, n: Number(g.n) }))).toEqual([{ gateway: 'kong-file', n: 1000 }])
+    expect(gateways.map((g) => ({ gateway: g.gateway, n: Number(g.n) }))).toEqual([
+      { gateway: 'kong-file', n: 1000 },
+    ])
   })
 })
 
@@ -101,7 +113,12 @@ describe('keyshift replay', () => {
     })
     const second = await runKeyshift(['replay', file, '--preset', 'kong', '-c', cfg, '--json'])
     const s2 = JSON.parse(second.stdout)
-    expect({ lines: s2.lines, stored: s2.stored, skipped: s2.skipped, deadLettered: s2.deadLettered }).toEqual({
+    expect({
+      lines: s2.lines,
+      stored: s2.stored,
+      skipped: s2.skipped,
+      deadLettered: s2.deadLettered,
+    }).toEqual({
       lines: 1002,
       stored: 0,
       skipped: 1002,

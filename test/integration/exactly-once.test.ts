@@ -14,7 +14,14 @@ import { silentLogger } from '../../src/telemetry/logger.ts'
 import { spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
 import { kongLine, prng } from '../support/records.ts'
 import { queryRows, storeCounts, withStore } from '../support/store-probe.ts'
-import { brokerStart, brokerStop, createTopic, privateBroker, produceMessages, uniqueTopic } from './kafka-helpers.ts'
+import {
+  brokerStart,
+  brokerStop,
+  createTopic,
+  privateBroker,
+  produceMessages,
+  uniqueTopic,
+} from './kafka-helpers.ts'
 
 const PEPPER = 'test-pepper-0123456789abcdef'
 
@@ -119,7 +126,10 @@ describe('exactly once through broker and store outages (in-process)', () => {
     })
     const app = await createApp(config, { logger: silentLogger() })
     const count = async () => {
-      const [r] = await queryRows<{ n: number }>(app.store.client, 'SELECT count() AS n FROM keyshift.auth_events')
+      const [r] = await queryRows<{ n: number }>(
+        app.store.client,
+        'SELECT count() AS n FROM keyshift.auth_events',
+      )
       return Number(r!.n)
     }
     try {
@@ -141,7 +151,8 @@ describe('exactly once through broker and store outages (in-process)', () => {
       const c = app.store.client
       await c.command({ query: 'SYSTEM STOP MERGES keyshift.auth_events' })
       await c.command({
-        query: 'ALTER TABLE keyshift.auth_events MODIFY SETTING parts_to_throw_insert = 1, parts_to_delay_insert = 1',
+        query:
+          'ALTER TABLE keyshift.auth_events MODIFY SETTING parts_to_throw_insert = 1, parts_to_delay_insert = 1',
       })
       produced += await produceMessages(broker.brokers, topic, lines(produced, 20_000, now))
       await waitFor(
@@ -155,7 +166,8 @@ describe('exactly once through broker and store outages (in-process)', () => {
       const during = await count()
       expect(during).toBeLessThan(produced)
       await c.command({
-        query: 'ALTER TABLE keyshift.auth_events MODIFY SETTING parts_to_throw_insert = 3000, parts_to_delay_insert = 1000',
+        query:
+          'ALTER TABLE keyshift.auth_events MODIFY SETTING parts_to_throw_insert = 3000, parts_to_delay_insert = 1000',
       })
       await c.command({ query: 'SYSTEM START MERGES keyshift.auth_events' })
       await waitFor('all events after the store recovered', async () => (await count()) === produced, {

@@ -81,7 +81,11 @@ export function malformed(kind: MalformedKind, i: number, now: number, rnd: () =
       return b
     }
     case 'bad_utf8':
-      return Buffer.concat([Buffer.from('{"request":{"id":"'), Buffer.from([0xc3, 0x28, 0xa0, 0xa1]), Buffer.from('"}}')])
+      return Buffer.concat([
+        Buffer.from('{"request":{"id":"'),
+        Buffer.from([0xc3, 0x28, 0xa0, 0xa1]),
+        Buffer.from('"}}'),
+      ])
     case 'not_json':
       return Buffer.from(`GET /v1/orders HTTP/1.1 200 ${i}`)
     case 'json_array':
@@ -104,9 +108,16 @@ export function malformed(kind: MalformedKind, i: number, now: number, rnd: () =
     case 'huge_field':
       // Mostly a huge identifying field (cheap to produce); about every 49th a record over the 64 KiB limit.
       if (i % 49 === 0) {
-        return Buffer.from(JSON.stringify({ ...good, request: { ...(good.request as object), uri: `/${'a'.repeat(70_000)}` } }))
+        return Buffer.from(
+          JSON.stringify({
+            ...good,
+            request: { ...(good.request as object), uri: `/${'a'.repeat(70_000)}` },
+          }),
+        )
       }
-      return Buffer.from(JSON.stringify({ ...good, consumer: { username: 'c'.repeat(5_000), custom_id: 'key-1:v1' } }))
+      return Buffer.from(
+        JSON.stringify({ ...good, consumer: { username: 'c'.repeat(5_000), custom_id: 'key-1:v1' } }),
+      )
     case 'bad_status':
       return Buffer.from(JSON.stringify({ ...good, response: { status: 9999 } }))
     case 'empty':

@@ -61,7 +61,12 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
       const p = parse(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
       const q = parse(z.object({ lookback: durationParam.optional() }).strict(), req.query, 'query')
       const now = clock()
-      return { keyId: p.keyId, version: p.version, now, ...(await rotation.stragglers(p.keyId, p.version, now, q.lookback)) }
+      return {
+        keyId: p.keyId,
+        version: p.version,
+        now,
+        ...(await rotation.stragglers(p.keyId, p.version, now, q.lookback)),
+      }
     })
 
     app.get('/api/v1/findings', read, async (req) => {

@@ -37,7 +37,15 @@ import { nginxPreset } from './presets/nginx.ts'
 import { traefikPreset } from './presets/traefik.ts'
 import { tykPreset } from './presets/tyk.ts'
 
-export const PRESET_NAMES = ['kong', 'envoy', 'nginx', 'aws-apigateway', 'tyk', 'traefik', 'canonical'] as const
+export const PRESET_NAMES = [
+  'kong',
+  'envoy',
+  'nginx',
+  'aws-apigateway',
+  'tyk',
+  'traefik',
+  'canonical',
+] as const
 export type PresetName = (typeof PRESET_NAMES)[number]
 
 export const PRESETS: Readonly<Record<PresetName, PresetMapper>> = {

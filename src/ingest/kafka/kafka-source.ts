@@ -84,7 +84,10 @@ export class KafkaSource implements Source {
         await o.sink.idle?.()
         await this.#onAssignment(assignment)
       })().catch((err) => {
-        o.logger.error({ err }, 'Loading stored positions after a rebalance failed; the consumer will restart.')
+        o.logger.error(
+          { err },
+          'Loading stored positions after a rebalance failed; the consumer will restart.',
+        )
         throw err
       })
       ready.catch(() => {}) // observed by the next eachBatch, which fails and makes kafkajs restart
@@ -126,7 +129,10 @@ export class KafkaSource implements Source {
       }
     }
     this.#assigned = true
-    this.#o.logger.info({ assignment }, 'Kafka partitions assigned; resuming from the positions in the store.')
+    this.#o.logger.info(
+      { assignment },
+      'Kafka partitions assigned; resuming from the positions in the store.',
+    )
   }
 
   async #earliest(topic: string, partition: number): Promise<bigint> {
@@ -168,13 +174,18 @@ export class KafkaSource implements Source {
         this.#next.set(key, next)
         void this.#consumer
           ?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }])
-          .catch((err) => this.#o.logger.debug({ err: err.message }, 'Committing Kafka offsets failed (informational).'))
+          .catch((err) =>
+            this.#o.logger.debug({ err: err.message }, 'Committing Kafka offsets failed (informational).'),
+          )
         return next
       },
       (err: unknown) => {
         if (!(err instanceof PipelineFencedError) && !(err instanceof PipelineStoppedError)) {
           // The pipeline rolled its position back: read these records again.
-          this.#o.logger.warn({ topic: batch.topic, partition: batch.partition, err: (err as Error).message }, 'A batch was not stored; re-reading it.')
+          this.#o.logger.warn(
+            { topic: batch.topic, partition: batch.partition, err: (err as Error).message },
+            'A batch was not stored; re-reading it.',
+          )
           this.#consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: first.toString() })
         }
         throw err

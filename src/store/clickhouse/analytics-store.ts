@@ -37,7 +37,12 @@ export class AnalyticsStore {
 
   /** Per-minute requests and failures per version of one key. */
   async versionMinutes(keyId: string, w: TimeWindow): Promise<VersionMinute[]> {
-    const rows = await this.#rows<{ minute_ms: number; version: string; total_requests: number; failed_requests: number }>(
+    const rows = await this.#rows<{
+      minute_ms: number
+      version: string
+      total_requests: number
+      failed_requests: number
+    }>(
       'reading version minutes',
       `SELECT toUnixTimestamp(minute) * 1000 AS minute_ms, key_version AS version,
           sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests

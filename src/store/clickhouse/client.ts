@@ -51,7 +51,9 @@ export function createStoreClient(cfg: Config): StoreClient {
   mkdirSync(path, { recursive: true })
   const client = createClient({
     // chdb builds against its own copy of @clickhouse/client-common; the shapes match.
-    connection: createChdbConnection({ path }) as unknown as Parameters<typeof createClient>[0] extends infer O
+    connection: createChdbConnection({ path }) as unknown as Parameters<
+      typeof createClient
+    >[0] extends infer O
       ? O extends { connection?: infer C }
         ? C
         : never

@@ -194,9 +194,9 @@ export class EventStore {
         const byDay = new Map<number, ReturnType<typeof eventRow>[]>()
         for (const e of b.events) {
           const day = Math.floor(e.event.time / DAY_MS)
-          let rows = byDay.get(day)
-          if (!rows) byDay.set(day, (rows = []))
-          rows.push(eventRow(e, b))
+          const rows = byDay.get(day)
+          if (rows) rows.push(eventRow(e, b))
+          else byDay.set(day, [eventRow(e, b)])
         }
         for (const day of [...byDay.keys()].sort((x, y) => x - y)) {
           await this.#client.insert({

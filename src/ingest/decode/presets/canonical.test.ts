@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { createDecoder } from '../decoder.ts'
 import { createFingerprinter } from '../../secrets/fingerprint.ts'
+import { createDecoder } from '../decoder.ts'
 
 const fingerprint = createFingerprinter('example-pepper-0123456789')
 const decoder = createDecoder({

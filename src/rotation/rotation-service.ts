@@ -9,7 +9,7 @@ import {
   newVersionFailing,
   unknownKeySurges,
 } from '../analysis/findings.ts'
-import { seenByVersion, type VersionSeen } from '../analysis/first-last-seen.ts'
+import type { VersionSeen } from '../analysis/first-last-seen.ts'
 import { evaluateReadiness, type Readiness, readinessRulesFor } from '../analysis/readiness.ts'
 import { computeShares, presetWindow, type ShareWindow, shareSeries } from '../analysis/share.ts'
 import { findStragglers, type StragglerReport } from '../analysis/stragglers.ts'
@@ -112,14 +112,13 @@ export class RotationService {
     const wide = custom
       ? { from: Math.min(custom.from, dayWindow.from), to: Math.max(custom.to, end) }
       : dayWindow
-    const [minutes, usage] = await Promise.all([
+    const [minutes, seen] = await Promise.all([
       this.#a.versionMinutes(keyId, wide),
-      this.#a.clientUsage(keyId, { from: end - this.#s.history_ms, to: end }),
+      this.#a.versionSeen(keyId, { from: end - this.#s.history_ms, to: end }),
     ])
-    if (registryVersions.length === 0 && minutes.length === 0 && usage.length === 0) {
+    if (registryVersions.length === 0 && minutes.length === 0 && seen.length === 0) {
       throw new NotFoundError(`key ${keyId} is neither registered nor seen in traffic`)
     }
-    const seen = seenByVersion(usage)
     const labels = new Set([...registryVersions.map((v) => v.version), ...seen.map((s) => s.version)])
     const versions = [...labels].map((label) => {
       const reg = registryVersions.find((v) => v.version === label)

@@ -2,7 +2,9 @@
 // keys × minutes, not with events. Each method is one SQL statement with every
 // value bound as a parameter; results are mapped to the analysis input types.
 import type { ClickHouseClient } from '@clickhouse/client'
+import type { VersionSeen } from '../../analysis/first-last-seen.ts'
 import type { ClientUsage, FailureMinute, TimeWindow, VersionMinute } from '../../analysis/types.ts'
+import { compareVersionLabels } from '../../analysis/versions.ts'
 import { classifyStoreError } from './errors.ts'
 import { qualified } from './identifiers.ts'
 
@@ -101,6 +103,51 @@ export class AnalyticsStore {
       lastSeen: Number(r.last_seen_ms),
       routes: r.route_sample,
     }))
+  }
+
+  /**
+   * First/last seen per version of one key, aggregated in the store (the same
+   * numbers as `seenByVersion` over `clientUsage`, without shipping every
+   * client row: key pages stay fast on keys with many clients).
+   */
+  async versionSeen(keyId: string, w: TimeWindow): Promise<VersionSeen[]> {
+    const rows = await this.#rows<{
+      version: string
+      first_ms: number
+      last_ms: number
+      total_requests: number
+      failed_requests: number
+      client_count: number
+      address_count: number
+      gateway_list: string[]
+    }>(
+      'reading first and last seen per version',
+      `SELECT key_version AS version,
+          toUnixTimestamp64Milli(min(first_seen)) AS first_ms,
+          toUnixTimestamp64Milli(max(last_seen)) AS last_ms,
+          sum(requests) AS total_requests, sum(failures) AS failed_requests,
+          uniqExactIf(client_id, client_id != '') AS client_count,
+          uniqExactIf(source_address, source_address != '') AS address_count,
+          arraySort(groupUniqArrayIf(gateway, gateway != '')) AS gateway_list
+        FROM ${qualified(this.#db, 'auth_minute_clients')}
+        WHERE key_id = {key:String}
+          AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+        GROUP BY version
+        HAVING total_requests > 0`,
+      { key: keyId, from: sec(w.from), to: secCeil(w.to) },
+    )
+    return rows
+      .map((r) => ({
+        version: r.version,
+        firstSeen: Number(r.first_ms),
+        lastSeen: Number(r.last_ms),
+        requests: Number(r.total_requests),
+        failures: Number(r.failed_requests),
+        clients: Number(r.client_count),
+        sourceAddresses: Number(r.address_count),
+        gateways: r.gateway_list,
+      }))
+      .sort((a, b) => compareVersionLabels(a.version, b.version))
   }
 
   /** Requests and failures per (minute, key, version, gateway, client, reason); one key or all. */

@@ -144,6 +144,14 @@ async function main() {
   )
   rssPeak = Math.max(rssPeak, peakRss(d.proc.pid!))
   clearInterval(rssTimer)
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN)
+  const writes = metric('keyshift_store_write_seconds_count')
+  console.log(
+    `store writes: ${writes} group commits, ${(metric('keyshift_ingest_batch_events_sum') / writes).toFixed(0)} events each, ` +
+      `${((metric('keyshift_store_write_seconds_sum') / writes) * 1000).toFixed(0)} ms each, ` +
+      `${metric('keyshift_store_write_seconds_sum').toFixed(1)} s writing of ${((end - first) / 1000).toFixed(1)} s`,
+  )
   await d.kill('SIGTERM')
   rmSync(dir, { recursive: true, force: true })
   const rate = (EVENTS - firstCount) / ((end - first) / 1000)

@@ -145,7 +145,8 @@ async function main() {
   rssPeak = Math.max(rssPeak, peakRss(d.proc.pid!))
   clearInterval(rssTimer)
   const metrics = await (await fetch(`${url}/metrics`)).text()
-  const metric = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN)
+  const metric = (name: string) =>
+    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN)
   const writes = metric('keyshift_store_write_seconds_count')
   console.log(
     `store writes: ${writes} group commits, ${(metric('keyshift_ingest_batch_events_sum') / writes).toFixed(0)} events each, ` +

@@ -78,13 +78,40 @@ interface Waiter {
   reject: (err: unknown) => void
 }
 
-interface Segment {
+export interface Segment {
   source: string
   partition: number
   firstOffset: bigint
   items: Buffered[]
   meta: string
   waiters: Waiter[]
+  /** A batch rebuilt after a crash: its bounds are its identity, so it is never merged. */
+  exact?: boolean
+}
+
+/**
+ * Merges consecutive segments of the same partition into one, so a partition
+ * is written with one insert per flush however many submits it took. While the
+ * store is busy more submits pile up per partition, so flushes grow when the
+ * store is slow: the insert count stays per partition, not per fetch.
+ */
+export function coalesce(segments: readonly Segment[]): Segment[] {
+  const out: Segment[] = []
+  const open = new Map<string, Segment>()
+  for (const s of segments) {
+    const k = `${s.source}\u0000${s.partition}`
+    const prev = open.get(k)
+    if (prev && !prev.exact && !s.exact) {
+      prev.items.push(...s.items)
+      prev.waiters.push(...s.waiters)
+      prev.meta = s.meta
+      continue
+    }
+    const copy = { ...s, items: [...s.items], waiters: [...s.waiters] }
+    out.push(copy)
+    open.set(k, copy)
+  }
+  return out
 }
 
 export class PipelineStoppedError extends KeyshiftError {
@@ -316,7 +343,7 @@ export class IngestPipeline implements IngestSink {
         st.held = null
         st.pendingLast = null
         if (rest.length === 0) held.waiters.push(waiter)
-        if (held.records.length > 0) this.#enqueue(source, partition, held.records, meta, held.waiters)
+        if (held.records.length > 0) this.#enqueue(source, partition, held.records, meta, held.waiters, true)
         else for (const w of held.waiters) w.resolve()
         if (rest.length > 0) this.#enqueue(source, partition, rest, meta, [waiter])
         return
@@ -325,10 +352,17 @@ export class IngestPipeline implements IngestSink {
     })
   }
 
-  #enqueue(source: string, partition: number, items: Buffered[], meta: string, waiters: Waiter[]): void {
+  #enqueue(
+    source: string,
+    partition: number,
+    items: Buffered[],
+    meta: string,
+    waiters: Waiter[],
+    exact = false,
+  ): void {
     const st = this.#state(source, partition)
     const last = items.at(-1)!
-    this.#buffer.push({ source, partition, firstOffset: st.nextOffset, items, meta, waiters })
+    this.#buffer.push({ source, partition, firstOffset: st.nextOffset, items, meta, waiters, exact })
     st.nextOffset = last.record.nextOffset
     this.#buffered += items.length
     if (this.#buffered >= this.#o.batchMaxEvents) this.#kick()
@@ -341,7 +375,7 @@ export class IngestPipeline implements IngestSink {
       this.#timer = null
     }
     if (this.#flushing || this.#buffer.length === 0) return
-    const segments = this.#buffer
+    const segments = coalesce(this.#buffer)
     this.#buffer = []
     this.#buffered = 0
     this.#flushing = this.#flush(segments).finally(() => {

@@ -20,6 +20,12 @@ export interface KafkaSourceOptions {
   sessionTimeoutMs: number
   /** Per-partition fetch size; bounds memory together with the concurrency. */
   maxBytesPerPartition?: number
+  /**
+   * Batches per partition handed to the pipeline before waiting for the oldest
+   * to be stored. More in flight lets the group commit write bigger batches
+   * while the store is busy; memory grows with it. Default 4.
+   */
+  maxBatchesInFlight?: number
 }
 
 export function kafkaSourceId(topic: string): string {
@@ -37,8 +43,8 @@ export class KafkaSource implements Source {
   readonly #next = new Map<string, bigint>()
   #lagTimer: NodeJS.Timeout | null = null
   #lastLag = 0
-  /** Per topic/partition: the previous batch's "stored" promise (one batch in flight per partition). */
-  readonly #inflight = new Map<string, Promise<bigint>>()
+  /** Per topic/partition: the "stored" promises of batches handed over and not yet awaited. */
+  readonly #inflight = new Map<string, Promise<bigint>[]>()
   readonly #lag: Gauge<'topic'>
 
   constructor(opts: KafkaSourceOptions) {
@@ -164,9 +170,9 @@ export class KafkaSource implements Source {
     const key = `${batch.topic}/${batch.partition}`
     const first = records[0]!.offset
     const next = records.at(-1)!.nextOffset
-    // One batch in flight per partition: this batch is decoded and buffered now,
-    // and we wait only for the previous one to be stored, so fetching and
-    // decoding overlap with store writes. Nothing is acknowledged before it is
+    // Up to `maxBatchesInFlight` batches per partition: this batch is decoded and
+    // buffered now, and we wait only for the oldest one to be stored, so fetching
+    // and decoding overlap with store writes. Nothing is acknowledged before it is
     // stored: the position lives in the store, and Kafka offsets are committed
     // only after the write (informational, for lag tooling).
     const done = this.#o.sink.submit(source, batch.partition, records).then(
@@ -192,10 +198,12 @@ export class KafkaSource implements Source {
       },
     )
     done.catch(() => {})
-    const prev = this.#inflight.get(key)
-    this.#inflight.set(key, done)
+    const queue = this.#inflight.get(key) ?? []
+    queue.push(done)
+    this.#inflight.set(key, queue)
     resolveOffset(batch.messages.at(-1)!.offset)
-    if (!prev) return
+    if (queue.length < (this.#o.maxBatchesInFlight ?? 4)) return
+    const prev = queue.shift()!
     // Keep the group membership alive while the store is slow or down.
     const beat = setInterval(() => void heartbeat().catch(() => {}), 3_000)
     try {
@@ -210,7 +218,7 @@ export class KafkaSource implements Source {
 
   /** Waits until every batch handed to the sink was stored (or failed). */
   async #settle(): Promise<void> {
-    const pending = [...this.#inflight.values()]
+    const pending = [...this.#inflight.values()].flat()
     this.#inflight.clear()
     await Promise.all(pending.map((p) => p.catch(() => null)))
   }

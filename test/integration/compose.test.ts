@@ -5,7 +5,8 @@
 // mounts line up across kafka-init, Vector, the simulator, Prometheus and Grafana.
 // No Docker engine is needed: nothing here builds or starts a container.
 import { execFile } from 'node:child_process'
-import { existsSync, readFileSync, statSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -16,6 +17,7 @@ import type { Config } from '../../src/config/schema.ts'
 import { createHttpServer } from '../../src/http/server.ts'
 import { createFingerprinter, MIN_PEPPER_LENGTH } from '../../src/ingest/secrets/fingerprint.ts'
 import { loadLifecycleFiles } from '../../src/registry/lifecycle-files.ts'
+import { storyLifecycleYaml } from '../../src/scenario/simulator.ts'
 import { silentLogger } from '../../src/telemetry/logger.ts'
 import { createRegistry } from '../../src/telemetry/metrics.ts'
 
@@ -242,7 +244,7 @@ describe('docker-compose.yml', () => {
       }),
     ])
     expect(config.data_dir).toBe('/var/lib/keyshift')
-    expect(config.registry.files).toEqual(['/etc/keyshift/keys.yaml'])
+    expect(config.registry.files).toEqual(['/var/log/gateway/keys.yaml'])
 
     const pepper = config.secrets.pepper?.reveal() ?? ''
     expect(pepper).toBe(readFileSync(path.join(repoRoot, 'deploy/secrets/keyshift-pepper.txt'), 'utf8'))
@@ -269,9 +271,35 @@ describe('docker-compose.yml', () => {
     expect(publishedPorts(clickhouse)).toEqual([{ host: 8123, container: 8123 }])
   })
 
-  it('loads the demo key registry that keyshift reads at start', async () => {
-    const files = config.registry.files.map((f) => hostPathOf(keyshift, f))
-    expect(files).toEqual([path.join(repoRoot, 'deploy/keys.yaml')])
+  it('reads the key registry the gateway simulator writes, after it is written', async () => {
+    const sim = service(compose, 'gateway-sim')
+    const args = argv(sim.command)
+    const out = args[args.indexOf('--lifecycle-out') + 1]
+    expect(config.registry.files).toEqual([out])
+    // Both services mount the same volume at the directory of that file; keyshift read-only.
+    const simMount = mountsOf(sim).find((m) => out!.startsWith(`${m.target}/`))
+    const ksMount = mountsOf(keyshift).find((m) => out!.startsWith(`${m.target}/`))
+    expect(simMount?.source).toBe('gateway-logs')
+    expect(ksMount?.source).toBe('gateway-logs')
+    expect(ksMount?.readOnly).toBe(true)
+    // keyshift starts only once the simulator reports the file written.
+    expect(argv(sim.healthcheck?.test)).toEqual(['CMD', 'test', '-s', out])
+    expect((keyshift.depends_on as Record<string, { condition: string }>)['gateway-sim']).toEqual({
+      condition: 'service_healthy',
+    })
+    // What simulate writes there loads through the real registry loader.
+    const dir = mkdtempSync(path.join(tmpdir(), 'ks-compose-keys-'))
+    const file = path.join(dir, 'keys.yaml')
+    writeFileSync(file, storyLifecycleYaml({ end: Date.parse('2026-01-03T00:00:00Z'), hours: 48, seed: 1, keys: 8 }))
+    const story = await loadLifecycleFiles([file], {
+      fingerprint: createFingerprinter(config.secrets.pepper!.reveal()),
+      now: Date.parse('2026-01-03T00:00:00Z'),
+    })
+    expect([...new Set(story.map((e) => e.keyId))]).toEqual(expect.arrayContaining(['acme-payments', 'globex-api']))
+  })
+
+  it('ships deploy/keys.yaml as a valid example registry file', async () => {
+    const files = [path.join(repoRoot, 'deploy/keys.yaml')]
     const events = await loadLifecycleFiles(files, {
       fingerprint: createFingerprinter(config.secrets.pepper!.reveal()),
       now: Date.parse('2026-01-01T00:00:00Z'),
@@ -374,9 +402,14 @@ describe('docker-compose.yml', () => {
     )
     expect(includes).toEqual(['/var/log/gateway/*.log'])
     expect(includes.some((g) => globToRegExp(g).test(seenByShipper))).toBe(true)
-    // Same image as the daemon, without the daemon's HTTP healthcheck.
+    // Same image as the daemon; healthy once it has written the key registry.
     expect(sim.image).toBe(keyshift.image)
-    expect(sim.healthcheck).toEqual({ disable: true })
+    expect(sim.healthcheck).toEqual({
+      test: ['CMD', 'test', '-s', '/var/log/gateway/keys.yaml'],
+      interval: '2s',
+      timeout: '2s',
+      retries: 30,
+    })
   })
 
   it('publishes keyshift on its configured port with a /healthz healthcheck the server answers', async () => {
@@ -399,16 +432,17 @@ describe('docker-compose.yml', () => {
     }
   })
 
-  it('starts keyshift only once Kafka, its topics and ClickHouse are ready', () => {
+  it('starts keyshift only once Kafka, its topics, ClickHouse and the key registry are ready', () => {
     expect(keyshift.build).toBe('.')
     expect(keyshift.depends_on).toEqual({
       kafka: { condition: 'service_healthy' },
       'kafka-init': { condition: 'service_completed_successfully' },
       clickhouse: { condition: 'service_healthy' },
+      'gateway-sim': { condition: 'service_healthy' },
     })
     expect(service(compose, 'kafka').healthcheck?.test).toBeDefined()
     expect(service(compose, 'clickhouse').healthcheck?.test).toBeDefined()
-    const data = mountsOf(keyshift).find((m) => !m.bind)
+    const data = mountsOf(keyshift).find((m) => !m.bind && m.source === 'keyshift-data')
     expect(data).toEqual({ source: 'keyshift-data', bind: false, target: config.data_dir, readOnly: false })
   })
 

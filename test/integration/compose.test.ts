@@ -290,12 +290,17 @@ describe('docker-compose.yml', () => {
     // What simulate writes there loads through the real registry loader.
     const dir = mkdtempSync(path.join(tmpdir(), 'ks-compose-keys-'))
     const file = path.join(dir, 'keys.yaml')
-    writeFileSync(file, storyLifecycleYaml({ end: Date.parse('2026-01-03T00:00:00Z'), hours: 48, seed: 1, keys: 8 }))
+    writeFileSync(
+      file,
+      storyLifecycleYaml({ end: Date.parse('2026-01-03T00:00:00Z'), hours: 48, seed: 1, keys: 8 }),
+    )
     const story = await loadLifecycleFiles([file], {
       fingerprint: createFingerprinter(config.secrets.pepper!.reveal()),
       now: Date.parse('2026-01-03T00:00:00Z'),
     })
-    expect([...new Set(story.map((e) => e.keyId))]).toEqual(expect.arrayContaining(['acme-payments', 'globex-api']))
+    expect([...new Set(story.map((e) => e.keyId))]).toEqual(
+      expect.arrayContaining(['acme-payments', 'globex-api']),
+    )
   })
 
   it('ships deploy/keys.yaml as a valid example registry file', async () => {

@@ -32,6 +32,29 @@ function lines(from: number, count: number, now: number): { value: string }[] {
   })
 }
 
+/** True once every partition of `topic` reports a leader and offsets. */
+async function partitionsLed(brokers: string, topic: string, partitions: number): Promise<boolean> {
+  const kafka = new Kafka({
+    brokers: [brokers],
+    logLevel: logLevel.NOTHING,
+    clientId: 'probe',
+    retry: { retries: 0 },
+  })
+  const admin = kafka.admin()
+  try {
+    await admin.connect()
+    const meta = await admin.fetchTopicMetadata({ topics: [topic] })
+    const parts = meta.topics[0]?.partitions ?? []
+    if (parts.length !== partitions || parts.some((p) => p.leader < 0)) return false
+    const offsets = await admin.fetchTopicOffsets(topic)
+    return offsets.length === partitions
+  } catch {
+    return false
+  } finally {
+    await admin.disconnect().catch(() => {})
+  }
+}
+
 /** Sum of Kafka committed offsets of a group vs the topic's high watermarks. */
 async function caughtUp(brokers: string, topic: string, groupId: string): Promise<boolean> {
   const kafka = new Kafka({ brokers: [brokers], logLevel: logLevel.NOTHING, clientId: 'probe' })
@@ -142,6 +165,12 @@ describe('exactly once through broker and store outages (in-process)', () => {
       await brokerStop(broker)
       await new Promise((r) => setTimeout(r, 3_000))
       await brokerStart(broker)
+      // A restarted broker serves metadata before it has loaded every partition;
+      // produce only once all partitions have leaders again (a failed produce
+      // could have written part of its batch, which would spoil the exact count).
+      await waitFor('the topic served again', () => partitionsLed(broker.brokers, topic, 6), {
+        timeoutMs: 60_000,
+      })
       produced += await produceMessages(broker.brokers, topic, lines(produced, 20_000, now))
       await waitFor('all events after the broker restart', async () => (await count()) === produced, {
         timeoutMs: 120_000,

@@ -5,6 +5,7 @@
 import type { Kafka, Producer } from 'kafkajs'
 import { SourceError } from '../../domain/errors.ts'
 import type { DeadLetter, DeadLetterSink } from '../pipeline.ts'
+import { ensureTopic } from './topics.ts'
 
 export class KafkaDeadLetterSink implements DeadLetterSink {
   readonly #kafka: Kafka
@@ -18,6 +19,7 @@ export class KafkaDeadLetterSink implements DeadLetterSink {
 
   async #connected(): Promise<Producer> {
     if (!this.#producer) {
+      await ensureTopic(this.#kafka, this.#topic, { partitions: 1 })
       const p = this.#kafka.producer({ allowAutoTopicCreation: true, idempotent: false })
       await p.connect()
       this.#producer = p

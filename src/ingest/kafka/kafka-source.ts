@@ -4,6 +4,7 @@
 // Kafka offsets are still committed after each stored batch, for lag tooling.
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import { Gauge } from 'prom-client'
+import { SourceError } from '../../domain/errors.ts'
 import type { Logger } from '../../telemetry/logger.ts'
 import type { Registry } from '../../telemetry/metrics.ts'
 import { PipelineFencedError, PipelineStoppedError } from '../pipeline.ts'
@@ -110,7 +111,7 @@ export class KafkaSource implements Source {
       this.#assigned = false
     })
     await consumer.connect()
-    for (const topic of o.topics) await consumer.subscribe({ topic, fromBeginning: true })
+    for (const topic of o.topics) await subscribeWhenServed(consumer, topic, o.logger)
     await consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: false,
@@ -251,5 +252,32 @@ export class KafkaSource implements Source {
     await this.#settle()
     await this.#consumer?.disconnect()
     this.#consumer = null
+  }
+}
+
+/** Errors a broker answers with while a topic is being created or its leaders elected. */
+const NOT_YET = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE', 'NOT_LEADER_FOR_PARTITION'])
+
+/**
+ * Subscribes, waiting (up to about 30 s) while the broker still creates the
+ * topic or elects its leaders; a topic that never appears is a clear error.
+ */
+async function subscribeWhenServed(consumer: Consumer, topic: string, logger: Logger): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await consumer.subscribe({ topic, fromBeginning: true })
+      return
+    } catch (err) {
+      const type = (err as { type?: string }).type ?? ''
+      if (!NOT_YET.has(type)) throw err
+      if (attempt >= 60) {
+        throw new SourceError(
+          `Kafka topic ${topic} is not served (${type}); create it, or enable auto.create.topics.enable`,
+          { retriable: false, cause: err },
+        )
+      }
+      if (attempt === 0) logger.info({ topic, reason: type }, 'Waiting for the Kafka topic to be served.')
+      await new Promise((r) => setTimeout(r, 500))
+    }
   }
 }

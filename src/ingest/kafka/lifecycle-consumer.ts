@@ -10,6 +10,7 @@ import { parseLifecycle, type RecordedLifecycleEvent } from '../../registry/life
 import type { Logger } from '../../telemetry/logger.ts'
 import type { Registry } from '../../telemetry/metrics.ts'
 import type { Source } from '../source.ts'
+import { ensureTopic } from './topics.ts'
 
 export class LifecycleConsumer implements Source {
   readonly id: string
@@ -48,6 +49,7 @@ export class LifecycleConsumer implements Source {
     consumer.on(consumer.events.GROUP_JOIN, () => {
       this.#assigned = true
     })
+    await ensureTopic(this.o.kafka, this.o.topic, { partitions: 1 })
     await consumer.connect()
     await consumer.subscribe({ topic: this.o.topic, fromBeginning: true })
     await consumer.run({

@@ -53,6 +53,23 @@ export function stateAfter(action: LifecycleAction): LifecycleState {
   }
 }
 
+/** A version with no times, scopes, owners or fingerprints yet. */
+export function newKeyVersion(keyId: string, version: string, state: LifecycleState): KeyVersion {
+  return {
+    keyId,
+    version,
+    state,
+    createdAt: null,
+    activatedAt: null,
+    deprecatedAt: null,
+    deactivatedAt: null,
+    expiresAt: null,
+    scopes: [],
+    owners: [],
+    fingerprints: [],
+  }
+}
+
 /** Order of actions recorded at the same instant: a version is created before it is activated, and so on. */
 const ACTION_ORDER: Record<LifecycleAction, number> = {
   create: 0,
@@ -70,19 +87,7 @@ export function foldLifecycle(events: readonly LifecycleEvent[]): Map<string, Ke
   const out = new Map<string, KeyVersion>()
   for (const e of sorted) {
     const id = `${e.keyId}/${e.version}`
-    const kv: KeyVersion = out.get(id) ?? {
-      keyId: e.keyId,
-      version: e.version,
-      state: 'created',
-      createdAt: null,
-      activatedAt: null,
-      deprecatedAt: null,
-      deactivatedAt: null,
-      expiresAt: null,
-      scopes: [],
-      owners: [],
-      fingerprints: [],
-    }
+    const kv: KeyVersion = out.get(id) ?? newKeyVersion(e.keyId, e.version, 'created')
     kv.state = stateAfter(e.action)
     if (e.action === 'create') kv.createdAt ??= e.time
     if (e.action === 'activate' || e.action === 'reactivate') {

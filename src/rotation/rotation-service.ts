@@ -19,7 +19,7 @@ import { findVersion, newerVersions, versionsOfKey } from '../analysis/versions.
 import type { Config } from '../config/schema.ts'
 import { UNKNOWN_KEY } from '../domain/auth-event.ts'
 import { NotFoundError } from '../domain/errors.ts'
-import type { KeyVersion } from '../domain/key-version.ts'
+import { type KeyVersion, newKeyVersion } from '../domain/key-version.ts'
 import type { KeyRegistry } from '../registry/key-registry.ts'
 import type { AnalyticsStore, KeySummary } from '../store/clickhouse/analytics-store.ts'
 import type { StatusStore } from '../store/clickhouse/status-store.ts'
@@ -285,18 +285,7 @@ export class RotationService {
   }
 }
 
+/** A version seen in traffic but never registered; shown as active (it is accepted). */
 function unregistered(keyId: string, version: string): KeyVersion {
-  return {
-    keyId,
-    version,
-    state: 'active',
-    createdAt: null,
-    activatedAt: null,
-    deprecatedAt: null,
-    deactivatedAt: null,
-    expiresAt: null,
-    scopes: [],
-    owners: [],
-    fingerprints: [],
-  }
+  return newKeyVersion(keyId, version, 'active')
 }

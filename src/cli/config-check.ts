@@ -1,5 +1,6 @@
 // `keyshift config check <file>`: validate a configuration without starting anything.
 import type { Command } from 'commander'
+import { validateAlertingConfig } from '../alerting/config.ts'
 import { loadConfig } from '../config/load.ts'
 
 export function registerConfigCommand(program: Command): void {
@@ -13,6 +14,8 @@ export function registerConfigCommand(program: Command): void {
       const path = file ?? process.env.KEYSHIFT_CONFIG
       try {
         const cfg = loadConfig(path)
+        // Cross-field rules the schema cannot express (routes naming unknown receivers).
+        validateAlertingConfig(cfg.alerting)
         process.stdout.write(`configuration ${path ?? '(defaults + environment)'} is valid\n`)
         if (opts.print) process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`)
       } catch (err) {

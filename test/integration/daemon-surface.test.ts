@@ -148,6 +148,20 @@ describe('keyshift config check and --help', () => {
     )
   })
 
+  it('rejects a route that names an unknown receiver', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ks-check-route-'))
+    const file = join(dir, 'route.yaml')
+    writeFileSync(file, 'alerting:\n  routes:\n    - match: { severity: [critical] }\n      receivers: [nobody]\n')
+    const r = await runKeyshift(['config', 'check', file])
+    expect(r).toEqual({
+      code: 1,
+      stdout: '',
+      stderr:
+        'invalid alerting configuration:\n' +
+        '  - alerting.routes[0].receivers: unknown receiver "nobody"; define it under alerting.receivers or fix the name (no receiver is defined yet)\n',
+    })
+  })
+
   it('prints help for every command', async () => {
     const commands = [
       [],
@@ -162,6 +176,10 @@ describe('keyshift config check and --help', () => {
       ['gate'],
       ['status'],
       ['detect'],
+      ['simulate'],
+      ['demo'],
+      ['silence'],
+      ['notify'],
     ]
     for (const c of commands) {
       const r = await runKeyshift([...c, '--help'])

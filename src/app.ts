@@ -105,7 +105,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     rawDays: config.clickhouse.retention_days,
     rollupDays: config.clickhouse.rollup_retention_days,
   })
-  const events = new EventStore(store.client, store.database, clock)
+  const events = new EventStore(
+    store.client,
+    store.database,
+    clock,
+    store.mode === 'embedded' ? join(resolve(config.data_dir), 'spool') : null,
+  )
   const status = new StatusStore(store.client, store.database)
   const keys = new KeyRegistry(new RegistryStore(store.client, store.database), logger)
   await keys.refresh()

@@ -11,11 +11,15 @@
 // materialized-view parts) are dropped by ClickHouse's insert deduplication,
 // and parts that were not written are written now. Tables carry
 // `non_replicated_deduplication_window`; replicated tables dedup by default.
+import { createHash } from 'node:crypto'
+import { mkdirSync, rmSync } from 'node:fs'
+import { rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { AuthEvent } from '../../domain/auth-event.ts'
 import type { StoredPosition } from '../../ingest/source.ts'
 import { classifyStoreError } from './errors.ts'
-import { qualified } from './identifiers.ts'
+import { qualified, quoteString } from './identifiers.ts'
 
 export interface StoredEvent {
   event: AuthEvent
@@ -69,6 +73,12 @@ function positionRow(b: PartitionBatch, state: 'pending' | 'committed', now: num
   }
 }
 
+/** Types of `EVENT_COLUMNS`, for reading a spooled batch with `file()`. */
+const EVENT_STRUCTURE =
+  "time DateTime64(3, 'UTC'), event_id String, key_id String, key_version String, key_fingerprint String, " +
+  'outcome String, reason String, status UInt16, client_id String, source_address String, user_agent String, ' +
+  'method String, route String, gateway String, latency_ms Float32, src String, src_partition UInt64, src_offset UInt64'
+
 /** Column order of `eventRow`; rows are sent as JSONCompactEachRow (about half the parse cost of JSONEachRow). */
 const EVENT_COLUMNS = [
   'time',
@@ -119,11 +129,25 @@ export class EventStore {
   readonly #client: ClickHouseClient
   readonly #db: string
   readonly #clock: () => number
+  readonly #spoolDir: string | null
 
-  constructor(client: ClickHouseClient, db: string, clock: () => number = Date.now) {
+  /** `spoolDir`: embedded mode only, a directory the in-process engine can read batch files from. */
+  constructor(
+    client: ClickHouseClient,
+    db: string,
+    clock: () => number = Date.now,
+    spoolDir: string | null = null,
+  ) {
     this.#client = client
     this.#db = db
     this.#clock = clock
+    this.#spoolDir = spoolDir
+    if (spoolDir) {
+      // Leftovers of a batch that was being written when the process died; the
+      // rebuilt batch writes its own file again.
+      rmSync(spoolDir, { recursive: true, force: true })
+      mkdirSync(spoolDir, { recursive: true })
+    }
   }
 
   /** Latest stored position per partition of `source`. */
@@ -175,6 +199,59 @@ export class EventStore {
     }
   }
 
+  /**
+   * One insert (one part per table, so atomic) carrying the batch's dedup token.
+   * Embedded: the rows go through a file read by `file()`, which the in-process
+   * engine parses about 2.5× faster than rows inlined in the query text; the
+   * insert is single-threaded and squashed into one block, so a retry forms the
+   * same block and is deduplicated like the first attempt. Server: a normal
+   * insert over HTTP.
+   */
+  async #insertEvents(rows: unknown[][], token: string): Promise<void> {
+    const dedup = {
+      insert_deduplicate: 1,
+      insert_deduplication_token: token,
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+    } as const
+    if (!this.#spoolDir) {
+      await this.#client.insert({
+        table: qualified(this.#db, 'auth_events'),
+        values: rows,
+        format: 'JSONCompactEachRow',
+        columns: [...EVENT_COLUMNS],
+        clickhouse_settings: {
+          ...dedup,
+          max_insert_block_size: '10000000',
+          min_insert_block_size_rows: '0',
+          min_insert_block_size_bytes: '0',
+        },
+      })
+      return
+    }
+    const file = join(
+      this.#spoolDir,
+      `${createHash('sha256').update(token).digest('hex').slice(0, 32)}.jsonl`,
+    )
+    await writeFile(file, `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`)
+    try {
+      await this.#client.command({
+        query: `INSERT INTO ${qualified(this.#db, 'auth_events')} (${EVENT_COLUMNS.join(', ')})
+          SELECT * FROM file(${quoteString(file)}, 'JSONCompactEachRow', ${quoteString(EVENT_STRUCTURE)})`,
+        clickhouse_settings: {
+          ...dedup,
+          max_threads: 1,
+          max_insert_threads: '1',
+          input_format_parallel_parsing: 0,
+          max_block_size: '10000000',
+          min_insert_block_size_rows: '10000000',
+          min_insert_block_size_bytes: '10000000000',
+        },
+      })
+    } finally {
+      await rm(file, { force: true })
+    }
+  }
+
   /** Writes batches (any partitions) following the protocol above. Idempotent per batch. */
   async write(batches: readonly PartitionBatch[]): Promise<void> {
     const now = this.#clock()
@@ -199,20 +276,7 @@ export class EventStore {
           else byDay.set(day, [eventRow(e, b)])
         }
         for (const day of [...byDay.keys()].sort((x, y) => x - y)) {
-          await this.#client.insert({
-            table: qualified(this.#db, 'auth_events'),
-            values: byDay.get(day)!,
-            format: 'JSONCompactEachRow',
-            columns: [...EVENT_COLUMNS],
-            clickhouse_settings: {
-              insert_deduplicate: 1,
-              insert_deduplication_token: `${identity}|${day}`,
-              deduplicate_blocks_in_dependent_materialized_views: 1,
-              max_insert_block_size: '10000000',
-              min_insert_block_size_rows: '0',
-              min_insert_block_size_bytes: '0',
-            },
-          })
+          await this.#insertEvents(byDay.get(day)!, `${identity}|${day}`)
         }
         if (b.deadLetters.length > 0) {
           await this.#client.insert({

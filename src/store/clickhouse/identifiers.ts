@@ -9,3 +9,8 @@ export function quoteIdent(name: string): string {
 export function qualified(db: string, table: string): string {
   return `${quoteIdent(db)}.${quoteIdent(table)}`
 }
+
+/** A SQL string literal, for the rare arguments that cannot be bound (table-function file paths). */
+export function quoteString(value: string): string {
+  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
+}

@@ -5,12 +5,12 @@
 // success as `delivered`. Every attempt is logged in the store and every state
 // change is written to the outbox, so delivery resumes after a restart.
 import { Counter, Gauge } from 'prom-client'
+import { backoffDelay } from '../shared/retry.ts'
 import type { DeliveryLogRow } from '../store/clickhouse/alert-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import { type Clock, type DeliveryResult, type Notifier, systemClock } from './notifiers/notifier.ts'
 import type { OutboxEntry } from './pipeline/types.ts'
-import { backoffDelay } from './retry.ts'
 
 /** What the worker reads and writes; `AlertStore` implements it. */
 export interface DeliveryStore {

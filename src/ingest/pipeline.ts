@@ -9,6 +9,7 @@ import type { Counter, Gauge, Histogram } from 'prom-client'
 import { Counter as PCounter, Gauge as PGauge, Histogram as PHistogram } from 'prom-client'
 import type { AuthEvent } from '../domain/auth-event.ts'
 import { DecodeError, KeyshiftError } from '../domain/errors.ts'
+import { backoffDelay } from '../shared/retry.ts'
 import type {
   DeadLetterRow,
   EventStore,
@@ -407,7 +408,12 @@ export class IngestPipeline implements IngestSink {
           this.#rollback(segments, err)
           return
         }
-        const delay = backoff(attempt++, this.#o.retryBaseMs, this.#o.retryMaxMs)
+        const delay = backoffDelay(attempt++, {
+          baseMs: this.#o.retryBaseMs,
+          maxMs: this.#o.retryMaxMs,
+          factor: 2,
+          jitter: 'full',
+        })
         this.#o.logger.warn(
           { err: (err as Error).message, attempt, retryInMs: delay },
           'The store rejected a batch; retrying with backoff while sources wait.',
@@ -508,10 +514,4 @@ export class IngestPipeline implements IngestSink {
       for (const w of st.held?.waiters ?? []) w.reject(new PipelineStoppedError())
     }
   }
-}
-
-/** Exponential backoff with full jitter, capped. */
-function backoff(attempt: number, baseMs: number, maxMs: number): number {
-  const cap = Math.min(maxMs, baseMs * 2 ** Math.min(attempt, 20))
-  return Math.round(cap / 2 + (Math.random() * cap) / 2)
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
+import { DeliveryError } from '../alerting/notifiers/notifier.ts'
 import { KeyshiftError, StoreError } from '../domain/errors.ts'
-import { DeliveryError } from './notifiers/notifier.ts'
 import { type BackoffOptions, backoffDelay, isRetriableError, retry, sleep } from './retry.ts'
 
 const exp: BackoffOptions = { baseMs: 100, maxMs: 10_000, factor: 2, jitter: 'full' }

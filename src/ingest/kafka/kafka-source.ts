@@ -2,7 +2,7 @@
 // store, not Kafka, holds the truth about what was consumed: on every
 // (re)assignment the member reloads the stored positions and seeks there.
 // Kafka offsets are still committed after each stored batch, for lag tooling.
-import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
+import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import { Gauge } from 'prom-client'
 import { SourceError } from '../../domain/errors.ts'
 import type { Logger } from '../../telemetry/logger.ts'
@@ -44,6 +44,7 @@ export class KafkaSource implements Source {
   readonly #next = new Map<string, bigint>()
   #lagTimer: NodeJS.Timeout | null = null
   #lastLag = 0
+  #adminClient: Promise<Admin> | null = null
   /** Per topic/partition: the "stored" promises of batches handed over and not yet awaited. */
   readonly #inflight = new Map<string, Promise<bigint>[]>()
   readonly #lag: Gauge<'topic'>
@@ -127,10 +128,14 @@ export class KafkaSource implements Source {
     for (const [topic, partitions] of Object.entries(assignment)) {
       const source = kafkaSourceId(topic)
       const stored = new Map((await this.#o.sink.positions(source)).map((p) => [p.partition, p]))
+      // No stored position: start at the beginning of what the broker still holds.
+      const low = partitions.every((p) => stored.has(p))
+        ? new Map<number, bigint>()
+        : new Map(
+            (await (await this.#admin()).fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.low)]),
+          )
       for (const partition of partitions) {
-        const p = stored.get(partition)
-        // No stored position: start at the beginning of what the broker still holds.
-        const offset = p ? p.nextOffset : await this.#earliest(topic, partition)
+        const offset = stored.get(partition)?.nextOffset ?? low.get(partition) ?? 0n
         this.#next.set(`${topic}/${partition}`, offset)
         consumer.seek({ topic, partition, offset: offset.toString() })
       }
@@ -142,16 +147,17 @@ export class KafkaSource implements Source {
     )
   }
 
-  async #earliest(topic: string, partition: number): Promise<bigint> {
-    const admin = this.#o.kafka.admin()
-    await admin.connect()
-    try {
-      const offsets = await admin.fetchTopicOffsets(topic)
-      const p = offsets.find((x) => x.partition === partition)
-      return BigInt(p?.low ?? '0')
-    } finally {
-      await admin.disconnect()
-    }
+  /** One admin connection for the source's lifetime (lag every 5 s, earliest offsets on assignment). */
+  #admin(): Promise<Admin> {
+    this.#adminClient ??= (async () => {
+      const admin = this.#o.kafka.admin()
+      await admin.connect()
+      return admin
+    })().catch((err) => {
+      this.#adminClient = null
+      throw err
+    })
+    return this.#adminClient
   }
 
   async #eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -225,24 +231,19 @@ export class KafkaSource implements Source {
   }
 
   async #updateLag(): Promise<void> {
-    const admin = this.#o.kafka.admin()
-    await admin.connect()
-    try {
-      let total = 0
-      for (const topic of this.#o.topics) {
-        const offsets = await admin.fetchTopicOffsets(topic)
-        let lag = 0n
-        for (const o of offsets) {
-          const next = this.#next.get(`${topic}/${o.partition}`)
-          if (next !== undefined) lag += BigInt(o.high) > next ? BigInt(o.high) - next : 0n
-        }
-        this.#lag.set({ topic }, Number(lag))
-        total += Number(lag)
+    const admin = await this.#admin()
+    let total = 0
+    for (const topic of this.#o.topics) {
+      const offsets = await admin.fetchTopicOffsets(topic)
+      let lag = 0n
+      for (const o of offsets) {
+        const next = this.#next.get(`${topic}/${o.partition}`)
+        if (next !== undefined) lag += BigInt(o.high) > next ? BigInt(o.high) - next : 0n
       }
-      this.#lastLag = total
-    } finally {
-      await admin.disconnect()
+      this.#lag.set({ topic }, Number(lag))
+      total += Number(lag)
     }
+    this.#lastLag = total
   }
 
   async stop(): Promise<void> {
@@ -252,6 +253,9 @@ export class KafkaSource implements Source {
     await this.#settle()
     await this.#consumer?.disconnect()
     this.#consumer = null
+    const admin = this.#adminClient
+    this.#adminClient = null
+    await admin?.then((a) => a.disconnect()).catch(() => {})
   }
 }
 

@@ -298,8 +298,19 @@ export async function migrate(
     })
     applied.push({ version: m.version, name: m.name })
   }
+  // Re-apply a TTL only when the configured retention changed: an ALTER at
+  // every start (and every one-shot CLI command) is a metadata change for nothing.
+  const engines = await client.query({
+    query: `SELECT name, engine_full FROM system.tables WHERE database = {db:String}`,
+    query_params: { db },
+    format: 'JSONEachRow',
+  })
+  const engineOf = new Map(
+    (await engines.json<{ name: string; engine_full: string }>()).map((r) => [r.name, r.engine_full]),
+  )
   for (const t of TTL_TABLES) {
     const days = t.kind === 'raw' ? retention.rawDays : retention.rollupDays
+    if (engineOf.get(t.table)?.includes(`TTL ${t.column} + toIntervalDay(${Math.trunc(days)})`)) continue
     await client.command({
       query: `ALTER TABLE ${qualified(db, t.table)} MODIFY TTL ${t.column} + INTERVAL ${Math.trunc(days)} DAY`,
       clickhouse_settings: { materialize_ttl_after_modify: 0 },

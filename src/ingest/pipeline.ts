@@ -302,7 +302,6 @@ export class IngestPipeline implements IngestSink {
       return { record, event }
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err
-      this.#m.rejected.inc({ source, reason: err.reason })
       return {
         record,
         dead: {
@@ -421,6 +420,8 @@ export class IngestPipeline implements IngestSink {
         await new Promise((r) => setTimeout(r, delay))
       }
     }
+    // Counted once stored: a batch that failed or was fenced is read and decoded again.
+    for (const l of letters) this.#m.rejected.inc({ source: l.source, reason: l.reason })
     let events = 0
     const stored: AuthEvent[] = []
     for (const b of batches) {

@@ -79,18 +79,24 @@ export class RotationService {
   }
 
   async listKeys(now: number): Promise<KeyListEntry[]> {
-    const seen = await this.#a.keys({ from: now - DAY_MS, to: windowEnd(now) })
+    const hour = { from: now - HOUR_MS, to: windowEnd(now) }
+    const [seen, totals] = await Promise.all([
+      this.#a.keys({ from: now - DAY_MS, to: windowEnd(now) }),
+      this.#a.versionTotals(hour),
+    ])
     const registry = this.#keys.versions()
     const ids = new Set([...seen.map((k) => k.keyId), ...registry.map((v) => v.keyId)])
     const out: KeyListEntry[] = []
     for (const keyId of [...ids].sort()) {
       const s = seen.find((k) => k.keyId === keyId)
       const registryVersions = versionsOfKey(registry, keyId)
-      let shares1h: ShareWindow | null = null
-      if (s) {
-        const w = { from: now - HOUR_MS, to: windowEnd(now) }
-        shares1h = computeShares(await this.#a.versionMinutes(keyId, w), w)
-      }
+      // One read for every key's hour; each key's totals count as one row at the window start.
+      const shares1h: ShareWindow | null = s
+        ? computeShares(
+            totals.filter((t) => t.keyId === keyId).map((t) => ({ ...t, minute: hour.from })),
+            hour,
+          )
+        : null
       out.push({
         keyId,
         requests: s?.requests ?? 0,

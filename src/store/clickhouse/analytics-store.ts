@@ -63,6 +63,33 @@ export class AnalyticsStore {
     }))
   }
 
+  /** Requests and failures per key and version over a window (every key in one read). */
+  async versionTotals(
+    w: TimeWindow,
+  ): Promise<{ keyId: string; version: string; requests: number; failures: number }[]> {
+    const rows = await this.#rows<{
+      key_id: string
+      version: string
+      total_requests: number
+      failed_requests: number
+    }>(
+      'reading version totals',
+      `SELECT key_id, key_version AS version,
+          sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
+        FROM ${qualified(this.#db, 'auth_minute')}
+        WHERE minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+        GROUP BY key_id, version
+        ORDER BY key_id, version`,
+      { from: sec(w.from), to: secCeil(w.to) },
+    )
+    return rows.map((r) => ({
+      keyId: r.key_id,
+      version: r.version,
+      requests: Number(r.total_requests),
+      failures: Number(r.failed_requests),
+    }))
+  }
+
   /** Usage per (client, address, user agent, gateway, version) of one key over a window. */
   async clientUsage(keyId: string, w: TimeWindow): Promise<ClientUsage[]> {
     const rows = await this.#rows<{

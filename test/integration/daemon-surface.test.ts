@@ -151,7 +151,10 @@ describe('keyshift config check and --help', () => {
   it('rejects a route that names an unknown receiver', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ks-check-route-'))
     const file = join(dir, 'route.yaml')
-    writeFileSync(file, 'alerting:\n  routes:\n    - match: { severity: [critical] }\n      receivers: [nobody]\n')
+    writeFileSync(
+      file,
+      'alerting:\n  routes:\n    - match: { severity: [critical] }\n      receivers: [nobody]\n',
+    )
     const r = await runKeyshift(['config', 'check', file])
     expect(r).toEqual({
       code: 1,

@@ -182,7 +182,7 @@ export async function createTopic(brokers: string, name: string, partitions = 6,
   await withAdmin(brokers, async (admin) => {
     await admin.createTopics({
       topics: [{ topic: name, numPartitions: partitions, replicationFactor: 1 }],
-      waitForLeaders: true,
+      waitForLeaders: false, // kafkajs can throw UNKNOWN_TOPIC_OR_PARTITION while waiting; polled below
       timeout: timeoutMs,
     })
     const deadline = Date.now() + timeoutMs
@@ -193,7 +193,10 @@ export async function createTopic(brokers: string, name: string, partitions = 6,
         if (found.length > 0 && found.length !== partitions) {
           throw new Error(`topic ${name} exists with ${found.length} partitions, not ${partitions}`)
         }
-        if (found.length === partitions && found.every((p) => p.leader >= 0)) return
+        if (found.length === partitions && found.every((p) => p.leader >= 0)) {
+          // Leaders elected in metadata; the logs serve once offsets can be listed.
+          if ((await admin.fetchTopicOffsets(name)).length === partitions) return
+        }
       } catch (error) {
         if (error instanceof Error && error.message.startsWith(`topic ${name} exists`)) throw error
         // Metadata not propagated yet: retry until the deadline.
@@ -228,6 +231,10 @@ export async function produceMessages(
   const producer = testKafka(brokers, 'keyshift-test-producer').producer({
     createPartitioner: Partitioners.DefaultPartitioner,
     allowAutoTopicCreation: false,
+    // A retried send (a partition still settling after create or restart) must not
+    // write a message twice: tests compare exact counts.
+    idempotent: true,
+    maxInFlightRequests: 1,
   })
   await producer.connect()
   try {

@@ -6,6 +6,7 @@
 // times out. Without Kafka (one embedded instance) the instance is always leader.
 import type { Consumer, Kafka } from 'kafkajs'
 import type { Logger } from '../../telemetry/logger.ts'
+import { ensureTopic } from './topics.ts'
 
 export interface Leadership {
   readonly kind: 'kafka' | 'single'
@@ -132,31 +133,15 @@ export class KafkaLeadership implements Leadership {
   }
 
   async #ensureTopic(): Promise<void> {
-    const admin = this.#o.kafka.admin()
-    await admin.connect()
-    try {
-      const topics = await admin.listTopics()
-      if (!topics.includes(this.#o.topic)) {
-        try {
-          await admin.createTopics({
-            topics: [{ topic: this.#o.topic, numPartitions: 1, replicationFactor: 1 }],
-            waitForLeaders: true,
-          })
-        } catch (err) {
-          // Another instance created it first.
-          if ((err as { type?: string }).type !== 'TOPIC_ALREADY_EXISTS') throw err
-        }
-      }
-      const meta = await admin.fetchTopicMetadata({ topics: [this.#o.topic] })
-      const partitions = meta.topics[0]?.partitions.length ?? 0
-      if (partitions > 1) {
-        this.#o.logger.warn(
-          { topic: this.#o.topic, partitions },
-          'The leader topic has more than one partition; only the owner of partition 0 leads.',
-        )
-      }
-    } finally {
-      await admin.disconnect()
+    const partitions = await ensureTopic(this.#o.kafka, this.#o.topic, {
+      partitions: 1,
+      replicationFactor: 1,
+    })
+    if (partitions > 1) {
+      this.#o.logger.warn(
+        { topic: this.#o.topic, partitions },
+        'The leader topic has more than one partition; only the owner of partition 0 leads.',
+      )
     }
   }
 

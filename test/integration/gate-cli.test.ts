@@ -1,0 +1,139 @@
+// `keyshift gate` as a CI job runs it: exit 0 ready, 1 not ready, 2 unknown —
+// against a store filled by the real daemon (file source, canonical events),
+// with GitHub Actions annotations and a job-summary table.
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { beforeAll, describe, expect, it } from 'vitest'
+import { runKeyshift, spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
+import { queryRows, withStore } from '../support/store-probe.ts'
+
+const DAY = 86_400_000
+const dir = mkdtempSync(join(tmpdir(), 'ks-gate-'))
+let cfg = ''
+
+function event(i: number, keyId: string, keyVersion: string, time: number) {
+  return JSON.stringify({
+    eventId: `g-${i}`,
+    time,
+    keyId,
+    keyVersion,
+    status: 200,
+    clientId: `client-${i % 3}`,
+    sourceAddress: '192.0.2.10',
+    userAgent: 'ci/1',
+    method: 'GET',
+    route: '/v1/x',
+    gateway: 'gw-1',
+    latencyMs: 3,
+  })
+}
+
+beforeAll(async () => {
+  const now = Date.now()
+  const port = 19_000 + Math.floor(Math.random() * 500)
+  const iso = (t: number) => new Date(t).toISOString()
+  // Both keys rotated v1 → v2 three days ago; acme's clients all moved, beta's did not.
+  const lifecycle = ['acme', 'beta'].flatMap((k) => [
+    { key_id: k, version: 'v1', action: 'create', time: iso(now - 10 * DAY) },
+    { key_id: k, version: 'v1', action: 'activate', time: iso(now - 10 * DAY + 1) },
+    { key_id: k, version: 'v2', action: 'create', time: iso(now - 3 * DAY) },
+    { key_id: k, version: 'v2', action: 'activate', time: iso(now - 3 * DAY + 1) },
+    { key_id: k, version: 'v1', action: 'deprecate', time: iso(now - 2 * DAY) },
+  ])
+  writeFileSync(join(dir, 'keys.json'), JSON.stringify(lifecycle))
+  const lines: string[] = []
+  for (let i = 0; i < 30; i++) lines.push(event(i, 'acme', 'v2', now - 3_600_000 + i * 1000))
+  for (let i = 30; i < 40; i++) lines.push(event(i, 'beta', i < 35 ? 'v1' : 'v2', now - 3_600_000 + i * 1000))
+  writeFileSync(join(dir, 'gateway.log'), `${lines.join('\n')}\n`)
+  cfg = writeConfig(dir, {
+    data_dir: join(dir, 'data'),
+    log: { level: 'warn' },
+    http: { port },
+    registry: { files: [join(dir, 'keys.json')] },
+    sources: [
+      {
+        type: 'file',
+        path: join(dir, 'gateway.log'),
+        decoder: { preset: 'canonical' },
+        poll_interval_ms: 50,
+      },
+    ],
+    ingest: { batch_max_wait_ms: 100, heartbeat_interval_ms: 200 },
+    secrets: { pepper: 'gate-pepper-0123456789abcdef' },
+  })
+  // The daemon ingests the log and writes fresh heartbeats, then leaves the store to the gate.
+  const d = spawnKeyshift(['run', '-c', cfg])
+  const logFile = join(dir, 'data', 'dead-letters.ndjson')
+  await waitFor(
+    'all 40 events stored',
+    async () => {
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+      return /keyshift_events_ingested_total\{[^}]*\} 40$/m.test(text)
+    },
+    { timeoutMs: 60_000 },
+  )
+  // A heartbeat written after the last batch, while caught up.
+  await new Promise((r) => setTimeout(r, 600))
+  expect(await d.kill('SIGTERM')).toBe(0)
+  expect(() => readFileSync(logFile)).toThrow() // nothing was dead-lettered
+})
+
+describe('keyshift gate', () => {
+  it('exits 0 when every rule passes', async () => {
+    const r = await runKeyshift(['gate', '--key', 'acme', '--version', 'v1', '-c', cfg])
+    expect(r.code).toBe(0)
+    expect(r.stdout.split('\n')[0]).toBe('READY: acme v1 may be deactivated.')
+  })
+
+  it('exits 1 while the old version carries traffic, naming the failing rule', async () => {
+    const r = await runKeyshift(['gate', 'beta', 'v1', '-c', cfg, '--json'])
+    expect(r.code).toBe(1)
+    const v = JSON.parse(r.stdout)
+    expect(v.verdict).toBe('not_ready')
+    expect(
+      v.rules.filter((x: { outcome: string }) => x.outcome !== 'pass').map((x: { id: string }) => x.id),
+    ).toEqual(['old_traffic_below_threshold'])
+    expect(v.rules.find((x: { id: string }) => x.id === 'old_traffic_below_threshold').numbers.requests).toBe(
+      5,
+    )
+  })
+
+  it('exits 2 for an unknown version and, in GitHub Actions, annotates and writes the job summary', async () => {
+    const summary = join(dir, 'summary.md')
+    writeFileSync(summary, '')
+    const r = await runKeyshift(['gate', '--key', 'acme', '--version', 'v9', '-c', cfg], {
+      env: {
+        GITHUB_ACTIONS: 'true',
+        GITHUB_STEP_SUMMARY: summary,
+        GITHUB_ACTOR: 'octocat',
+        GITHUB_RUN_ID: '42',
+      },
+    })
+    expect(r.code).toBe(2)
+    const lines = r.stdout.trim().split('\n')
+    expect(lines[0]).toBe(
+      'UNKNOWN: keyshift cannot tell whether acme v9 may be deactivated (failing closed).',
+    )
+    expect(lines.at(-1)!.startsWith('::warning title=keyshift gate%3A acme v9 unknown::')).toBe(true)
+    const md = readFileSync(summary, 'utf8')
+    expect(md.split('\n').slice(0, 4)).toEqual([
+      '### keyshift gate: `acme` `v9` → **unknown**',
+      '',
+      '| | rule | detail |',
+      '|---|---|---|',
+    ])
+  })
+
+  it('records who asked in the audit log', async () => {
+    const r = await runKeyshift(['gate', 'acme', 'v1', '-c', cfg, '--asked-by', 'release-pipeline'])
+    expect(r.code).toBe(0)
+    const rows = await withStore(join(dir, 'data'), (c) =>
+      queryRows<{ asked_by: string; via: string; verdict: string }>(
+        c,
+        "SELECT asked_by, via, verdict FROM keyshift.readiness_audit WHERE key_id = 'acme' AND version = 'v1' ORDER BY time",
+      ),
+    )
+    expect(rows.at(-1)).toEqual({ asked_by: 'release-pipeline', via: 'cli', verdict: 'ready' })
+  })
+})

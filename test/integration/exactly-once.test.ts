@@ -155,6 +155,11 @@ describe('exactly once through broker and store outages (in-process)', () => {
       )
       return Number(r!.n)
     }
+    /** Waits for exactly `want` stored events; a timeout says how many there were. */
+    const stored = (what: string, want: () => number) =>
+      waitFor(what, async () => (await count()) === want(), { timeoutMs: 180_000 }).catch(async (err) => {
+        throw new Error(`${(err as Error).message} (stored ${await count()} of ${want()})`)
+      })
     try {
       await app.start()
       const now = Date.now()
@@ -172,9 +177,7 @@ describe('exactly once through broker and store outages (in-process)', () => {
         timeoutMs: 60_000,
       })
       produced += await produceMessages(broker.brokers, topic, lines(produced, 20_000, now))
-      await waitFor('all events after the broker restart', async () => (await count()) === produced, {
-        timeoutMs: 120_000,
-      })
+      await stored('all events after the broker restart', () => produced)
 
       // 2. The store rejects writes (TOO_MANY_PARTS) for a while, then recovers.
       const c = app.store.client
@@ -199,9 +202,7 @@ describe('exactly once through broker and store outages (in-process)', () => {
           'ALTER TABLE keyshift.auth_events MODIFY SETTING parts_to_throw_insert = 3000, parts_to_delay_insert = 1000',
       })
       await c.command({ query: 'SYSTEM START MERGES keyshift.auth_events' })
-      await waitFor('all events after the store recovered', async () => (await count()) === produced, {
-        timeoutMs: 120_000,
-      })
+      await stored('all events after the store recovered', () => produced)
       await new Promise((r) => setTimeout(r, 1_000))
       expect(produced).toBe(60_000)
       expect(await storeCounts(c)).toEqual({

@@ -100,6 +100,7 @@ export function createAlerting(deps: AlertingDeps): Alerting {
           topic: cfg.leadership.topic,
           sessionTimeoutMs: cfg.leadership.session_timeout_ms,
           logger,
+          registry: deps.metrics,
         })
       : new SingleInstanceLeadership())
   if (leadership.kind === 'single' && deps.store.mode === 'server') {

@@ -166,9 +166,11 @@ describe('exactly once through broker and store outages (in-process)', () => {
       let produced = await produceMessages(broker.brokers, topic, lines(0, 20_000, now))
       await waitFor('some events stored', async () => (await count()) > 0)
 
-      // 1. The broker goes away mid-stream and comes back.
+      // 1. The broker goes away mid-stream and comes back. Long enough for the
+      // consumer's rejoin to fail: kafkajs may give up on it for good
+      // (KafkaJSGroupCoordinatorNotFound) and the supervisor must start a new one.
       await brokerStop(broker)
-      await new Promise((r) => setTimeout(r, 3_000))
+      await new Promise((r) => setTimeout(r, 8_000))
       await brokerStart(broker)
       // A restarted broker serves metadata before it has loaded every partition;
       // produce only once all partitions have leaders again (a failed produce

@@ -9,6 +9,7 @@ import type { Logger } from '../../telemetry/logger.ts'
 import type { Registry } from '../../telemetry/metrics.ts'
 import { PipelineFencedError, PipelineStoppedError } from '../pipeline.ts'
 import type { IngestSink, Source, SourceRecord } from '../source.ts'
+import { ConsumerSupervisor } from './supervisor.ts'
 
 export interface KafkaSourceOptions {
   kafka: Kafka
@@ -36,7 +37,7 @@ export function kafkaSourceId(topic: string): string {
 export class KafkaSource implements Source {
   readonly id: string
   readonly #o: KafkaSourceOptions
-  #consumer: Consumer | null = null
+  #supervisor: ConsumerSupervisor | null = null
   #assigned = false
   /** Resolves when the positions for the current assignment are loaded. */
   #positionsReady: Promise<void> = Promise.resolve()
@@ -71,6 +72,33 @@ export class KafkaSource implements Source {
 
   async start(): Promise<void> {
     const o = this.#o
+    this.#supervisor = new ConsumerSupervisor({
+      role: 'ingest',
+      logger: o.logger,
+      registry: o.registry,
+      create: () => this.#createConsumer(),
+      run: async (consumer) => {
+        await consumer.connect()
+        for (const topic of o.topics) await subscribeWhenServed(consumer, topic, o.logger)
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          partitionsConsumedConcurrently: o.partitionsConsumedConcurrently,
+          eachBatch: (payload) => this.#eachBatch(payload),
+        })
+      },
+    })
+    await this.#supervisor.start()
+    this.#lagTimer = setInterval(() => void this.#updateLag().catch(() => {}), 5_000)
+    this.#lagTimer.unref()
+  }
+
+  get #consumer(): Consumer | null {
+    return this.#supervisor?.consumer ?? null
+  }
+
+  #createConsumer(): Consumer {
+    const o = this.#o
     const consumer = o.kafka.consumer({
       groupId: o.groupId,
       sessionTimeout: o.sessionTimeoutMs,
@@ -79,18 +107,18 @@ export class KafkaSource implements Source {
       maxWaitTimeInMs: 250,
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     })
-    this.#consumer = consumer
-    consumer.on(consumer.events.REBALANCING, () => {
+    const fence = () => {
       // Buffered batches of partitions we may lose are dropped, not written:
       // whoever owns them next re-reads them from the stored positions.
       for (const topic of o.topics) o.sink.fence?.(kafkaSourceId(topic))
       this.#inflight.clear()
-    })
+    }
+    consumer.on(consumer.events.REBALANCING, fence)
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assignment = payload.memberAssignment as Record<string, number[]>
       const ready = (async () => {
         await o.sink.idle?.()
-        await this.#onAssignment(assignment)
+        await this.#onAssignment(consumer, assignment)
       })().catch((err) => {
         o.logger.error(
           { err },
@@ -103,37 +131,29 @@ export class KafkaSource implements Source {
     })
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       this.#assigned = false
+      // The partitions may be someone else's by the time a consumer runs again.
+      fence()
       o.logger.error(
         { err: payload.error?.message, restart: payload.restart },
-        'The Kafka consumer crashed; kafkajs restarts it when the error is retriable.',
+        'The Kafka consumer crashed; it is restarted and resumes from the positions in the store.',
       )
     })
     consumer.on(consumer.events.DISCONNECT, () => {
       this.#assigned = false
     })
-    await consumer.connect()
-    for (const topic of o.topics) await subscribeWhenServed(consumer, topic, o.logger)
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: o.partitionsConsumedConcurrently,
-      eachBatch: (payload) => this.#eachBatch(payload),
-    })
-    this.#lagTimer = setInterval(() => void this.#updateLag().catch(() => {}), 5_000)
-    this.#lagTimer.unref()
+    return consumer
   }
 
-  async #onAssignment(assignment: Record<string, number[]>): Promise<void> {
-    const consumer = this.#consumer!
+  async #onAssignment(consumer: Consumer, assignment: Record<string, number[]>): Promise<void> {
     for (const [topic, partitions] of Object.entries(assignment)) {
       const source = kafkaSourceId(topic)
       const stored = new Map((await this.#o.sink.positions(source)).map((p) => [p.partition, p]))
       // No stored position: start at the beginning of what the broker still holds.
-      const low = partitions.every((p) => stored.has(p))
-        ? new Map<number, bigint>()
-        : new Map(
-            (await (await this.#admin()).fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.low)]),
-          )
+      const earliest = async () => {
+        const offsets = await this.#withAdmin((a) => a.fetchTopicOffsets(topic))
+        return new Map(offsets.map((o) => [o.partition, BigInt(o.low)]))
+      }
+      const low = partitions.every((p) => stored.has(p)) ? new Map<number, bigint>() : await earliest()
       for (const partition of partitions) {
         const offset = stored.get(partition)?.nextOffset ?? low.get(partition) ?? 0n
         this.#next.set(`${topic}/${partition}`, offset)
@@ -147,17 +167,25 @@ export class KafkaSource implements Source {
     )
   }
 
-  /** One admin connection for the source's lifetime (lag every 5 s, earliest offsets on assignment). */
-  #admin(): Promise<Admin> {
+  /**
+   * Runs `fn` on the source's one admin connection (lag every 5 s, earliest
+   * offsets on assignment). A failure drops the connection, so the next call
+   * connects afresh, after a broker restart for instance.
+   */
+  async #withAdmin<T>(fn: (admin: Admin) => Promise<T>): Promise<T> {
     this.#adminClient ??= (async () => {
       const admin = this.#o.kafka.admin()
       await admin.connect()
       return admin
-    })().catch((err) => {
-      this.#adminClient = null
+    })()
+    const client = this.#adminClient
+    try {
+      return await fn(await client)
+    } catch (err) {
+      if (this.#adminClient === client) this.#adminClient = null
+      void client.then((a) => a.disconnect()).catch(() => {})
       throw err
-    })
-    return this.#adminClient
+    }
   }
 
   async #eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
@@ -231,10 +259,9 @@ export class KafkaSource implements Source {
   }
 
   async #updateLag(): Promise<void> {
-    const admin = await this.#admin()
     let total = 0
     for (const topic of this.#o.topics) {
-      const offsets = await admin.fetchTopicOffsets(topic)
+      const offsets = await this.#withAdmin((a) => a.fetchTopicOffsets(topic))
       let lag = 0n
       for (const o of offsets) {
         const next = this.#next.get(`${topic}/${o.partition}`)
@@ -249,10 +276,8 @@ export class KafkaSource implements Source {
   async stop(): Promise<void> {
     if (this.#lagTimer) clearInterval(this.#lagTimer)
     this.#assigned = false
-    await this.#consumer?.stop()
-    await this.#settle()
-    await this.#consumer?.disconnect()
-    this.#consumer = null
+    await this.#supervisor?.stop(() => this.#settle())
+    this.#supervisor = null
     const admin = this.#adminClient
     this.#adminClient = null
     await admin?.then((a) => a.disconnect()).catch(() => {})

@@ -6,6 +6,8 @@
 // times out. Without Kafka (one embedded instance) the instance is always leader.
 import type { Consumer, Kafka } from 'kafkajs'
 import type { Logger } from '../../telemetry/logger.ts'
+import type { Registry } from '../../telemetry/metrics.ts'
+import { ConsumerSupervisor } from './supervisor.ts'
 import { ensureTopic } from './topics.ts'
 
 export interface Leadership {
@@ -71,13 +73,15 @@ export interface KafkaLeadershipOptions {
   /** A leader that stops heartbeating loses leadership after this long. Broker minimum: 6000. */
   sessionTimeoutMs: number
   logger: Pick<Logger, 'info' | 'warn' | 'error'>
+  /** Counts election consumers started anew after a crash kafkajs does not restart from. */
+  registry?: Registry
 }
 
 export class KafkaLeadership implements Leadership {
   readonly kind = 'kafka' as const
   readonly #o: KafkaLeadershipOptions
   readonly #l: Listeners
-  #consumer: Consumer | null = null
+  #supervisor: ConsumerSupervisor | null = null
 
   constructor(opts: KafkaLeadershipOptions) {
     this.#o = opts
@@ -95,6 +99,23 @@ export class KafkaLeadership implements Leadership {
   async start(): Promise<void> {
     const o = this.#o
     await this.#ensureTopic()
+    this.#supervisor = new ConsumerSupervisor({
+      role: 'leader',
+      logger: o.logger,
+      registry: o.registry,
+      create: () => this.#createConsumer(),
+      run: async (consumer) => {
+        await consumer.connect()
+        await consumer.subscribe({ topic: o.topic, fromBeginning: false })
+        // Nothing is ever produced to the topic: membership is the point.
+        await consumer.run({ eachMessage: async () => {} })
+      },
+    })
+    await this.#supervisor.start()
+  }
+
+  #createConsumer(): Consumer {
+    const o = this.#o
     const consumer = o.kafka.consumer({
       groupId: `${o.groupId}.leader`,
       sessionTimeout: o.sessionTimeoutMs,
@@ -104,7 +125,6 @@ export class KafkaLeadership implements Leadership {
       rebalanceTimeout: Math.max(o.sessionTimeoutMs, 10_000),
       retry: { retries: Number.MAX_SAFE_INTEGER, initialRetryTime: 300, maxRetryTime: 5_000 },
     })
-    this.#consumer = consumer
     const lose = (why: string) => {
       if (this.#l.leader) o.logger.info({ topic: o.topic, why }, 'This instance is no longer the leader.')
       this.#l.set(false)
@@ -122,14 +142,11 @@ export class KafkaLeadership implements Leadership {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       o.logger.warn(
         { err: payload.error?.message, restart: payload.restart },
-        'The leader election consumer crashed; kafkajs restarts it when the error is retriable.',
+        'The leader election consumer crashed; it is restarted and rejoins the election.',
       )
       lose('the election consumer crashed')
     })
-    await consumer.connect()
-    await consumer.subscribe({ topic: o.topic, fromBeginning: false })
-    // Nothing is ever produced to the topic: membership is the point.
-    await consumer.run({ eachMessage: async () => {} })
+    return consumer
   }
 
   async #ensureTopic(): Promise<void> {
@@ -147,8 +164,8 @@ export class KafkaLeadership implements Leadership {
 
   async stop(): Promise<void> {
     this.#l.set(false)
-    const c = this.#consumer
-    this.#consumer = null
-    await c?.disconnect()
+    const supervisor = this.#supervisor
+    this.#supervisor = null
+    await supervisor?.stop()
   }
 }

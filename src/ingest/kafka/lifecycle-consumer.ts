@@ -2,7 +2,7 @@
 // message's event id defaults to topic/partition/offset, so a redelivery after
 // a crash is recognised as the same event; offsets are committed only after
 // the events are stored.
-import type { Consumer, Kafka } from 'kafkajs'
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import { Counter } from 'prom-client'
 import { ValidationError } from '../../domain/errors.ts'
 import type { KeyRegistry } from '../../registry/key-registry.ts'
@@ -10,11 +10,12 @@ import { parseLifecycle, type RecordedLifecycleEvent } from '../../registry/life
 import type { Logger } from '../../telemetry/logger.ts'
 import type { Registry } from '../../telemetry/metrics.ts'
 import type { Source } from '../source.ts'
+import { ConsumerSupervisor } from './supervisor.ts'
 import { ensureTopic } from './topics.ts'
 
 export class LifecycleConsumer implements Source {
   readonly id: string
-  #consumer: Consumer | null = null
+  #supervisor: ConsumerSupervisor | null = null
   #assigned = false
   readonly #rejected: Counter<'reason'>
 
@@ -44,54 +45,74 @@ export class LifecycleConsumer implements Source {
   }
 
   async start(): Promise<void> {
-    const consumer = this.o.kafka.consumer({ groupId: `${this.o.groupId}.lifecycle`, maxWaitTimeInMs: 250 })
-    this.#consumer = consumer
-    consumer.on(consumer.events.GROUP_JOIN, () => {
-      this.#assigned = true
-    })
     await ensureTopic(this.o.kafka, this.o.topic, { partitions: 1 })
-    await consumer.connect()
-    await consumer.subscribe({ topic: this.o.topic, fromBeginning: true })
-    await consumer.run({
-      autoCommit: false,
-      eachBatchAutoResolve: false,
-      eachBatch: async ({ batch, resolveOffset }) => {
-        const clock = this.o.clock ?? Date.now
-        const events: RecordedLifecycleEvent[] = []
-        for (const m of batch.messages) {
-          try {
-            const doc = JSON.parse(m.value?.toString('utf8') ?? '')
-            events.push(
-              parseLifecycle(doc, {
-                now: Number(m.timestamp) || clock(),
-                fingerprint: this.o.fingerprint,
-                origin: 'kafka',
-                defaultEventId: `kafka:${batch.topic}/${batch.partition}/${m.offset}`,
-              }),
-            )
-          } catch (err) {
-            const reason = err instanceof ValidationError ? 'invalid_event' : 'invalid_json'
-            this.#rejected.inc({ reason })
-            this.o.logger.warn(
-              { topic: batch.topic, partition: batch.partition, offset: m.offset, reason },
-              'Skipping a lifecycle message that is not a valid lifecycle event.',
-            )
-          }
+    this.#supervisor = new ConsumerSupervisor({
+      role: 'lifecycle',
+      logger: this.o.logger,
+      registry: this.o.metrics,
+      create: () => {
+        const consumer = this.o.kafka.consumer({
+          groupId: `${this.o.groupId}.lifecycle`,
+          maxWaitTimeInMs: 250,
+        })
+        consumer.on(consumer.events.GROUP_JOIN, () => {
+          this.#assigned = true
+        })
+        const unassigned = () => {
+          this.#assigned = false
         }
-        await this.o.registry.record(events)
-        const last = batch.messages.at(-1)
-        if (!last) return
-        resolveOffset(last.offset)
-        await consumer.commitOffsets([
-          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
-        ])
+        consumer.on(consumer.events.CRASH, unassigned)
+        consumer.on(consumer.events.DISCONNECT, unassigned)
+        return consumer
+      },
+      run: async (consumer) => {
+        await consumer.connect()
+        await consumer.subscribe({ topic: this.o.topic, fromBeginning: true })
+        await consumer.run({
+          autoCommit: false,
+          eachBatchAutoResolve: false,
+          eachBatch: (payload) => this.#eachBatch(consumer, payload),
+        })
       },
     })
+    await this.#supervisor.start()
+  }
+
+  async #eachBatch(consumer: Consumer, { batch, resolveOffset }: EachBatchPayload): Promise<void> {
+    const clock = this.o.clock ?? Date.now
+    const events: RecordedLifecycleEvent[] = []
+    for (const m of batch.messages) {
+      try {
+        const doc = JSON.parse(m.value?.toString('utf8') ?? '')
+        events.push(
+          parseLifecycle(doc, {
+            now: Number(m.timestamp) || clock(),
+            fingerprint: this.o.fingerprint,
+            origin: 'kafka',
+            defaultEventId: `kafka:${batch.topic}/${batch.partition}/${m.offset}`,
+          }),
+        )
+      } catch (err) {
+        const reason = err instanceof ValidationError ? 'invalid_event' : 'invalid_json'
+        this.#rejected.inc({ reason })
+        this.o.logger.warn(
+          { topic: batch.topic, partition: batch.partition, offset: m.offset, reason },
+          'Skipping a lifecycle message that is not a valid lifecycle event.',
+        )
+      }
+    }
+    await this.o.registry.record(events)
+    const last = batch.messages.at(-1)
+    if (!last) return
+    resolveOffset(last.offset)
+    await consumer.commitOffsets([
+      { topic: batch.topic, partition: batch.partition, offset: (BigInt(last.offset) + 1n).toString() },
+    ])
   }
 
   async stop(): Promise<void> {
     this.#assigned = false
-    await this.#consumer?.disconnect()
-    this.#consumer = null
+    await this.#supervisor?.stop()
+    this.#supervisor = null
   }
 }

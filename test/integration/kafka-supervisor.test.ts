@@ -1,0 +1,73 @@
+// The consumer supervisor against the real broker: a kafkajs consumer that
+// crashes without kafkajs restarting it (as after KafkaJSGroupCoordinatorNotFound
+// while the only broker restarts) is replaced by a new one that consumes on.
+// Here kafkajs is told not to restart (restartOnFailure → false), which gives
+// the same `restart: false` crash deterministically.
+import { Kafka, logLevel } from 'kafkajs'
+import { describe, expect, inject, it } from 'vitest'
+import { ConsumerSupervisor } from '../../src/ingest/kafka/supervisor.ts'
+import { createRegistry } from '../../src/telemetry/metrics.ts'
+import { waitFor } from '../support/daemon.ts'
+import { createTopic, deleteTopic, produceMessages, uniqueTopic } from './kafka-helpers.ts'
+
+describe('ConsumerSupervisor', () => {
+  const brokers = inject('kafkaBrokers')
+
+  it('starts a new consumer after a crash kafkajs does not restart from, and counts it', async () => {
+    const topic = uniqueTopic('supervisor')
+    await createTopic(brokers, topic, 3)
+    const kafka = new Kafka({ brokers: [brokers], clientId: 'supervisor-test', logLevel: logLevel.NOTHING })
+    const registry = createRegistry({ defaultMetrics: false })
+    const warnings: string[] = []
+    const crashes: boolean[] = []
+    const seen = new Set<string>()
+    let created = 0
+    const failing = new Set<unknown>() // the first two consumers crash on their first message
+    const supervisor = new ConsumerSupervisor({
+      role: 'ingest',
+      logger: { warn: (_fields: unknown, msg?: string) => void warnings.push(String(msg)) } as never,
+      registry,
+      backoff: { baseMs: 50, maxMs: 200, factor: 2, jitter: 'none' },
+      create: () => {
+        created++
+        const c = kafka.consumer({
+          groupId: `g-${topic}`,
+          maxWaitTimeInMs: 100,
+          retry: { retries: 0, initialRetryTime: 50, restartOnFailure: async () => false },
+        })
+        c.on(c.events.CRASH, ({ payload }) => void crashes.push(payload.restart))
+        if (created <= 2) failing.add(c)
+        return c
+      },
+      run: async (c) => {
+        await c.connect()
+        await c.subscribe({ topic, fromBeginning: true })
+        await c.run({
+          eachMessage: async ({ message }) => {
+            if (failing.delete(c)) throw new Error('the store refused the batch')
+            seen.add(message.value!.toString())
+          },
+        })
+      },
+    })
+    try {
+      await supervisor.start()
+      const sent = Array.from({ length: 300 }, (_, i) => ({ value: `m-${i}` }))
+      expect(await produceMessages(brokers, topic, sent)).toBe(300)
+      await waitFor('every message consumed by a later consumer', async () => seen.size === 300, {
+        timeoutMs: 60_000,
+      })
+      expect(crashes).toEqual([false, false])
+      expect(created).toBe(3)
+      expect(warnings.filter((w) => w.includes('does not retry'))).toHaveLength(2)
+      const restarts = await registry.getSingleMetric('keyshift_kafka_consumer_restarts_total')!.get()
+      expect(restarts.values).toEqual([{ labels: { consumer: 'ingest' }, value: 2 }])
+    } finally {
+      await supervisor.stop()
+      await deleteTopic(brokers, topic)
+    }
+    // Stopped: no consumer left, and stopping again is harmless.
+    expect(supervisor.consumer).toBe(null)
+    await supervisor.stop()
+  })
+})

@@ -5,6 +5,7 @@ import {
   evaluateKeyFindings,
   expiringWithTraffic,
   type Finding,
+  failureSpikes,
   failuresAfterDeactivation,
   findingSettingsSchema,
   type KeyFindingsInput,
@@ -523,5 +524,85 @@ describe('unknown_key_surge', () => {
     },
   ])('nothing for $name', ({ failures, now: at }) => {
     expect(unknownKeySurges({ now: at ?? now, failures, usage: usageRows })).toEqual([])
+  })
+})
+
+describe('failure_spike', () => {
+  // v2 at g1: 100 successful requests a minute for 70 minutes, one invalid
+  // signature every 10 minutes; then 40 a minute from c7 and c8 for 3 minutes.
+  const history = Array.from({ length: 67 }, (_, k) => 70 - k).flatMap((n) => [
+    failureRow({ minute: min(n), version: 'v2', requests: 100 }),
+    ...(n % 10 === 0
+      ? [failureRow({ minute: min(n), version: 'v2', reason: 'invalid_signature', requests: 1, failures: 1 })]
+      : []),
+  ])
+  const burst = (version: string, minutes = [3, 2, 1]) =>
+    minutes.flatMap((n) => [
+      failureRow({ minute: min(n), version, requests: 100 }),
+      failureRow({
+        minute: min(n),
+        version,
+        clientId: 'c7',
+        reason: 'invalid_signature',
+        requests: 30,
+        failures: 30,
+      }),
+      failureRow({
+        minute: min(n),
+        version,
+        clientId: 'c8',
+        reason: 'invalid_signature',
+        requests: 10,
+        failures: 10,
+      }),
+    ])
+  const versions = [keyVersion('v1', { state: 'deprecated' }), keyVersion('v2')]
+
+  it('flags a burst above the recent baseline, per version and gateway, naming reasons and clients', () => {
+    const got = failureSpikes(input({ versions, failures: [...history, ...burst('v2')] }), S)
+    expect(got.map((f) => [f.id, f.severity, f.labels, f.firstSeen, f.lastSeen])).toEqual([
+      ['failure_spike:acme:v2:gateway=g1', 'warning', { gateway: 'g1', client: 'c7,c8' }, min(3), min(1)],
+    ])
+    const e = got[0]!.evidence
+    expect(e).toMatchObject({
+      observed: 120,
+      method: 'recent',
+      windowMs: 300_000,
+      failureRate: 120 / 620, // 2 quiet minutes of 100 requests, 3 of 140
+      reasons: [{ reason: 'invalid_signature', observed: 120, score: e.score }],
+      clients: [
+        { clientId: 'c7', failures: 90 },
+        { clientId: 'c8', failures: 30 },
+      ],
+    })
+    expect(e.expected as number).toBeCloseTo(0.5, 1)
+    expect(e.score as number).toBeGreaterThanOrEqual(0.5)
+    expect(got[0]!.summary).toMatch(
+      /^120 invalid_signature failure\(s\) in 5 min at g1 against an expected 0\.\d \(recent baseline\)/,
+    )
+    // The same detector runs with the others: c7 and c8 also fail the newest version c1 succeeds with.
+    expect(pick(evaluateKeyFindings(input({ versions, failures: [...history, ...burst('v2')] })))).toEqual([
+      ['failure_spike:acme:v2:gateway=g1', 'warning'],
+      ['new_version_failing:acme:v2:client=c7', 'warning'],
+      ['new_version_failing:acme:v2:client=c8', 'warning'],
+    ])
+  })
+
+  it('uses the cold-start minimums without an hour of history', () => {
+    const got = failureSpikes(input({ versions, failures: burst('v2') }), S)
+    expect(got.map((f) => f.id)).toEqual(['failure_spike:acme:v2:gateway=g1'])
+    expect(got[0]!.evidence).toMatchObject({ observed: 120, expected: null, method: 'cold_start' })
+    expect(got[0]!.summary).toContain('against no usable history yet')
+  })
+
+  it('stays quiet on the baseline, on a burst that ended, on deactivated and unknown versions', () => {
+    expect(failureSpikes(input({ versions, failures: history }), S)).toEqual([])
+    // Ended 7 minutes ago: older than the 5-minute spike window.
+    expect(failureSpikes(input({ versions, failures: [...history, ...burst('v2', [9, 8, 7])] }), S)).toEqual(
+      [],
+    )
+    const retired = [keyVersion('v1', { state: 'deactivated', deactivatedAt: min(60) }), keyVersion('v2')]
+    expect(failureSpikes(input({ versions: retired, failures: burst('v1') }), S)).toEqual([])
+    expect(failureSpikes(input({ versions, failures: burst('unknown') }), S)).toEqual([])
   })
 })

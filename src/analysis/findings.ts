@@ -8,7 +8,13 @@ import { alertId, compareSeverity, SCOPE_ALL, type Severity } from '../domain/al
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
 import { computeShares, shareOf, shareSeries } from './share.ts'
-import { type SpikeScore, type SpikeSettings, scoreFailureSeries, spikeSettingsSchema } from './spikes.ts'
+import {
+  findFailureSpikes,
+  type SpikeScore,
+  type SpikeSettings,
+  scoreFailureSeries,
+  spikeSettingsSchema,
+} from './spikes.ts'
 import { estimateShareTrend, type ShareTrend, trendSettingsSchema } from './trend.ts'
 import {
   type ClientUsage,
@@ -52,6 +58,8 @@ const ms = (dflt: number) => z.number().int().nonnegative().default(dflt)
  *   fires for versions expiring within 3 days that had requests in the last 24 h.
  * - `critical_within_ms` 24 h: expiry findings become critical this close to expiry.
  * - `unknown_key_spike`: spike settings for unknown_key_surge (see spikes.ts).
+ * - `failure_spike`: spike settings for failure_spike, per key, version, gateway
+ *   and reason (see spikes.ts; the recent baseline needs an hour of history).
  * - `max_listed` 20: clients, addresses, routes listed in evidence.
  */
 export const findingSettingsSchema = z.strictObject({
@@ -73,6 +81,7 @@ export const findingSettingsSchema = z.strictObject({
   traffic_window_ms: ms(DAY_MS),
   critical_within_ms: ms(DAY_MS),
   unknown_key_spike: spikeSettingsSchema.prefault({}),
+  failure_spike: spikeSettingsSchema.prefault({}),
   max_listed: z.number().int().min(1).default(20),
 })
 export type FindingSettings = z.output<typeof findingSettingsSchema>
@@ -90,6 +99,7 @@ export const KEY_FINDING_TYPES = [
   'possible_leak',
   'migration_stalled',
   'expiring_with_traffic',
+  'failure_spike',
 ] as const
 export type FindingType = (typeof KEY_FINDING_TYPES)[number] | 'unknown_key_surge'
 
@@ -626,6 +636,101 @@ export function expiringWithTraffic(input: KeyFindingsInput, s: FindingSettings)
   return out
 }
 
+// --- failure_spike -----------------------------------------------------------
+
+/** How far back a key's failure rows must reach for every detector, spikes' baselines included. */
+export function failureLookbackMs(s: FindingSettings): number {
+  return Math.max(s.failure_window_ms, s.failure_spike.min_history_ms + s.failure_spike.window_ms)
+}
+
+/**
+ * A failure spike on a version that is in service (not deactivated: rejections
+ * after a deactivation are failures_after_deactivation's): the spike detector
+ * (settings `failure_spike`) flags a minute within the last spike window of one
+ * gateway's failures for one reason. One finding per version and gateway; the
+ * evidence lists every spiking reason and the clients failing there.
+ */
+export function failureSpikes(input: KeyFindingsInput, s: FindingSettings): Finding[] {
+  const spike = s.failure_spike
+  const deactivated = new Set(
+    versionsOfKey(input.versions, input.keyId)
+      .filter((v) => v.state === 'deactivated')
+      .map((v) => v.version),
+  )
+  const rows = input.failures.filter(
+    (r) =>
+      r.keyId === input.keyId &&
+      r.minute < input.now &&
+      r.version !== UNKNOWN_VERSION && // unknown_key_surge's
+      !deactivated.has(r.version),
+  )
+  const series = findFailureSpikes(rows, input.now - s.failure_window_ms, spike).filter(
+    (x) => x.spikes[x.spikes.length - 1]!.time >= input.now - spike.window_ms,
+  )
+  const byPlace = new Map<string, typeof series>()
+  for (const x of series) {
+    const k = `${x.version}\u0000${x.gateway}`
+    byPlace.set(k, [...(byPlace.get(k) ?? []), x])
+  }
+  const out: Finding[] = []
+  for (const group of byPlace.values()) {
+    const { version, gateway } = group[0]!
+    const strongestOf = (x: (typeof series)[number]) =>
+      x.spikes.reduce((a: SpikeScore, b) => (b.score >= a.score ? b : a))
+    const ranked = group
+      .map((x) => ({ reason: x.reason, top: strongestOf(x), spikes: x.spikes }))
+      .sort((a, b) => b.top.score - a.top.score || cmpStr(a.reason, b.reason))
+    const main = ranked[0]!
+    const reasons = ranked.map((r) => r.reason)
+    const first = Math.min(...ranked.map((r) => r.spikes[0]!.time))
+    const last = Math.max(...ranked.map((r) => r.spikes[r.spikes.length - 1]!.time))
+    const byClient = new Map<string, number>()
+    for (const r of rows) {
+      if (r.version !== version || r.gateway !== gateway || !reasons.includes(r.reason)) continue
+      if (r.minute >= first - spike.window_ms + spike.step_ms && r.failures > 0)
+        add(byClient, r.clientId, r.failures)
+    }
+    const clients = top(byClient, s.max_listed)
+    const e = main.top.evidence
+    const baseline =
+      e.expected === null
+        ? 'no usable history yet'
+        : `an expected ${e.expected.toFixed(1)} (${e.method} baseline)`
+    out.push(
+      finding({
+        type: 'failure_spike',
+        severity: 'warning',
+        keyId: input.keyId,
+        version,
+        scope: `gateway=${gateway}`,
+        labels: { gateway, client: clients.map((c) => c.name).join(',') },
+        title: `Failure spike on ${input.keyId} ${version} at ${gateway}`,
+        summary:
+          `${e.observed} ${main.reason} failure(s) in ${e.windowMs / MINUTE_MS} min at ${gateway} against ` +
+          `${baseline}; reasons spiking: ${list(reasons)}; top clients: ${list(clients.slice(0, 3).map((c) => c.name))}.`,
+        evidence: {
+          observed: e.observed,
+          expected: e.expected,
+          method: e.method,
+          pValue: e.pValue,
+          failureRate: e.failureRate,
+          score: main.top.score,
+          windowMs: e.windowMs,
+          reasons: ranked.map((r) => ({
+            reason: r.reason,
+            observed: r.top.evidence.observed,
+            score: r.top.score,
+          })),
+          clients: clients.map((c) => ({ clientId: c.name, failures: c.count })),
+        },
+        firstSeen: first,
+        lastSeen: last,
+      }),
+    )
+  }
+  return out
+}
+
 // --- all key findings --------------------------------------------------------
 
 /** The key-level detectors, in the order their findings are reported. */
@@ -637,6 +742,7 @@ export const KEY_FINDING_DETECTORS: readonly ((input: KeyFindingsInput, s: Findi
     possibleLeak,
     migrationStalled,
     expiringWithTraffic,
+    failureSpikes,
   ]
 
 /** Most severe first, then by id: a stable order for display and diffing. */

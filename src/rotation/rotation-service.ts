@@ -4,6 +4,7 @@
 import type { Finding } from '../analysis/findings.ts'
 import {
   evaluateKeyFindings,
+  failureLookbackMs,
   failuresAfterDeactivation,
   type KeyFindingsInput,
   newVersionFailing,
@@ -194,7 +195,7 @@ export class RotationService {
     const out: Finding[] = []
     const trafficMs = Math.max(f.trend_window_ms, f.traffic_window_ms)
     const historyFrom = end - this.#s.history_ms
-    const failureFrom = end - Math.max(f.failure_window_ms, HOUR_MS)
+    const failureFrom = end - Math.max(failureLookbackMs(f), HOUR_MS)
     for (const k of keyIds) {
       const lookback = readinessRulesFor(this.#s.readiness, k).lookback_ms
       const [traffic, recentUsage, historyUsage, failures] = await Promise.all([

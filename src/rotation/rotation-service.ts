@@ -192,28 +192,62 @@ export class RotationService {
         .filter((k) => k !== UNKNOWN_KEY)
         .sort()
     }
-    const out: Finding[] = []
+    // A handful of reads for all keys together, not a few per key: the
+    // evaluation loop asks every couple of seconds and must not slow down as
+    // keys are added.
     const trafficMs = Math.max(f.trend_window_ms, f.traffic_window_ms)
     const historyFrom = end - this.#s.history_ms
     const failureFrom = end - Math.max(failureLookbackMs(f), HOUR_MS)
+    const byLookback = new Map<number, string[]>()
     for (const k of keyIds) {
       const lookback = readinessRulesFor(this.#s.readiness, k).lookback_ms
-      const [traffic, recentUsage, historyUsage, failures] = await Promise.all([
-        this.#a.versionMinutes(k, { from: end - trafficMs, to: end }),
-        this.#a.clientUsage(k, { from: end - lookback, to: end }),
-        this.#a.clientUsage(k, { from: historyFrom, to: end }),
-        this.#a.failureMinutes({ from: failureFrom, to: end }, k),
-      ])
+      byLookback.set(lookback, [...(byLookback.get(lookback) ?? []), k])
+    }
+    const single = keyIds.length === 1 ? keyIds[0] : undefined
+    const [traffic, historyUsage, failures, ...recent] = await Promise.all([
+      keyIds.length > 0
+        ? this.#a.versionMinutesOfKeys(keyIds, { from: end - trafficMs, to: end })
+        : new Map(),
+      keyIds.length > 0 ? this.#a.clientUsageOfKeys(keyIds, { from: historyFrom, to: end }) : [],
+      keyIds.length > 0 ? this.#a.failureMinutes({ from: failureFrom, to: end }, single) : [],
+      ...[...byLookback].map(([lookback, keys]) =>
+        this.#a.clientUsageOfKeys(keys, { from: end - lookback, to: end }),
+      ),
+    ])
+    const recentUsage = recent.flat()
+    const ofKey = <T extends { keyId: string }>(rows: readonly T[]) => {
+      const m = new Map<string, T[]>()
+      for (const r of rows) {
+        const list = m.get(r.keyId) ?? []
+        if (list.length === 0) m.set(r.keyId, list)
+        list.push(r)
+      }
+      return m
+    }
+    const [recentOf, historyOf, failuresOf] = [ofKey(recentUsage), ofKey(historyUsage), ofKey(failures)]
+    const out: Finding[] = []
+    for (const k of keyIds) {
       out.push(
         ...evaluateKeyFindings(
-          { keyId: k, now, versions: registry, traffic, recentUsage, historyUsage, historyFrom, failures },
+          {
+            keyId: k,
+            now,
+            versions: registry,
+            traffic: traffic.get(k) ?? [],
+            recentUsage: recentOf.get(k) ?? [],
+            historyUsage: historyOf.get(k) ?? [],
+            historyFrom,
+            failures: failuresOf.get(k) ?? [],
+          },
           f,
         ),
       )
     }
     if (!keyId || keyId === UNKNOWN_KEY) {
-      const failures = await this.#a.failureMinutes({ from: end - DAY_MS, to: end })
-      const usage = await this.#a.clientUsage(UNKNOWN_KEY, { from: end - HOUR_MS, to: end })
+      const [failures, usage] = await Promise.all([
+        this.#a.unknownKeyFailureMinutes({ from: end - DAY_MS, to: end }),
+        this.#a.clientUsage(UNKNOWN_KEY, { from: end - HOUR_MS, to: end }),
+      ])
       out.push(...unknownKeySurges({ now, failures, usage }, f))
     }
     return out

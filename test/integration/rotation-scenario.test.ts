@@ -285,6 +285,14 @@ describe('rotation scenario through Kafka, the ingest pipeline and the store', (
       ])
     })
 
+    it('read for all keys at once, equal what each key read alone gives', async () => {
+      const byId = (fs: Finding[]) => [...fs].sort((a, b) => (a.id < b.id ? -1 : 1))
+      const keys = ['acme-payments', 'globex-api', 'initech-sync', 'umbrella-billing']
+      const alone = (await Promise.all(keys.map((k) => app.rotation.findings(NOW, k)))).flat()
+      expect(alone).toHaveLength(6)
+      expect(byId(alone)).toEqual(byId(findings.filter((f) => f.type !== 'unknown_key_surge')))
+    })
+
     it('(a) acme-payments v1 deactivated while acme-batch still used it: rollback advised', () => {
       const deactivatedAt = END - STORY.prematureDeactivation.beforeEndMs
       const rejected = events.filter(

@@ -5,6 +5,7 @@ import type { ClickHouseClient } from '@clickhouse/client'
 import type { VersionSeen } from '../../analysis/first-last-seen.ts'
 import type { ClientUsage, FailureMinute, TimeWindow, VersionMinute } from '../../analysis/types.ts'
 import { compareVersionLabels } from '../../analysis/versions.ts'
+import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../../domain/auth-event.ts'
 import { classifyStoreError } from './errors.ts'
 import { qualified } from './identifiers.ts'
 
@@ -39,28 +40,43 @@ export class AnalyticsStore {
 
   /** Per-minute requests and failures per version of one key. */
   async versionMinutes(keyId: string, w: TimeWindow): Promise<VersionMinute[]> {
+    return (await this.versionMinutesOfKeys([keyId], w)).get(keyId) ?? []
+  }
+
+  /** `versionMinutes` of several keys in one read, by key (keys without rows are absent). */
+  async versionMinutesOfKeys(
+    keyIds: readonly string[],
+    w: TimeWindow,
+  ): Promise<Map<string, VersionMinute[]>> {
     const rows = await this.#rows<{
+      key_id: string
       minute_ms: number
       version: string
       total_requests: number
       failed_requests: number
     }>(
       'reading version minutes',
-      `SELECT toUnixTimestamp(minute) * 1000 AS minute_ms, key_version AS version,
+      `SELECT key_id, toUnixTimestamp(minute) * 1000 AS minute_ms, key_version AS version,
           sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
         FROM ${qualified(this.#db, 'auth_minute')}
-        WHERE key_id = {key:String}
+        WHERE key_id IN {keys:Array(String)}
           AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
-        GROUP BY minute_ms, version
-        ORDER BY minute_ms, version`,
-      { key: keyId, from: sec(w.from), to: secCeil(w.to) },
+        GROUP BY key_id, minute_ms, version
+        ORDER BY key_id, minute_ms, version`,
+      { keys: keyIds, from: sec(w.from), to: secCeil(w.to) },
     )
-    return rows.map((r) => ({
-      minute: Number(r.minute_ms),
-      version: r.version,
-      requests: Number(r.total_requests),
-      failures: Number(r.failed_requests),
-    }))
+    const out = new Map<string, VersionMinute[]>()
+    for (const r of rows) {
+      const list = out.get(r.key_id) ?? []
+      if (list.length === 0) out.set(r.key_id, list)
+      list.push({
+        minute: Number(r.minute_ms),
+        version: r.version,
+        requests: Number(r.total_requests),
+        failures: Number(r.failed_requests),
+      })
+    }
+    return out
   }
 
   /** Requests and failures per key and version over a window (every key in one read). */
@@ -92,7 +108,13 @@ export class AnalyticsStore {
 
   /** Usage per (client, address, user agent, gateway, version) of one key over a window. */
   async clientUsage(keyId: string, w: TimeWindow): Promise<ClientUsage[]> {
+    return this.clientUsageOfKeys([keyId], w)
+  }
+
+  /** `clientUsage` of several keys in one read, ordered by key. */
+  async clientUsageOfKeys(keyIds: readonly string[], w: TimeWindow): Promise<ClientUsage[]> {
     const rows = await this.#rows<{
+      key_id: string
       client_id: string
       source_address: string
       user_agent: string
@@ -105,20 +127,20 @@ export class AnalyticsStore {
       route_sample: string[]
     }>(
       'reading client usage',
-      `SELECT client_id, source_address, user_agent, gateway, key_version AS version,
+      `SELECT key_id, client_id, source_address, user_agent, gateway, key_version AS version,
           sum(requests) AS total_requests, sum(failures) AS failed_requests,
           toUnixTimestamp64Milli(min(first_seen)) AS first_seen_ms,
           toUnixTimestamp64Milli(max(last_seen)) AS last_seen_ms,
           arraySort(groupUniqArrayArray(20)(routes)) AS route_sample
         FROM ${qualified(this.#db, 'auth_minute_clients')}
-        WHERE key_id = {key:String}
+        WHERE key_id IN {keys:Array(String)}
           AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
-        GROUP BY client_id, source_address, user_agent, gateway, version
-        ORDER BY version, client_id, source_address, user_agent, gateway`,
-      { key: keyId, from: sec(w.from), to: secCeil(w.to) },
+        GROUP BY key_id, client_id, source_address, user_agent, gateway, version
+        ORDER BY key_id, version, client_id, source_address, user_agent, gateway`,
+      { keys: keyIds, from: sec(w.from), to: secCeil(w.to) },
     )
     return rows.map((r) => ({
-      keyId,
+      keyId: r.key_id,
       clientId: r.client_id,
       sourceAddress: r.source_address,
       userAgent: r.user_agent,
@@ -179,6 +201,28 @@ export class AnalyticsStore {
 
   /** Requests and failures per (minute, key, version, gateway, client, reason); one key or all. */
   async failureMinutes(w: TimeWindow, keyId?: string): Promise<FailureMinute[]> {
+    return this.#failureMinutes(w, keyId === undefined ? '' : 'AND key_id = {key:String}', { key: keyId })
+  }
+
+  /**
+   * Only the unknown-key failures of an unidentified key or version (what
+   * unknown_key_surge reads): a day of them stays small where a day of every
+   * key's traffic per client would not.
+   */
+  async unknownKeyFailureMinutes(w: TimeWindow): Promise<FailureMinute[]> {
+    return this.#failureMinutes(
+      w,
+      `AND reason = 'unknown_key' AND outcome = 'failure'
+          AND (key_id = {unknown_key:String} OR key_version = {unknown_version:String})`,
+      { unknown_key: UNKNOWN_KEY, unknown_version: UNKNOWN_VERSION },
+    )
+  }
+
+  async #failureMinutes(
+    w: TimeWindow,
+    filter: string,
+    params: Record<string, unknown>,
+  ): Promise<FailureMinute[]> {
     const rows = await this.#rows<{
       minute_ms: number
       key_id: string
@@ -194,10 +238,10 @@ export class AnalyticsStore {
           sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
         FROM ${qualified(this.#db, 'auth_minute')}
         WHERE minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
-          AND ({key:String} = '' OR key_id = {key:String})
+          ${filter}
         GROUP BY minute_ms, key_id, version, gateway, client_id, reason
         ORDER BY minute_ms, key_id, version, gateway, client_id, reason`,
-      { key: keyId ?? '', from: sec(w.from), to: secCeil(w.to) },
+      { ...params, from: sec(w.from), to: secCeil(w.to) },
     )
     return rows.map((r) => ({
       minute: Number(r.minute_ms),

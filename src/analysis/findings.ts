@@ -59,7 +59,8 @@ const ms = (dflt: number) => z.number().int().nonnegative().default(dflt)
  * - `critical_within_ms` 24 h: expiry findings become critical this close to expiry.
  * - `unknown_key_spike`: spike settings for unknown_key_surge (see spikes.ts).
  * - `failure_spike`: spike settings for failure_spike, per key, version, gateway
- *   and reason (see spikes.ts; the recent baseline needs an hour of history).
+ *   and reason (see spikes.ts; the recent baseline needs an hour of history, so
+ *   failures are read 81 min back, summed over clients before the failure window).
  * - `max_listed` 20: clients, addresses, routes listed in evidence.
  */
 export const findingSettingsSchema = z.strictObject({
@@ -638,9 +639,14 @@ export function expiringWithTraffic(input: KeyFindingsInput, s: FindingSettings)
 
 // --- failure_spike -----------------------------------------------------------
 
-/** How far back a key's failure rows must reach for every detector, spikes' baselines included. */
+/**
+ * How far back a key's failure rows must reach for every detector: a spike
+ * anywhere in the failure window needs its own window and the recent
+ * baseline's history before it (and the current, partial minute after).
+ */
 export function failureLookbackMs(s: FindingSettings): number {
-  return Math.max(s.failure_window_ms, s.failure_spike.min_history_ms + s.failure_spike.window_ms)
+  const spike = s.failure_spike
+  return s.failure_window_ms + spike.window_ms + spike.min_history_ms + spike.step_ms
 }
 
 /**
@@ -687,8 +693,9 @@ export function failureSpikes(input: KeyFindingsInput, s: FindingSettings): Find
     const byClient = new Map<string, number>()
     for (const r of rows) {
       if (r.version !== version || r.gateway !== gateway || !reasons.includes(r.reason)) continue
-      if (r.minute >= first - spike.window_ms + spike.step_ms && r.failures > 0)
-        add(byClient, r.clientId, r.failures)
+      // '' is no client id, or history summed over clients: not a client to name.
+      if (r.clientId === '' || r.failures === 0) continue
+      if (r.minute >= first - spike.window_ms + spike.step_ms) add(byClient, r.clientId, r.failures)
     }
     const clients = top(byClient, s.max_listed)
     const e = main.top.evidence

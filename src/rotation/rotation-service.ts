@@ -209,7 +209,15 @@ export class RotationService {
         ? this.#a.versionMinutesOfKeys(keyIds, { from: end - trafficMs, to: end })
         : new Map(),
       keyIds.length > 0 ? this.#a.clientUsageOfKeys(keyIds, { from: historyFrom, to: end }) : [],
-      keyIds.length > 0 ? this.#a.failureMinutes({ from: failureFrom, to: end }, single) : [],
+      // Per client only where the detectors list clients (the failure window, and a
+      // minute to spare); before that, totals for the spike baselines.
+      keyIds.length > 0
+        ? this.#a.failureMinutes(
+            { from: failureFrom, to: end },
+            single,
+            end - f.failure_window_ms - MINUTE_MS,
+          )
+        : [],
       ...[...byLookback].map(([lookback, keys]) =>
         this.#a.clientUsageOfKeys(keys, { from: end - lookback, to: end }),
       ),

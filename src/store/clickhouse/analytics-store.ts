@@ -199,9 +199,17 @@ export class AnalyticsStore {
       .sort((a, b) => compareVersionLabels(a.version, b.version))
   }
 
-  /** Requests and failures per (minute, key, version, gateway, client, reason); one key or all. */
-  async failureMinutes(w: TimeWindow, keyId?: string): Promise<FailureMinute[]> {
-    return this.#failureMinutes(w, keyId === undefined ? '' : 'AND key_id = {key:String}', { key: keyId })
+  /**
+   * Requests and failures per (minute, key, version, gateway, client, reason);
+   * one key or all. Minutes before `clientsFrom` are summed over clients
+   * (client id ''): series that need only per-minute totals there (the spike
+   * baselines) then cost keys × minutes, not keys × clients × minutes.
+   */
+  async failureMinutes(w: TimeWindow, keyId?: string, clientsFrom?: number): Promise<FailureMinute[]> {
+    return this.#failureMinutes(w, keyId === undefined ? '' : 'AND key_id = {key:String}', {
+      key: keyId,
+      clients_from: sec(clientsFrom ?? w.from),
+    })
   }
 
   /**
@@ -228,27 +236,28 @@ export class AnalyticsStore {
       key_id: string
       version: string
       gateway: string
-      client_id: string
+      client: string
       reason: string
       total_requests: number
       failed_requests: number
     }>(
       'reading failure minutes',
-      `SELECT toUnixTimestamp(minute) * 1000 AS minute_ms, key_id, key_version AS version, gateway, client_id, reason,
+      `SELECT toUnixTimestamp(minute) * 1000 AS minute_ms, key_id, key_version AS version, gateway,
+          if(minute >= toDateTime({clients_from:UInt32}, 'UTC'), client_id, '') AS client, reason,
           sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
         FROM ${qualified(this.#db, 'auth_minute')}
         WHERE minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
           ${filter}
-        GROUP BY minute_ms, key_id, version, gateway, client_id, reason
-        ORDER BY minute_ms, key_id, version, gateway, client_id, reason`,
-      { ...params, from: sec(w.from), to: secCeil(w.to) },
+        GROUP BY minute_ms, key_id, version, gateway, client, reason
+        ORDER BY minute_ms, key_id, version, gateway, client, reason`,
+      { clients_from: sec(w.from), ...params, from: sec(w.from), to: secCeil(w.to) },
     )
     return rows.map((r) => ({
       minute: Number(r.minute_ms),
       keyId: r.key_id,
       version: r.version,
       gateway: r.gateway,
-      clientId: r.client_id,
+      clientId: r.client,
       reason: r.reason,
       requests: Number(r.total_requests),
       failures: Number(r.failed_requests),

@@ -55,8 +55,16 @@ export interface EvaluatorOptions {
   registry?: Registry
 }
 
-/** Kicked evaluations start at least this long after the previous one started (bounds load under heavy ingest). */
+/** Kicked evaluations start at least this long after the previous one ended. */
 const MIN_KICK_SPACING_MS = 250
+/**
+ * Any evaluation, kicked or periodic, starts at least this many times its
+ * predecessor's duration after it ended: evaluations then take at most a fifth
+ * of the store's time, so a slow one (many keys, heavy ingest kicking after
+ * every flush) cannot starve ingestion. Small stores evaluate in tens of
+ * milliseconds and are not slowed.
+ */
+const EVALUATION_SPACING_FACTOR = 4
 /** After a failed leadership takeover (store down), try again after this long. */
 const TAKEOVER_RETRY_MS = 2_000
 /** Owner reminders are due per day or so; checking once a minute is plenty. */
@@ -74,6 +82,8 @@ export class Evaluator {
   #queued: Work | null = null
   #timer: NodeJS.Timeout | null = null
   #lastEvalAt = Number.NEGATIVE_INFINITY
+  /** How long the last evaluation took, in ms. */
+  #lastEvalMs = 0
   #nextWakeAt: number | null = null
   /** Leadership transitions (take over, step down), run one after the other in order. */
   #transitions: Promise<void> = Promise.resolve()
@@ -119,9 +129,19 @@ export class Evaluator {
   /** Asks for an evaluation now (after an ingest flush); cheap to call often. */
   kick(): void {
     if (!this.#active) return
-    const wait = this.#lastEvalAt + MIN_KICK_SPACING_MS - this.#clock()
+    const wait = this.#kickAllowedAt() - this.#clock()
     if (wait > 0 && this.#running === null) this.#arm(wait, 'evaluate')
     else this.#request('evaluate')
+  }
+
+  /** When a kicked evaluation may start (see MIN_KICK_SPACING_MS). */
+  #kickAllowedAt(): number {
+    return this.#lastEvalAt + this.#lastEvalMs + Math.max(MIN_KICK_SPACING_MS, this.#spacing())
+  }
+
+  /** The least time between an evaluation's end and the next one's start (see EVALUATION_SPACING_FACTOR). */
+  #spacing(): number {
+    return EVALUATION_SPACING_FACTOR * this.#lastEvalMs
   }
 
   /** Runs one evaluation now, whether or not this instance leads (tests, `keyshift` one-shots). */
@@ -243,7 +263,9 @@ export class Evaluator {
       this.#running = null
       const next = this.#queued
       this.#queued = null
-      if (next) this.#request(next)
+      const wait = next === 'evaluate' ? this.#kickAllowedAt() - this.#clock() : 0
+      if (next && wait > 0) this.#arm(wait, next)
+      else if (next) this.#request(next)
       else this.#armNext()
     })
   }
@@ -264,7 +286,10 @@ export class Evaluator {
   #armNext(): void {
     if (!this.#active) return
     const now = this.#clock()
-    const evalAt = this.#lastEvalAt + this.#o.intervalMs
+    const evalAt = Math.max(
+      this.#lastEvalAt + this.#o.intervalMs,
+      this.#lastEvalAt + this.#lastEvalMs + this.#spacing(),
+    )
     if (this.#nextWakeAt !== null && this.#nextWakeAt < evalAt) this.#arm(this.#nextWakeAt - now, 'flush')
     else this.#arm(evalAt - now, 'evaluate')
   }
@@ -296,6 +321,7 @@ export class Evaluator {
       if (work === 'evaluate') {
         this.#lastEvalAt = now
         run = await this.#o.pipeline.evaluate(await this.observe(now), now)
+        this.#lastEvalMs = this.#clock() - now
         this.#m?.duration.observe((performance.now() - started) / 1000)
         this.#remind(now)
       } else {

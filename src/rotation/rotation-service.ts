@@ -54,6 +54,19 @@ export interface VerdictRequest {
   audit?: boolean
 }
 
+/** Keys per findings read: few reads per evaluation, and one read's rows stay bounded. */
+const KEYS_PER_READ = 10
+
+function byKey<T extends { keyId: string }>(rows: readonly T[]): Map<string, T[]> {
+  const m = new Map<string, T[]>()
+  for (const r of rows) {
+    const list = m.get(r.keyId)
+    if (list) list.push(r)
+    else m.set(r.keyId, [r])
+  }
+  return m
+}
+
 /** Minute-aligned window end: rollups hold whole minutes, so the current partial minute counts. */
 const windowEnd = (now: number) => Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS
 
@@ -192,64 +205,12 @@ export class RotationService {
         .filter((k) => k !== UNKNOWN_KEY)
         .sort()
     }
-    // A handful of reads for all keys together, not a few per key: the
-    // evaluation loop asks every couple of seconds and must not slow down as
-    // keys are added.
-    const trafficMs = Math.max(f.trend_window_ms, f.traffic_window_ms)
-    const historyFrom = end - this.#s.history_ms
-    const failureFrom = end - Math.max(failureLookbackMs(f), HOUR_MS)
-    const byLookback = new Map<number, string[]>()
-    for (const k of keyIds) {
-      const lookback = readinessRulesFor(this.#s.readiness, k).lookback_ms
-      byLookback.set(lookback, [...(byLookback.get(lookback) ?? []), k])
-    }
-    const single = keyIds.length === 1 ? keyIds[0] : undefined
-    const [traffic, historyUsage, failures, ...recent] = await Promise.all([
-      keyIds.length > 0
-        ? this.#a.versionMinutesOfKeys(keyIds, { from: end - trafficMs, to: end })
-        : new Map(),
-      keyIds.length > 0 ? this.#a.clientUsageOfKeys(keyIds, { from: historyFrom, to: end }) : [],
-      // Per client only where the detectors list clients (the failure window, and a
-      // minute to spare); before that, totals for the spike baselines.
-      keyIds.length > 0
-        ? this.#a.failureMinutes(
-            { from: failureFrom, to: end },
-            single,
-            end - f.failure_window_ms - MINUTE_MS,
-          )
-        : [],
-      ...[...byLookback].map(([lookback, keys]) =>
-        this.#a.clientUsageOfKeys(keys, { from: end - lookback, to: end }),
-      ),
-    ])
-    const recentUsage = recent.flat()
-    const ofKey = <T extends { keyId: string }>(rows: readonly T[]) => {
-      const m = new Map<string, T[]>()
-      for (const r of rows) {
-        const list = m.get(r.keyId) ?? []
-        if (list.length === 0) m.set(r.keyId, list)
-        list.push(r)
-      }
-      return m
-    }
-    const [recentOf, historyOf, failuresOf] = [ofKey(recentUsage), ofKey(historyUsage), ofKey(failures)]
+    // A few reads per chunk of keys, not a few per key: the evaluation loop
+    // asks every couple of seconds and must not slow down as keys are added;
+    // chunks keep one read's rows (and the store's time on it) bounded.
     const out: Finding[] = []
-    for (const k of keyIds) {
-      out.push(
-        ...evaluateKeyFindings(
-          {
-            keyId: k,
-            now,
-            versions: registry,
-            traffic: traffic.get(k) ?? [],
-            recentUsage: recentOf.get(k) ?? [],
-            historyUsage: historyOf.get(k) ?? [],
-            historyFrom,
-            failures: failuresOf.get(k) ?? [],
-          },
-          f,
-        ),
-      )
+    for (let i = 0; i < keyIds.length; i += KEYS_PER_READ) {
+      out.push(...(await this.#keyFindings(keyIds.slice(i, i + KEYS_PER_READ), now)))
     }
     if (!keyId || keyId === UNKNOWN_KEY) {
       const [failures, usage] = await Promise.all([
@@ -259,6 +220,47 @@ export class RotationService {
       out.push(...unknownKeySurges({ now, failures, usage }, f))
     }
     return out
+  }
+
+  /** Findings of a few keys, from one read per kind of rows for all of them. */
+  async #keyFindings(keyIds: readonly string[], now: number): Promise<Finding[]> {
+    const f = this.#s.findings
+    const end = windowEnd(now)
+    const registry = this.#keys.versions()
+    const trafficMs = Math.max(f.trend_window_ms, f.traffic_window_ms)
+    const historyFrom = end - this.#s.history_ms
+    const failureFrom = end - Math.max(failureLookbackMs(f), HOUR_MS)
+    const byLookback = new Map<number, string[]>()
+    for (const k of keyIds) {
+      const lookback = readinessRulesFor(this.#s.readiness, k).lookback_ms
+      byLookback.set(lookback, [...(byLookback.get(lookback) ?? []), k])
+    }
+    const [traffic, historyUsage, failures, ...recent] = await Promise.all([
+      this.#a.versionMinutesOfKeys(keyIds, { from: end - trafficMs, to: end }),
+      this.#a.clientUsageOfKeys(keyIds, { from: historyFrom, to: end }),
+      // Per client only where the detectors list clients (the failure window, and a
+      // minute to spare); before that, totals for the spike baselines.
+      this.#a.failureMinutes({ from: failureFrom, to: end }, keyIds, end - f.failure_window_ms - MINUTE_MS),
+      ...[...byLookback].map(([lookback, keys]) =>
+        this.#a.clientUsageOfKeys(keys, { from: end - lookback, to: end }),
+      ),
+    ])
+    const [recentOf, historyOf, failuresOf] = [byKey(recent.flat()), byKey(historyUsage), byKey(failures)]
+    return keyIds.flatMap((k) =>
+      evaluateKeyFindings(
+        {
+          keyId: k,
+          now,
+          versions: registry,
+          traffic: traffic.get(k) ?? [],
+          recentUsage: recentOf.get(k) ?? [],
+          historyUsage: historyOf.get(k) ?? [],
+          historyFrom,
+          failures: failuresOf.get(k) ?? [],
+        },
+        f,
+      ),
+    )
   }
 
   /**
@@ -276,7 +278,7 @@ export class RotationService {
     if (!wantNew && !wantAfter) return []
     const historyFrom = end - this.#s.history_ms
     const [failures, historyUsage] = await Promise.all([
-      this.#a.failureMinutes({ from: end - f.failure_window_ms, to: end }, keyId),
+      this.#a.failureMinutes({ from: end - f.failure_window_ms, to: end }, [keyId]),
       wantAfter ? this.#a.clientUsage(keyId, { from: historyFrom, to: end }) : Promise.resolve([]),
     ])
     const input: KeyFindingsInput = {

@@ -201,13 +201,17 @@ export class AnalyticsStore {
 
   /**
    * Requests and failures per (minute, key, version, gateway, client, reason);
-   * one key or all. Minutes before `clientsFrom` are summed over clients
+   * some keys or all. Minutes before `clientsFrom` are summed over clients
    * (client id ''): series that need only per-minute totals there (the spike
    * baselines) then cost keys × minutes, not keys × clients × minutes.
    */
-  async failureMinutes(w: TimeWindow, keyId?: string, clientsFrom?: number): Promise<FailureMinute[]> {
-    return this.#failureMinutes(w, keyId === undefined ? '' : 'AND key_id = {key:String}', {
-      key: keyId,
+  async failureMinutes(
+    w: TimeWindow,
+    keyIds?: readonly string[],
+    clientsFrom?: number,
+  ): Promise<FailureMinute[]> {
+    return this.#failureMinutes(w, keyIds === undefined ? '' : 'AND key_id IN {keys:Array(String)}', {
+      keys: keyIds ?? [],
       clients_from: sec(clientsFrom ?? w.from),
     })
   }

@@ -271,7 +271,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
 
   const heartbeat = async () => {
     let lag = 0
-    for (const s of sources) if (s instanceof KafkaSource) lag += s.lagMessages()
+    for (const s of sources) lag += s.backlog?.() ?? 0
     await status.heartbeat({
       time: clock(),
       instance: config.instance,

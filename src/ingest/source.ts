@@ -71,4 +71,11 @@ export interface Source {
   stop(): Promise<void>
   /** True once the source is consuming (Kafka: partitions assigned; file: file opened). */
   ready(): boolean
+  /**
+   * Records the source knows of and has not handed over yet (Kafka: consumer lag,
+   * last measured; file: lines read but not submitted plus the unread rest of the
+   * file, estimated from the bytes per line so far). 0 when caught up. Readiness
+   * verdicts treat data as fresh only when every source is caught up.
+   */
+  backlog?(): number
 }

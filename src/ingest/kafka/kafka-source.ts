@@ -66,7 +66,7 @@ export class KafkaSource implements Source {
   }
 
   /** Messages not yet stored, summed over this member's partitions (last measured). */
-  lagMessages(): number {
+  backlog(): number {
     return this.#lastLag
   }
 

@@ -126,6 +126,31 @@ describe('file source', () => {
     expect(JSON.parse(sink.submits[0]!.meta!)).toMatchObject({ path, head: { bytes: 5 } })
   })
 
+  it('reports its backlog in lines while it is behind, and 0 once everything is stored', async () => {
+    // 100 lines of 10 bytes; chunks of 100 bytes; the store holds the first batch.
+    await writeFile(
+      path,
+      Array.from({ length: 100 }, (_, i) => `line-${String(i).padStart(4, '0')}\n`).join(''),
+    )
+    let release!: () => void
+    sink.gate = new Promise((r) => {
+      release = r
+    })
+    const src = source({ readChunkBytes: 100, maxBatchRecords: 10 })
+    expect(src.backlog!()).toBe(0) // not started: nothing known yet
+    await src.start()
+    await waitFor(() => sink.inFlight === 1, 'the first batch held by the store')
+    // 10 lines read and handed over (waiting); 900 bytes unread at 10 bytes a line.
+    expect(src.backlog!()).toBe(90)
+    release()
+    sink.gate = null
+    await waitFor(() => sink.records().length === 100, '100 records')
+    expect(src.backlog!()).toBe(0)
+    await appendFile(path, 'line-0100\n')
+    await waitFor(() => sink.records().length === 101, 'the appended record')
+    expect(src.backlog!()).toBe(0)
+  })
+
   it('holds a partial line until its newline arrives', async () => {
     await writeFile(path, 'par')
     await source().start()

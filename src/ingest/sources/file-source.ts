@@ -72,6 +72,8 @@ interface Tail {
   path: string
   ino: number
   readPos: number
+  /** Size of the file when last seen (open, stat, or a read that reached its end). */
+  size: number
   splitter: LineSplitter
   head?: FileMeta['head']
 }
@@ -87,6 +89,10 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
   let startPromise: Promise<void> | undefined
   let loop: Promise<void> | undefined
   let opened = false
+  /** The file being read, for the backlog estimate; lines and bytes read so far, for its bytes per line. */
+  let reading: Tail | null = null
+  let linesRead = 0
+  let bytesRead = 0
 
   let settle!: { resolve: () => void; reject: (err: unknown) => void }
   const done = new Promise<void>((resolve, reject) => {
@@ -203,6 +209,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
           cur = null
           continue
         }
+        cur.size = st.size
         if (st.size < cur.readPos) {
           logger.warn(
             { source: id, path: cfg.path, inode: cur.ino, size: st.size, readBytes: cur.readPos },
@@ -299,12 +306,20 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
 
   /** Reads `t` to its current end, submitting complete lines in batches as they fill. */
   async function pump(t: Tail): Promise<void> {
+    reading = t
     while (!stopping()) {
-      const { bytesRead } = await t.handle.read(scratch, 0, scratch.length, t.readPos)
-      if (bytesRead === 0) break
-      t.readPos += bytesRead
+      const { bytesRead: n } = await t.handle.read(scratch, 0, scratch.length, t.readPos)
+      if (n === 0) {
+        t.size = t.readPos
+        break
+      }
+      t.readPos += n
+      t.size = Math.max(t.size, t.readPos)
+      bytesRead += n
+      const before = batch.length
       // Copy out of the scratch buffer: record values are views into the chunk.
-      appendLineRecords(t.splitter.push(Buffer.from(scratch.subarray(0, bytesRead))), t.ino, batch)
+      appendLineRecords(t.splitter.push(Buffer.from(scratch.subarray(0, n))), t.ino, batch)
+      linesRead += batch.length - before
       while (batch.length >= cfg.maxBatchRecords && !stopping()) {
         await submit(t, batch.splice(0, cfg.maxBatchRecords))
       }
@@ -329,6 +344,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       path,
       ino: file.ino,
       readPos: from,
+      size: file.size,
       splitter: new LineSplitter({ maxLineBytes: cfg.maxLineBytes, startOffset: from }),
     }
   }
@@ -347,6 +363,13 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       if (loop === undefined) settle.resolve()
     },
     ready: () => opened && !stopping(),
+    backlog() {
+      // Lines read but not yet handed over, plus the unread rest of the file in
+      // lines of the average length read so far.
+      const unread = reading ? Math.max(0, reading.size - reading.readPos) : 0
+      const perLine = linesRead > 0 ? bytesRead / linesRead : 256
+      return batch.length + Math.ceil(unread / perLine)
+    },
     done,
   }
 }

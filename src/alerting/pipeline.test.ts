@@ -73,12 +73,15 @@ describe('AlertPipeline', () => {
     let run = await p.evaluate(both(v1), T0)
     expect(run.entries).toEqual([])
     expect(run.nextWakeAt).toBe(T0 + S)
+    expect(p.wasNotified(`alert|${v1.id}`)).toBe(false) // firing, but nobody told yet
 
     run = await p.flush(T0 + S)
     expect(summary(run.entries)).toEqual([
       expected('rollback.advised', `rollback:${GK}`, 1, T0 + S, [['rollback', v1, 1]]),
       expected('alert.firing', GK, 1, T0 + S, [['alert', v1, 1]]),
     ])
+    expect([p.wasNotified(`alert|${v1.id}`), p.wasNotified(`rollback|${v1.id}`)]).toEqual([true, true])
+    expect(p.wasNotified(`alert|${v0.id}`)).toBe(false) // never observed
     expect(run.nextWakeAt).toBe(T0 + S + 4 * H)
 
     // Evaluated again and again: no news, nothing sent.

@@ -26,6 +26,7 @@ import { applySilences } from './pipeline/silence.ts'
 import { advanceStates } from './pipeline/state.ts'
 import {
   type AlertState,
+  episodeKey,
   type GroupState,
   type LiveAlert,
   liveAlert,
@@ -159,6 +160,15 @@ export class AlertPipeline {
   /** Current states (pending, firing, recently resolved). */
   states(): AlertState[] {
     return [...this.#states.values()]
+  }
+
+  /** Whether the current episode of alert state `key` was in the last notification of some receiver's group. */
+  wasNotified(key: string): boolean {
+    const s = this.#states.get(key)
+    if (!s) return false
+    const episode = episodeKey(s)
+    for (const g of this.#groups.values()) if (g.firing.includes(episode)) return true
+    return false
   }
 
   /** Ids of the silences muting an alert at the last run. */

@@ -48,7 +48,7 @@ afterEach(async () => {
   for (const e of running.splice(0)) await e.stop()
 })
 
-function setup(findings: () => Promise<Finding[]>) {
+function setup(findings: () => Promise<Finding[]>, clock?: () => number) {
   const store = new MemoryAlertStore()
   const cfg = alertingConfigSchema.parse({ default_receivers: ['ops'], group_wait_ms: 50 })
   const ops = new Recorder()
@@ -85,6 +85,7 @@ function setup(findings: () => Promise<Finding[]>) {
     intervalMs: 60_000,
     selfMonitoring: cfg.self_monitoring,
     logger,
+    clock,
   })
   running.push(evaluator)
   return { store, ops, evaluator, leadership, calls: () => calls }
@@ -131,6 +132,40 @@ describe('Evaluator', () => {
     release()
     await new Promise((r) => setTimeout(r, 300))
     expect(s.calls()).toBe(2)
+  })
+
+  it('waits 4× the last evaluation before the next one, but at most 5 s', async () => {
+    let now = 1_000_000
+    let cost = 1_000 // clock time one evaluation takes
+    const s = setup(
+      async () => {
+        now += cost
+        return []
+      },
+      () => now,
+    )
+    s.leadership.set(true)
+    s.evaluator.start()
+    await waitUntil(() => s.calls() === 1, 2_000, 'first evaluation')
+    const kickAt = async (t: number) => {
+      now = t
+      s.evaluator.kick()
+      await new Promise((r) => setTimeout(r, 150))
+    }
+    // It ended at 1 001 000 after 1 s: the next may start 4 s later. A kick
+    // before that is deferred (here by a real second), not run.
+    await kickAt(1_004_000)
+    expect(s.calls()).toBe(1)
+    await kickAt(1_005_000)
+    expect(s.calls()).toBe(2)
+    // 3 s: four times that would be 12 s; the pause is capped at 5 s.
+    cost = 3_000
+    await kickAt(1_010_000) // starts at once (its predecessor ended 5 s ago), ends at 1 013 000
+    expect(s.calls()).toBe(3)
+    await kickAt(1_017_000)
+    expect(s.calls()).toBe(3)
+    await kickAt(1_018_000)
+    expect(s.calls()).toBe(4)
   })
 
   it('counts a failed evaluation and tries again at the next kick', async () => {

@@ -65,6 +65,12 @@ const MIN_KICK_SPACING_MS = 250
  * milliseconds and are not slowed.
  */
 const EVALUATION_SPACING_FACTOR = 4
+/**
+ * ...but the pause is at most this long (or the last evaluation's duration, if
+ * longer): one evaluation slowed by a burst of inserts must not hold alerts
+ * back for four times as long.
+ */
+const MAX_EVALUATION_SPACING_MS = 5_000
 /** After a failed leadership takeover (store down), try again after this long. */
 const TAKEOVER_RETRY_MS = 2_000
 /** Owner reminders are due per day or so; checking once a minute is plenty. */
@@ -139,9 +145,10 @@ export class Evaluator {
     return this.#lastEvalAt + this.#lastEvalMs + Math.max(MIN_KICK_SPACING_MS, this.#spacing())
   }
 
-  /** The least time between an evaluation's end and the next one's start (see EVALUATION_SPACING_FACTOR). */
+  /** The least time between an evaluation's end and the next one's start (see EVALUATION_SPACING_FACTOR, MAX_EVALUATION_SPACING_MS). */
   #spacing(): number {
-    return EVALUATION_SPACING_FACTOR * this.#lastEvalMs
+    const d = this.#lastEvalMs
+    return Math.min(EVALUATION_SPACING_FACTOR * d, Math.max(MAX_EVALUATION_SPACING_MS, d))
   }
 
   /** Runs one evaluation now, whether or not this instance leads (tests, `keyshift` one-shots). */
@@ -174,7 +181,13 @@ export class Evaluator {
         )
       }
     }
-    out.push(...readinessObservations(outcomes, (key) => byKey.get(key)))
+    out.push(
+      ...readinessObservations(
+        outcomes,
+        (key) => byKey.get(key),
+        (key) => this.#o.pipeline.wasNotified(key),
+      ),
+    )
 
     try {
       const o = ingestLagObservation((await s.freshness(now)).lagMs, sm)

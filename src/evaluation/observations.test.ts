@@ -92,14 +92,21 @@ describe('readinessObservations', () => {
       keyId: 'acme',
     }),
   })
-  const table: Array<[string, Readiness | null, AlertState[], string[]]> = [
+  const table: Array<[string, Readiness | null, AlertState[], string[], boolean?]> = [
     ['ready: the ready signal', readiness('ready'), [], ['deactivation_ready']],
     ['not ready, never ready: nothing', readiness('not_ready'), [], []],
     [
-      'not ready after ready: the regression',
+      'not ready after a notified ready: the regression',
       readiness('not_ready'),
       [readyState],
       ['deactivation_not_ready'],
+    ],
+    [
+      'not ready after a ready nobody was told of: nothing (the ready signal lapses)',
+      readiness('not_ready'),
+      [readyState],
+      [],
+      false,
     ],
     [
       'still not ready after the regression',
@@ -113,15 +120,23 @@ describe('readinessObservations', () => {
     ['a failed evaluation holds too', null, [readyState], ['deactivation_ready']],
     ['unknown with nothing before: nothing', readiness('unknown'), [], []],
   ]
-  it.each(table)('%s', (_name, r, states, types) => {
+  it.each(table)('%s', (_name, r, states, types, notified = true) => {
     const byKey = new Map(states.map((s) => [s.key, s]))
-    const out = readinessObservations([{ version: v, readiness: r }], (k) => byKey.get(k))
+    const out = readinessObservations(
+      [{ version: v, readiness: r }],
+      (k) => byKey.get(k),
+      (k) => notified && byKey.has(k),
+    )
     expect(out.map((o) => o.alert.type)).toEqual(types)
     expect(out.every((o) => o.channel === 'readiness')).toBe(true)
   })
 
   it('writes what a person needs to read', () => {
-    const [o] = readinessObservations([{ version: v, readiness: readiness('ready') }], () => undefined)
+    const [o] = readinessObservations(
+      [{ version: v, readiness: readiness('ready') }],
+      () => undefined,
+      () => false,
+    )
     expect(o!.alert).toEqual({
       id: 'deactivation_ready:acme:v1:*',
       type: 'deactivation_ready',

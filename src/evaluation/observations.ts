@@ -92,13 +92,17 @@ export interface ReadinessOutcome {
 /**
  * Readiness signals. `deactivation_ready` is observed while the verdict is ready;
  * `deactivation_not_ready` only after a regression: while the verdict is
- * not_ready and the version was ready (or already regressed). An `unknown`
+ * not_ready and the version's ready signal was notified (or it already
+ * regressed): a ready verdict that flipped back before anyone was told is
+ * dropped quietly, not announced as a regression. An `unknown`
  * verdict, or a failure to compute one, changes nothing: the last signal is held
  * (stale data must not flip automation back and forth; the gate fails closed anyway).
  */
 export function readinessObservations(
   outcomes: readonly ReadinessOutcome[],
   current: (key: string) => AlertState | undefined,
+  /** Whether the current episode of an alert state was in a notification (AlertPipeline.wasNotified). */
+  notified: (key: string) => boolean,
 ): Observation[] {
   const out: Observation[] = []
   const active = (type: 'deactivation_ready' | 'deactivation_not_ready', v: ReadinessOutcome['version']) => {
@@ -112,7 +116,7 @@ export function readinessObservations(
       for (const s of [ready, notReady]) if (s) out.push({ channel: 'readiness', alert: s.alert })
     } else if (r.verdict === 'ready') {
       out.push({ channel: 'readiness', alert: readinessContent('deactivation_ready', r) })
-    } else if (ready || notReady) {
+    } else if ((ready && notified(ready.key)) || notReady) {
       out.push({ channel: 'readiness', alert: readinessContent('deactivation_not_ready', r) })
     }
   }

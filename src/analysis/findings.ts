@@ -7,6 +7,7 @@ import { z } from 'zod'
 import { alertId, compareSeverity, SCOPE_ALL, type Severity } from '../domain/alert.ts'
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
+import { groupBy } from '../shared/group-by.ts'
 import { computeShares, shareOf, shareSeries } from './share.ts'
 import {
   findFailureSpikes,
@@ -673,11 +674,7 @@ export function failureSpikes(input: KeyFindingsInput, s: FindingSettings): Find
   const series = findFailureSpikes(rows, input.now - s.failure_window_ms, spike).filter(
     (x) => x.spikes[x.spikes.length - 1]!.time >= input.now - spike.window_ms,
   )
-  const byPlace = new Map<string, typeof series>()
-  for (const x of series) {
-    const k = `${x.version}\u0000${x.gateway}`
-    byPlace.set(k, [...(byPlace.get(k) ?? []), x])
-  }
+  const byPlace = groupBy(series, (x) => `${x.version}\u0000${x.gateway}`)
   const out: Finding[] = []
   for (const group of byPlace.values()) {
     const { version, gateway } = group[0]!

@@ -2,6 +2,8 @@
 // (stragglers, with where they come from and whether they already use a newer
 // version too), and clients that used it before but have moved to a newer version
 // (with when they moved). This is what teams chase before deactivating a version.
+
+import { groupBy } from '../shared/group-by.ts'
 import type { ClientUsage, TimeWindow } from './types.ts'
 import { compareVersionLabels } from './versions.ts'
 
@@ -70,16 +72,6 @@ function footprint(rows: readonly ClientUsage[]): ClientFootprint {
   }
 }
 
-function groupByClient(rows: readonly ClientUsage[]): Map<string, ClientUsage[]> {
-  const out = new Map<string, ClientUsage[]>()
-  for (const r of rows) {
-    const list = out.get(r.clientId)
-    if (list) list.push(r)
-    else out.set(r.clientId, [r])
-  }
-  return out
-}
-
 const sum = (rows: readonly ClientUsage[], f: (r: ClientUsage) => number) =>
   rows.reduce((s, r) => s + f(r), 0)
 const byRequestsThenClient = (
@@ -97,8 +89,11 @@ export function findStragglers(input: StragglerInput): StragglerReport {
   const inWindow = input.recent.filter(
     (r) => r.requests > 0 && r.lastSeen >= input.window.from && r.firstSeen < input.window.to,
   )
-  const recentByClient = groupByClient(inWindow)
-  const historyByClient = groupByClient(input.history.filter((r) => r.requests > 0))
+  const recentByClient = groupBy(inWindow, (r) => r.clientId)
+  const historyByClient = groupBy(
+    input.history.filter((r) => r.requests > 0),
+    (r) => r.clientId,
+  )
 
   const stragglers: Straggler[] = []
   const moved: MovedClient[] = []

@@ -22,6 +22,7 @@ import { UNKNOWN_KEY } from '../domain/auth-event.ts'
 import { NotFoundError } from '../domain/errors.ts'
 import { type KeyVersion, newKeyVersion } from '../domain/key-version.ts'
 import type { KeyRegistry } from '../registry/key-registry.ts'
+import { groupBy } from '../shared/group-by.ts'
 import type { AnalyticsStore, KeySummary } from '../store/clickhouse/analytics-store.ts'
 import type { StatusStore } from '../store/clickhouse/status-store.ts'
 
@@ -56,16 +57,6 @@ export interface VerdictRequest {
 
 /** Keys per findings read: few reads per evaluation, and one read's rows stay bounded. */
 const KEYS_PER_READ = 10
-
-function byKey<T extends { keyId: string }>(rows: readonly T[]): Map<string, T[]> {
-  const m = new Map<string, T[]>()
-  for (const r of rows) {
-    const list = m.get(r.keyId)
-    if (list) list.push(r)
-    else m.set(r.keyId, [r])
-  }
-  return m
-}
 
 /** Minute-aligned window end: rollups hold whole minutes, so the current partial minute counts. */
 const windowEnd = (now: number) => Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS
@@ -245,7 +236,12 @@ export class RotationService {
         this.#a.clientUsageOfKeys(keys, { from: end - lookback, to: end }),
       ),
     ])
-    const [recentOf, historyOf, failuresOf] = [byKey(recent.flat()), byKey(historyUsage), byKey(failures)]
+    const ofKey = (r: { keyId: string }) => r.keyId
+    const [recentOf, historyOf, failuresOf] = [
+      groupBy(recent.flat(), ofKey),
+      groupBy(historyUsage, ofKey),
+      groupBy(failures, ofKey),
+    ]
     return keyIds.flatMap((k) =>
       evaluateKeyFindings(
         {

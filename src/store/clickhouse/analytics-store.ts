@@ -6,6 +6,7 @@ import type { VersionSeen } from '../../analysis/first-last-seen.ts'
 import type { ClientUsage, FailureMinute, TimeWindow, VersionMinute } from '../../analysis/types.ts'
 import { compareVersionLabels } from '../../analysis/versions.ts'
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../../domain/auth-event.ts'
+import { groupBy } from '../../shared/group-by.ts'
 import { classifyStoreError } from './errors.ts'
 import { qualified } from './identifiers.ts'
 
@@ -65,18 +66,18 @@ export class AnalyticsStore {
         ORDER BY key_id, minute_ms, version`,
       { keys: keyIds, from: sec(w.from), to: secCeil(w.to) },
     )
-    const out = new Map<string, VersionMinute[]>()
-    for (const r of rows) {
-      const list = out.get(r.key_id) ?? []
-      if (list.length === 0) out.set(r.key_id, list)
-      list.push({
-        minute: Number(r.minute_ms),
-        version: r.version,
-        requests: Number(r.total_requests),
-        failures: Number(r.failed_requests),
-      })
-    }
-    return out
+    const byKey = groupBy(rows, (r) => r.key_id)
+    return new Map(
+      [...byKey].map(([key, list]) => [
+        key,
+        list.map((r) => ({
+          minute: Number(r.minute_ms),
+          version: r.version,
+          requests: Number(r.total_requests),
+          failures: Number(r.failed_requests),
+        })),
+      ]),
+    )
   }
 
   /** Requests and failures per key and version over a window (every key in one read). */

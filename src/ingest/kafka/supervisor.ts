@@ -34,6 +34,8 @@ export class ConsumerSupervisor {
   #consumer: Consumer | null = null
   #abort = new AbortController()
   #relaunching: Promise<void> | null = null
+  /** Consumers that crashed without kafkajs restarting them. */
+  readonly #crashed = new WeakSet<Consumer>()
 
   constructor(opts: ConsumerSupervisorOptions) {
     this.#o = opts
@@ -66,13 +68,15 @@ export class ConsumerSupervisor {
     this.#consumer = null
   }
 
-  async #launch(): Promise<void> {
+  async #launch(): Promise<Consumer> {
     const consumer = this.#o.create()
     this.#consumer = consumer
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       // kafkajs restarts it itself when `restart` is true.
       if (payload.restart || this.#abort.signal.aborted || this.#consumer !== consumer) return
-      this.#relaunch(payload.error)
+      this.#crashed.add(consumer)
+      // While a relaunch is starting this consumer, the relaunch sees the mark.
+      if (!this.#relaunching) this.#relaunch(payload.error)
     })
     try {
       await this.#o.run(consumer)
@@ -80,36 +84,49 @@ export class ConsumerSupervisor {
       await consumer.disconnect().catch(() => {})
       throw err
     }
+    return consumer
   }
 
   #relaunch(cause: Error): void {
-    if (this.#relaunching) return
     const { role, logger } = this.#o
     const signal = this.#abort.signal
     logger.warn(
       { consumer: role, err: cause.message },
       'The Kafka consumer stopped on an error kafkajs does not retry; starting a new one.',
     )
-    this.#relaunching = (async () => {
+    const relaunching = (async () => {
       for (let attempt = 0; !signal.aborted; attempt++) {
         await sleep(backoffDelay(Math.min(attempt, 20), this.#o.backoff ?? DEFAULT_BACKOFF), signal)
+        let consumer: Consumer
         try {
-          await this.#launch()
-          this.#restarts?.inc({ consumer: role })
-          return
+          consumer = await this.#launch()
         } catch (err) {
           if (signal.aborted) return
           logger.warn(
             { consumer: role, attempt: attempt + 1, err: (err as Error).message },
             'Starting a new Kafka consumer failed; trying again.',
           )
+          continue
         }
-      }
-    })()
-      .catch(() => {}) // only the aborted sleep rejects: the supervisor is stopping
-      .finally(() => {
+        // kafkajs reports a failed group join as a crash, not as an error of run().
+        if (this.#crashed.has(consumer)) {
+          if (signal.aborted) return
+          logger.warn(
+            { consumer: role, attempt: attempt + 1 },
+            'The new Kafka consumer crashed while starting; trying again.',
+          )
+          continue
+        }
+        this.#restarts?.inc({ consumer: role })
+        // From here on a crash of this consumer starts a new relaunch.
         this.#relaunching = null
-      })
+        return
+      }
+    })().catch(() => {}) // only the aborted sleep rejects: the supervisor is stopping
+    this.#relaunching = relaunching
+    void relaunching.finally(() => {
+      if (this.#relaunching === relaunching) this.#relaunching = null
+    })
   }
 }
 

@@ -37,7 +37,13 @@ describe('ConsumerSupervisor', () => {
           // The second consumer asks for a session below the broker's minimum (6 s):
           // its group join fails (INVALID_SESSION_TIMEOUT), which kafkajs reports as a crash.
           ...(created === 2 ? { sessionTimeout: 1_000, heartbeatInterval: 300 } : {}),
-          retry: { retries: 2, initialRetryTime: 50, restartOnFailure: async () => false },
+          // Few retries for the first, whose failing batches must end in a crash; enough
+          // for the others to ride out the rebalances the crashes cause on a busy machine.
+          retry: {
+            retries: created === 1 ? 2 : 10,
+            initialRetryTime: 100,
+            restartOnFailure: async () => false,
+          },
         })
         c.on(c.events.CRASH, ({ payload }) => void crashes.push(payload.restart))
         if (created === 1) refusing = c
@@ -54,6 +60,19 @@ describe('ConsumerSupervisor', () => {
         })
       },
     })
+    // A group's coordinator may still be loading on a freshly started broker, and
+    // a join then fails: wait it out, so that only the failures made here happen.
+    const admin = kafka.admin()
+    await admin.connect()
+    await waitFor(
+      'the group coordinator to be loaded',
+      async () => {
+        const { groups } = await admin.describeGroups([`g-${topic}`])
+        // kafkajs returns each group's error code without typing it.
+        return (groups[0] as { errorCode?: number } | undefined)?.errorCode === 0
+      },
+      { timeoutMs: 60_000 },
+    ).finally(() => admin.disconnect())
     try {
       await supervisor.start()
       const sent = Array.from({ length: 300 }, (_, i) => ({ value: `m-${i}` }))

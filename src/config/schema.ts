@@ -7,7 +7,13 @@ import { findingSettingsSchema } from '../analysis/findings.ts'
 import { readinessConfigSchema } from '../analysis/readiness.ts'
 import { spikeSettingsSchema } from '../analysis/spikes.ts'
 import { trendSettingsSchema } from '../analysis/trend.ts'
-import { PRESET_NAMES } from '../ingest/decode/decoder.ts'
+import {
+  checkPresetMapping,
+  MAX_FUTURE_SKEW_LIMIT_MS,
+  MAX_RECORD_BYTES_LIMIT,
+  PRESET_NAMES,
+  secretFieldPathSchema,
+} from '../ingest/decode/decoder.ts'
 import { fieldMappingSchema } from '../ingest/decode/mapping.ts'
 import { Secret } from './secret.ts'
 
@@ -17,41 +23,21 @@ export const secret = z
   .transform((v) => new Secret(v))
 const duration = (dflt: number) => z.number().int().nonnegative().default(dflt)
 
+/** A source's decoder: the decoder module's fields and checks, with their defaults. */
 export const decoderSchema = z
   .object({
     preset: z.enum([...PRESET_NAMES, 'mapping']),
     /** Field mapping for `preset: mapping` (see the README's mapping section). */
     mapping: fieldMappingSchema.optional(),
     /** Extra document paths whose values are credentials, always fingerprinted. */
-    secret_fields: z.array(z.string().min(1)).default([]),
-    max_record_bytes: z
-      .number()
-      .int()
-      .min(1024)
-      .max(16 * 1024 * 1024)
-      .default(65_536),
-    max_future_skew_ms: z
-      .number()
-      .int()
-      .min(0)
-      .max(7 * 86_400_000)
-      .default(300_000),
+    secret_fields: z.array(secretFieldPathSchema).default([]),
+    max_record_bytes: z.number().int().min(1024).max(MAX_RECORD_BYTES_LIMIT).default(65_536),
+    max_future_skew_ms: z.number().int().min(0).max(MAX_FUTURE_SKEW_LIMIT_MS).default(300_000),
     /** Gateway name for records that do not carry one (default: the preset name). */
     default_gateway: z.string().min(1).max(256).optional(),
   })
   .strict()
-  .superRefine((c, ctx) => {
-    if (c.preset === 'mapping' && c.mapping === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['mapping'], message: 'preset "mapping" needs a mapping section' })
-    }
-    if (c.preset !== 'mapping' && c.mapping !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['mapping'],
-        message: `a mapping is only used with preset "mapping"; remove one of them`,
-      })
-    }
-  })
+  .superRefine(checkPresetMapping)
 
 export const kafkaSchema = z
   .object({

@@ -58,8 +58,34 @@ export const PRESETS: Readonly<Record<PresetName, PresetMapper>> = {
   canonical: canonicalPreset,
 }
 
-const MAX_RECORD_BYTES_LIMIT = 16 * 1024 * 1024
-const MAX_FUTURE_SKEW_LIMIT_MS = 7 * 24 * 3_600_000
+export const MAX_RECORD_BYTES_LIMIT = 16 * 1024 * 1024
+export const MAX_FUTURE_SKEW_LIMIT_MS = 7 * 24 * 3_600_000
+
+/** A document path whose value is a credential; a path that does not parse is an error naming it. */
+export const secretFieldPathSchema = z
+  .string()
+  .min(1)
+  .superRefine((p, ctx) => {
+    try {
+      parsePath(p)
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: (err as Error).message })
+    }
+  })
+
+/** `mapping` goes with preset "mapping", and only with it. */
+export function checkPresetMapping(c: { preset: string; mapping?: unknown }, ctx: z.RefinementCtx): void {
+  if (c.preset === 'mapping' && c.mapping === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['mapping'], message: 'preset "mapping" needs a mapping section' })
+  }
+  if (c.preset !== 'mapping' && c.mapping !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['mapping'],
+      message: `a mapping is only used with preset "mapping" (preset is "${c.preset}"); remove one of them`,
+    })
+  }
+}
 
 /** The decoder section of the config file. */
 export const decoderConfigSchema = z
@@ -67,37 +93,13 @@ export const decoderConfigSchema = z
     preset: z.enum([...PRESET_NAMES, 'mapping']),
     mapping: fieldMappingSchema.optional(),
     /** Extra document paths whose values are credentials (scrubbed like `authorization`). */
-    secret_fields: z
-      .array(
-        z
-          .string()
-          .min(1)
-          .superRefine((p, ctx) => {
-            try {
-              parsePath(p)
-            } catch (err) {
-              ctx.addIssue({ code: 'custom', message: (err as Error).message })
-            }
-          }),
-      )
-      .optional(),
+    secret_fields: z.array(secretFieldPathSchema).optional(),
     /** Records larger than this (bytes) are dead-lettered as `too_large`. Default 65536. */
     max_record_bytes: z.number().int().min(1024).max(MAX_RECORD_BYTES_LIMIT).optional(),
     /** Events further in the future than this (ms) are `time_out_of_range`. Default 300000. */
     max_future_skew_ms: z.number().int().min(0).max(MAX_FUTURE_SKEW_LIMIT_MS).optional(),
   })
-  .superRefine((c, ctx) => {
-    if (c.preset === 'mapping' && c.mapping === undefined) {
-      ctx.addIssue({ code: 'custom', path: ['mapping'], message: 'preset "mapping" needs a mapping section' })
-    }
-    if (c.preset !== 'mapping' && c.mapping !== undefined) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['mapping'],
-        message: `a mapping is only used with preset "mapping" (preset is "${c.preset}"); remove one of them`,
-      })
-    }
-  })
+  .superRefine(checkPresetMapping)
 export type DecoderConfig = z.output<typeof decoderConfigSchema>
 
 export interface DecoderOptions {

@@ -7,18 +7,13 @@
 // a format cannot carry exactly, so callers can keep those off such gateways.
 import { type AuthEvent, type FailureReason, UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
 import { ValidationError } from '../domain/errors.ts'
+import { PRESET_NAMES, type PresetName } from '../ingest/decode/decoder.ts'
+import { AUTH_FAILURE_REASONS } from '../ingest/decode/reason.ts'
 import { hashString, hex8, mix32 } from './random.ts'
 
-export const FORMAT_PRESETS = [
-  'kong',
-  'envoy',
-  'nginx',
-  'aws-apigateway',
-  'tyk',
-  'traefik',
-  'canonical',
-] as const
-export type FormatPreset = (typeof FORMAT_PRESETS)[number]
+/** Every preset the decoders read is one the simulator can write. */
+export const FORMAT_PRESETS = PRESET_NAMES
+export type FormatPreset = PresetName
 
 /** Host the simulated API is served on (request URLs, `authority`). */
 export const API_HOST = 'api.example.com'
@@ -407,15 +402,6 @@ const CAPABILITIES: Readonly<Record<FormatPreset, Capabilities>> = {
   canonical: { failureReason: true, rateLimitReason: true, gateway: 'logged' },
 }
 
-const AUTH_FAILURES: ReadonlySet<FailureReason> = new Set<FailureReason>([
-  'expired',
-  'revoked',
-  'unknown_key',
-  'invalid_signature',
-  'insufficient_scope',
-  'missing_credential',
-])
-
 /** The decoder's inference when no usable reason was logged (see normalise.ts). */
 function inferredReason(status: number, presented: boolean, identified: boolean): FailureReason {
   if (!identified) return presented ? 'unknown_key' : 'missing_credential'
@@ -432,7 +418,7 @@ export function formatLoss(preset: FormatPreset, e: AuthEvent, defaultGateway: s
   const identified = keyIdOf(e) !== undefined
   const presented = e.keyFingerprint !== ''
   if (e.eventId === '') return 'the event has no id; the decoder would derive one from the source position'
-  const carried = cap.failureReason && AUTH_FAILURES.has(e.reason)
+  const carried = cap.failureReason && AUTH_FAILURE_REASONS.has(e.reason)
   const failure = e.status === 401 || e.status === 403 || carried
   if ((e.outcome === 'failure') !== failure) {
     return `a ${e.outcome} with status ${e.status} and reason ${e.reason} decodes as a ${failure ? 'failure' : 'success'}`

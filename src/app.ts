@@ -184,10 +184,23 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     // Evaluate right after new events are stored, so alerts follow within seconds.
     onStored: () => kickEvaluation(),
   })
-  const alerting = createAlerting({ config, store, rotation, status, keys, kafka, logger, metrics, clock })
+  const alerting = createAlerting({
+    config,
+    store,
+    rotation,
+    status,
+    keys,
+    kafka,
+    logger,
+    metrics,
+    clock,
+    ingest: () => ({ backlog: ingestBacklog(), ready: sources.every((s) => s.ready()) }),
+  })
   kickEvaluation = () => alerting.kick()
 
   const sources: Source[] = []
+  /** Records the sources have read (or could read) and not stored yet. */
+  const ingestBacklog = () => sources.reduce((sum, s) => sum + (s.backlog?.() ?? 0), 0)
   const stdinDone: Promise<void>[] = []
   if (kafkaSources.length > 0 && kafka) {
     for (const s of kafkaSources) decoders.set(kafkaSourceId(s.topic), makeDecoder(s.decoder))
@@ -270,13 +283,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   }
 
   const heartbeat = async () => {
-    let lag = 0
-    for (const s of sources) lag += s.backlog?.() ?? 0
     await status.heartbeat({
       time: clock(),
       instance: config.instance,
       newestEventTime: pipeline.newestEventTime(),
-      consumerLagMessages: lag,
+      consumerLagMessages: ingestBacklog(),
       bufferedEvents: pipeline.bufferedEvents(),
       sourcesReady: sources.every((s) => s.ready()),
     })

@@ -34,6 +34,8 @@ export interface AlertingDeps {
   logger: Logger
   metrics: Registry
   clock?: () => number
+  /** The daemon's ingest backlog and readiness (evaluations space out while it catches up). */
+  ingest?: () => { backlog: number; ready: boolean }
   /** Overrides for the notifiers (tests: fetch). */
   notifierDeps?: Pick<NotifierDeps, 'fetch'>
   /** Overrides the leader election (tests). */
@@ -145,6 +147,7 @@ export function createAlerting(deps: AlertingDeps): Alerting {
     clock,
     logger,
     registry: deps.metrics,
+    ...(deps.ingest ? { ingest: deps.ingest } : {}),
   })
 
   return {

@@ -48,7 +48,11 @@ afterEach(async () => {
   for (const e of running.splice(0)) await e.stop()
 })
 
-function setup(findings: () => Promise<Finding[]>, clock?: () => number) {
+function setup(
+  findings: () => Promise<Finding[]>,
+  clock?: () => number,
+  ingest?: () => { backlog: number; ready: boolean },
+) {
   const store = new MemoryAlertStore()
   const cfg = alertingConfigSchema.parse({ default_receivers: ['ops'], group_wait_ms: 50 })
   const ops = new Recorder()
@@ -86,6 +90,7 @@ function setup(findings: () => Promise<Finding[]>, clock?: () => number) {
     selfMonitoring: cfg.self_monitoring,
     logger,
     clock,
+    ...(ingest ? { ingest } : {}),
   })
   running.push(evaluator)
   return { store, ops, evaluator, leadership, calls: () => calls }
@@ -165,6 +170,55 @@ describe('Evaluator', () => {
     await kickAt(1_017_000)
     expect(s.calls()).toBe(3)
     await kickAt(1_018_000)
+    expect(s.calls()).toBe(4)
+  })
+
+  it('evaluates at most every 30 s while ingest catches up on a backlog of 50 000 records', async () => {
+    let now = 1_000_000
+    let backlog = 50_000
+    let ready = true
+    const s = setup(
+      async () => {
+        now += 10
+        return []
+      },
+      () => now,
+      () => ({ backlog, ready }),
+    )
+    const kickAt = async (t: number) => {
+      now = t
+      s.evaluator.kick()
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    // Taking over while catching up: the first evaluation waits 30 s (kicks
+    // before that are deferred, here by a real second, not run).
+    s.leadership.set(true)
+    s.evaluator.start()
+    await new Promise((r) => setTimeout(r, 100)) // the takeover, at 1 000 000
+    await kickAt(1_000_500)
+    await kickAt(1_029_000)
+    expect(s.calls()).toBe(0)
+    await kickAt(1_030_000)
+    expect(s.calls()).toBe(1)
+    // It ended at 1 030 010: without a backlog the next kick could run 250 ms
+    // later; catching up, not before 1 060 010.
+    await kickAt(1_031_000)
+    await kickAt(1_059_000)
+    expect(s.calls()).toBe(1)
+    await kickAt(1_060_010)
+    expect(s.calls()).toBe(2)
+    // One record fewer than the threshold: caught up, kicks evaluate again.
+    backlog = 49_999
+    await kickAt(1_060_300)
+    expect(s.calls()).toBe(3)
+    // A source that is not consuming (yet) counts as catching up too...
+    ready = false
+    await kickAt(1_061_000)
+    expect(s.calls()).toBe(3)
+    // ...and once it consumes, the next check (within a real second) evaluates
+    // without waiting for a flush.
+    ready = true
+    await new Promise((r) => setTimeout(r, 1_200))
     expect(s.calls()).toBe(4)
   })
 

@@ -3,8 +3,10 @@
 // build observations (findings, readiness signals, self-monitoring), run them
 // through the alert pipeline and hand new notifications to the delivery worker.
 // Only the leader evaluates; at most one evaluation is in flight, and kicks
-// that arrive meanwhile fold into one more. Between evaluations the loop also
-// wakes for notifications falling due (group_wait, group_interval, repeat).
+// that arrive meanwhile fold into one more. Evaluations are spaced by their
+// cost, and further apart while ingest catches up on a backlog. Between
+// evaluations the loop also wakes for notifications falling due (group_wait,
+// group_interval, repeat).
 import { Counter, Histogram } from 'prom-client'
 import type { AlertingConfig } from '../alerting/config.ts'
 import type { DeliveryWorker } from '../alerting/delivery.ts'
@@ -53,6 +55,11 @@ export interface EvaluatorOptions {
   clock?: () => number
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>
   registry?: Registry
+  /**
+   * This instance's ingest: records its sources have not stored yet (consumer
+   * lag, unread file lines), and whether every source is consuming.
+   */
+  ingest?: () => { backlog: number; ready: boolean }
 }
 
 /** Kicked evaluations start at least this long after the previous one ended. */
@@ -71,6 +78,18 @@ const EVALUATION_SPACING_FACTOR = 4
  * back for four times as long.
  */
 const MAX_EVALUATION_SPACING_MS = 5_000
+/**
+ * While this instance's ingest catches up (a backfill, a restart after
+ * downtime: its sources are at least this many records behind, or not
+ * consuming yet), evaluations run at most every CATCH_UP_SPACING_MS. Each
+ * evaluation takes the store's time from ingestion (the embedded engine runs
+ * one query at a time), and verdicts on half-ingested history are `unknown`
+ * anyway. Whether it still catches up is checked every CATCH_UP_RECHECK_MS
+ * and at each flush, so normal evaluation resumes as soon as it has caught up.
+ */
+const CATCH_UP_BACKLOG = 50_000
+const CATCH_UP_SPACING_MS = 30_000
+const CATCH_UP_RECHECK_MS = 1_000
 /** After a failed leadership takeover (store down), try again after this long. */
 const TAKEOVER_RETRY_MS = 2_000
 /** Owner reminders are due per day or so; checking once a minute is plenty. */
@@ -91,6 +110,11 @@ export class Evaluator {
   /** How long the last evaluation took, in ms. */
   #lastEvalMs = 0
   #nextWakeAt: number | null = null
+  #kickPending = false
+  /** A flush asked for an evaluation since the last one started. */
+  #kicked = false
+  /** When this instance last took over evaluation. */
+  #activeSince = Number.NEGATIVE_INFINITY
   /** Leadership transitions (take over, step down), run one after the other in order. */
   #transitions: Promise<void> = Promise.resolve()
   #reminding: Promise<void> | null = null
@@ -132,23 +156,44 @@ export class Evaluator {
     await this.#transitions
   }
 
-  /** Asks for an evaluation now (after an ingest flush); cheap to call often. */
+  /**
+   * Asks for an evaluation now (after an ingest flush); cheap to call often.
+   * Looks at the spacing on the next turn of the event loop, once the flush's
+   * sources have moved their positions on (so their backlog is current).
+   */
   kick(): void {
-    if (!this.#active) return
-    const wait = this.#kickAllowedAt() - this.#clock()
-    if (wait > 0 && this.#running === null) this.#arm(wait, 'evaluate')
-    else this.#request('evaluate')
+    if (!this.#active || this.#kickPending) return
+    this.#kickPending = true
+    setImmediate(() => {
+      this.#kickPending = false
+      if (!this.#active) return
+      const wait = this.#nextEvaluationAt(true) - this.#clock()
+      this.#kicked = true
+      if (wait > 0 && this.#running === null) this.#armNext()
+      else this.#request('evaluate')
+    })
   }
 
-  /** When a kicked evaluation may start (see MIN_KICK_SPACING_MS). */
-  #kickAllowedAt(): number {
-    return this.#lastEvalAt + this.#lastEvalMs + Math.max(MIN_KICK_SPACING_MS, this.#spacing())
-  }
-
-  /** The least time between an evaluation's end and the next one's start (see EVALUATION_SPACING_FACTOR, MAX_EVALUATION_SPACING_MS). */
-  #spacing(): number {
+  /**
+   * When the next evaluation may start, `kicked` by a flush or periodic: its
+   * predecessor's cost spaces them (EVALUATION_SPACING_FACTOR,
+   * MAX_EVALUATION_SPACING_MS, MIN_KICK_SPACING_MS), and while ingest catches
+   * up (CATCH_UP_BACKLOG) none starts sooner than CATCH_UP_SPACING_MS after
+   * the last one ended or this instance took over.
+   */
+  #nextEvaluationAt(kicked: boolean): number {
     const d = this.#lastEvalMs
-    return Math.min(EVALUATION_SPACING_FACTOR * d, Math.max(MAX_EVALUATION_SPACING_MS, d))
+    const lastEnd = this.#lastEvalAt + d
+    const spacing = Math.min(EVALUATION_SPACING_FACTOR * d, Math.max(MAX_EVALUATION_SPACING_MS, d))
+    const at = kicked
+      ? lastEnd + Math.max(MIN_KICK_SPACING_MS, spacing)
+      : Math.max(this.#lastEvalAt + this.#o.intervalMs, lastEnd + spacing)
+    return this.#catchingUp() ? Math.max(at, Math.max(lastEnd, this.#activeSince) + CATCH_UP_SPACING_MS) : at
+  }
+
+  #catchingUp(): boolean {
+    const ingest = this.#o.ingest?.()
+    return ingest !== undefined && (!ingest.ready || ingest.backlog >= CATCH_UP_BACKLOG)
   }
 
   /** Runs one evaluation now, whether or not this instance leads (tests, `keyshift` one-shots). */
@@ -238,7 +283,12 @@ export class Evaluator {
         { pendingNotifications: pending },
         'Evaluating alerts and delivering notifications.',
       )
-      this.#request('evaluate')
+      // The first evaluation runs at once, unless ingest is catching up (see #nextEvaluationAt).
+      this.#activeSince = now
+      this.#lastEvalAt = Number.NEGATIVE_INFINITY
+      this.#lastEvalMs = 0
+      this.#nextWakeAt = null
+      this.#armNext()
     } catch (err) {
       this.#o.logger.error(
         { err: (err as Error).message },
@@ -276,34 +326,38 @@ export class Evaluator {
       this.#running = null
       const next = this.#queued
       this.#queued = null
-      const wait = next === 'evaluate' ? this.#kickAllowedAt() - this.#clock() : 0
+      const wait = next === 'evaluate' ? this.#nextEvaluationAt(true) - this.#clock() : 0
       if (next && wait > 0) this.#arm(wait, next)
       else if (next) this.#request(next)
       else this.#armNext()
     })
   }
 
-  #arm(delayMs: number, work: Work): void {
+  /** Runs `work` in `delayMs`; `recheck` only re-plans (see CATCH_UP_RECHECK_MS). */
+  #arm(delayMs: number, work: Work | 'recheck'): void {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = setTimeout(
       () => {
         this.#timer = null
-        this.#request(work)
+        if (work !== 'recheck') this.#request(work)
+        else if (this.#running === null) this.#armNext()
       },
       Math.max(0, delayMs),
     )
     this.#timer.unref?.()
   }
 
-  /** Sleeps until the next periodic evaluation or the next notification falling due, whichever is first. */
+  /**
+   * Sleeps until the next evaluation (kicked by a flush since the last one, or
+   * periodic) or the next notification falling due, whichever is first.
+   */
   #armNext(): void {
     if (!this.#active) return
     const now = this.#clock()
-    const evalAt = Math.max(
-      this.#lastEvalAt + this.#o.intervalMs,
-      this.#lastEvalAt + this.#lastEvalMs + this.#spacing(),
-    )
+    const evalAt = this.#nextEvaluationAt(this.#kicked)
     if (this.#nextWakeAt !== null && this.#nextWakeAt < evalAt) this.#arm(this.#nextWakeAt - now, 'flush')
+    else if (evalAt - now > CATCH_UP_RECHECK_MS && this.#catchingUp())
+      this.#arm(CATCH_UP_RECHECK_MS, 'recheck')
     else this.#arm(evalAt - now, 'evaluate')
   }
 
@@ -332,6 +386,7 @@ export class Evaluator {
     try {
       let run: PipelineRun
       if (work === 'evaluate') {
+        this.#kicked = false
         this.#lastEvalAt = now
         run = await this.#o.pipeline.evaluate(await this.observe(now), now)
         this.#lastEvalMs = this.#clock() - now

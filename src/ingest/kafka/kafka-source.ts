@@ -43,8 +43,9 @@ export class KafkaSource implements Source {
   #positionsReady: Promise<void> = Promise.resolve()
   /** Next offset per topic/partition as last stored (for lag). */
   readonly #next = new Map<string, bigint>()
+  /** Newest high watermark seen per topic/partition: from fetched batches, and the lag timer. */
+  readonly #high = new Map<string, bigint>()
   #lagTimer: NodeJS.Timeout | null = null
-  #lastLag = 0
   #adminClient: Promise<Admin> | null = null
   /** Per topic/partition: the "stored" promises of batches handed over and not yet awaited. */
   readonly #inflight = new Map<string, Promise<bigint>[]>()
@@ -65,9 +66,14 @@ export class KafkaSource implements Source {
     return this.#assigned
   }
 
-  /** Messages not yet stored, summed over this member's partitions (last measured). */
+  /** Messages not yet stored, summed over this member's partitions (as of the newest high watermarks seen). */
   backlog(): number {
-    return this.#lastLag
+    let lag = 0n
+    for (const [key, next] of this.#next) {
+      const high = this.#high.get(key)
+      if (high !== undefined && high > next) lag += high - next
+    }
+    return Number(lag)
   }
 
   async start(): Promise<void> {
@@ -145,6 +151,14 @@ export class KafkaSource implements Source {
   }
 
   async #onAssignment(consumer: Consumer, assignment: Record<string, number[]>): Promise<void> {
+    // Partitions moved to another member are no longer this member's backlog.
+    const owned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)))
+    for (const key of [...this.#next.keys()]) {
+      if (!owned.has(key)) {
+        this.#next.delete(key)
+        this.#high.delete(key)
+      }
+    }
     for (const [topic, partitions] of Object.entries(assignment)) {
       const source = kafkaSourceId(topic)
       const stored = new Map((await this.#o.sink.positions(source)).map((p) => [p.partition, p]))
@@ -157,9 +171,15 @@ export class KafkaSource implements Source {
       for (const partition of partitions) {
         const offset = stored.get(partition)?.nextOffset ?? low.get(partition) ?? 0n
         this.#next.set(`${topic}/${partition}`, offset)
+        this.#high.delete(`${topic}/${partition}`)
         consumer.seek({ topic, partition, offset: offset.toString() })
       }
     }
+    // The backlog is known before the source reports ready (evaluations and
+    // readiness verdicts hold back while it catches up).
+    await this.#updateLag().catch((err) =>
+      this.#o.logger.debug({ err: (err as Error).message }, 'Measuring consumer lag failed.'),
+    )
     this.#assigned = true
     this.#o.logger.info(
       { assignment },
@@ -203,6 +223,8 @@ export class KafkaSource implements Source {
       }
     })
     const key = `${batch.topic}/${batch.partition}`
+    const high = BigInt(batch.highWatermark)
+    if (high > (this.#high.get(key) ?? -1n)) this.#high.set(key, high)
     const first = records[0]!.offset
     const next = records.at(-1)!.nextOffset
     // Up to `maxBatchesInFlight` batches per partition: this batch is decoded and
@@ -259,18 +281,19 @@ export class KafkaSource implements Source {
   }
 
   async #updateLag(): Promise<void> {
-    let total = 0
     for (const topic of this.#o.topics) {
       const offsets = await this.#withAdmin((a) => a.fetchTopicOffsets(topic))
       let lag = 0n
       for (const o of offsets) {
-        const next = this.#next.get(`${topic}/${o.partition}`)
-        if (next !== undefined) lag += BigInt(o.high) > next ? BigInt(o.high) - next : 0n
+        const key = `${topic}/${o.partition}`
+        const next = this.#next.get(key)
+        if (next === undefined) continue
+        const high = BigInt(o.high)
+        if (high > (this.#high.get(key) ?? -1n)) this.#high.set(key, high)
+        lag += high > next ? high - next : 0n
       }
       this.#lag.set({ topic }, Number(lag))
-      total += Number(lag)
     }
-    this.#lastLag = total
   }
 
   async stop(): Promise<void> {

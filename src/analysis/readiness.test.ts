@@ -206,6 +206,18 @@ describe('evaluateReadiness', () => {
     expect(r.rules.map((x) => x.outcome)).toEqual(outcomes)
   })
 
+  it('cannot tell from a window with no request of the key at all (an empty store, a quiet key)', () => {
+    const r = evaluateReadiness(input({ shares: shares(0, 0) }))
+    expect(r.verdict).toBe('unknown')
+    expect(r.rules[1]).toEqual({
+      id: 'old_traffic_below_threshold',
+      outcome: 'unknown',
+      detail:
+        'no request of the key is stored for the last 24 h, so nothing shows its clients moved to a newer version',
+      numbers: { requests: 0, totalRequests: 0, lookbackMs: DAY_MS },
+    })
+  })
+
   it('names the blocking findings', () => {
     const r = evaluateReadiness(
       input({ openFindings: [finding('failures_after_deactivation', 'acme', 'v1')] }),

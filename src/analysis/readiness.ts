@@ -1,7 +1,8 @@
 // Deactivation readiness of one (key, version): may the version be switched off
 // now? Every rule reports pass, fail or unknown with its numbers; the verdict is
 // `ready` only when every rule passes, and `unknown` (never ready: the gate fails
-// closed) when the version is unknown, the data is stale or any rule cannot tell.
+// closed) when the version is unknown, the data is stale, no traffic of the key
+// is stored for the lookback, or any rule cannot tell.
 import { z } from 'zod'
 import { ConfigError } from '../domain/errors.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
@@ -186,6 +187,16 @@ function oldTrafficBelowThreshold(input: ReadinessInput, rules: ReadinessRules):
       outcome: 'unknown',
       detail: `traffic shares for the last ${hours(rules.lookback_ms)} are not available`,
       numbers: { lookbackMs: rules.lookback_ms, windowFrom: sh?.from ?? null, windowTo: sh?.to ?? null },
+    }
+  }
+  if (sh.totalRequests === 0) {
+    // Nothing stored for the key (a store still empty, a source not read yet, a
+    // key gone quiet): no traffic shows that clients moved to a newer version.
+    return {
+      id,
+      outcome: 'unknown',
+      detail: `no request of the key is stored for the last ${hours(rules.lookback_ms)}, so nothing shows its clients moved to a newer version`,
+      numbers: { requests: 0, totalRequests: 0, lookbackMs: rules.lookback_ms },
     }
   }
   const own = shareOf(sh, input.version)

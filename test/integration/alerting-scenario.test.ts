@@ -330,6 +330,12 @@ describe('deactivation readiness signals for automation', () => {
     await lifecycle(ks.app, key, 'v1', 'activate', now - 3 * DAY)
     await lifecycle(ks.app, key, 'v2', 'activate', now - 2 * DAY)
     await lifecycle(ks.app, key, 'v1', 'deprecate', now - DAY)
+    // Clients are on v2 (with no request of the key stored, nothing would show it).
+    await produceMessages(brokers, topic, [
+      {
+        value: gatewayRecord({ keyId: key, version: 'v2', status: 200, time: now, clientId: 'globex-web' }),
+      },
+    ])
     await waitUntil(() => about('deactivation.ready').length === 1, 30_000, 'deactivation.ready')
     const [ready] = about('deactivation.ready')
     expect(ready!.data.groupKey).toBe(`readiness:type=deactivation_ready,keyId=${key}`)

@@ -335,15 +335,11 @@ export class EventStore {
           SELECT * FROM file(${quoteString(path)}, 'JSONCompactEachRow', ${quoteString(structure)})`,
       )
     }
-    if (positioned.length > 0) {
-      insert(
-        'ingest_positions',
-        POSITION_COLUMNS,
-        POSITION_STRUCTURE,
-        positioned.map((b) => positionValues(b, 'pending', now)),
-        null,
-      )
+    const positions = (state: 'pending' | 'committed') => {
+      const rows = positioned.map((b) => positionValues(b, state, now))
+      if (rows.length > 0) insert('ingest_positions', POSITION_COLUMNS, POSITION_STRUCTURE, rows, null)
     }
+    positions('pending')
     for (const b of batches) {
       const identity = batchIdentity(b)
       for (const [day, rows] of eventRowsByDay(b))
@@ -358,15 +354,7 @@ export class EventStore {
         )
       }
     }
-    if (positioned.length > 0) {
-      insert(
-        'ingest_positions',
-        POSITION_COLUMNS,
-        POSITION_STRUCTURE,
-        positioned.map((b) => positionValues(b, 'committed', now)),
-        null,
-      )
-    }
+    positions('committed')
     await Promise.all(
       files.map((f) => writeFile(f.path, `${f.rows.map((r) => JSON.stringify(r)).join('\n')}\n`)),
     )

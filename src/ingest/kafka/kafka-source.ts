@@ -30,6 +30,9 @@ export interface KafkaSourceOptions {
   maxBatchesInFlight?: number
 }
 
+/** How long an assignment waits for the consumer lag before consuming anyway. */
+const LAG_ON_ASSIGNMENT_MS = 2_000
+
 export function kafkaSourceId(topic: string): string {
   return `kafka:${topic}`
 }
@@ -176,10 +179,19 @@ export class KafkaSource implements Source {
       }
     }
     // The backlog is known before the source reports ready (evaluations and
-    // readiness verdicts hold back while it catches up).
-    await this.#updateLag().catch((err) =>
-      this.#o.logger.debug({ err: (err as Error).message }, 'Measuring consumer lag failed.'),
-    )
+    // readiness verdicts hold back while it catches up); a broker slow to
+    // answer delays consumption by at most LAG_ON_ASSIGNMENT_MS, after which
+    // fetched batches tell the backlog.
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      this.#updateLag().catch((err) =>
+        this.#o.logger.debug({ err: (err as Error).message }, 'Measuring consumer lag failed.'),
+      ),
+      new Promise((r) => {
+        timer = setTimeout(r, LAG_ON_ASSIGNMENT_MS)
+      }),
+    ])
+    clearTimeout(timer)
     this.#assigned = true
     this.#o.logger.info(
       { assignment },

@@ -99,6 +99,28 @@ alive() {
   kill -0 "$1" 2>/dev/null && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null
 }
 
+# A socket listening on port $1 (from /proc/net/tcp*, state 0A). After a SIGKILL
+# the broker's process can look gone while its threads still tear down and hold
+# its ports for a moment; a broker started then fails to bind.
+port_listening() {
+  local hex
+  hex=$(printf ':%04X' "$1")
+  awk -v p="$hex" 'NR > 1 && $4 == "0A" && substr($2, length($2) - 4) == p { found = 1 } END { exit !found }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+wait_ports_free() {
+  local started=$SECONDS port
+  for port in "$PORT" "$CONTROLLER_PORT"; do
+    while port_listening "$port"; do
+      if ((SECONDS - started >= 15)); then
+        die "port $port is held by another process (not a broker started from $STATE_DIR)"
+      fi
+      sleep 0.2
+    done
+  done
+}
+
 pid_of_broker() {
   [[ -f $PIDFILE ]] || return 1
   local pid
@@ -208,6 +230,7 @@ cmd_start() {
     echo "==== $(date -u +%FT%TZ) kafka.sh start (Kafka $VERSION, port $PORT) ====" >>"$LOG"
     write_config
     format_once
+    wait_ports_free
     # setsid: the broker outlives the shell or test runner that started it, and a ^C
     # sent to that runner's process group does not reach it.
     # shellcheck disable=SC2086 # HEAP is a list of JVM flags

@@ -355,6 +355,7 @@ export class EventStore {
       }
     }
     positions('committed')
+    if (statements.length === 0) return
     await Promise.all(
       files.map((f) => writeFile(f.path, `${f.rows.map((r) => JSON.stringify(r)).join('\n')}\n`)),
     )

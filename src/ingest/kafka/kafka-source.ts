@@ -154,44 +154,42 @@ export class KafkaSource implements Source {
   }
 
   async #onAssignment(consumer: Consumer, assignment: Record<string, number[]>): Promise<void> {
-    // Partitions moved to another member are no longer this member's backlog.
-    const owned = new Set(Object.entries(assignment).flatMap(([t, ps]) => ps.map((p) => `${t}/${p}`)))
-    for (const key of [...this.#next.keys()]) {
-      if (!owned.has(key)) {
-        this.#next.delete(key)
-        this.#high.delete(key)
-      }
-    }
+    // Positions and watermarks are taken afresh for exactly the assigned
+    // partitions (those moved to another member are no longer this member's backlog).
+    this.#next.clear()
+    this.#high.clear()
     for (const [topic, partitions] of Object.entries(assignment)) {
       const source = kafkaSourceId(topic)
       const stored = new Map((await this.#o.sink.positions(source)).map((p) => [p.partition, p]))
       // No stored position: start at the beginning of what the broker still holds.
-      const earliest = async () => {
-        const offsets = await this.#withAdmin((a) => a.fetchTopicOffsets(topic))
-        return new Map(offsets.map((o) => [o.partition, BigInt(o.low)]))
-      }
-      const low = partitions.every((p) => stored.has(p)) ? new Map<number, bigint>() : await earliest()
+      const offsets = partitions.every((p) => stored.has(p))
+        ? []
+        : await this.#withAdmin((a) => a.fetchTopicOffsets(topic))
+      const low = new Map(offsets.map((o) => [o.partition, BigInt(o.low)]))
+      for (const o of offsets) this.#seeHigh(`${topic}/${o.partition}`, BigInt(o.high))
       for (const partition of partitions) {
         const offset = stored.get(partition)?.nextOffset ?? low.get(partition) ?? 0n
         this.#next.set(`${topic}/${partition}`, offset)
-        this.#high.delete(`${topic}/${partition}`)
         consumer.seek({ topic, partition, offset: offset.toString() })
       }
     }
     // The backlog is known before the source reports ready (evaluations and
-    // readiness verdicts hold back while it catches up); a broker slow to
-    // answer delays consumption by at most LAG_ON_ASSIGNMENT_MS, after which
-    // fetched batches tell the backlog.
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      this.#updateLag().catch((err) =>
-        this.#o.logger.debug({ err: (err as Error).message }, 'Measuring consumer lag failed.'),
-      ),
-      new Promise((r) => {
-        timer = setTimeout(r, LAG_ON_ASSIGNMENT_MS)
-      }),
-    ])
-    clearTimeout(timer)
+    // readiness verdicts hold back while it catches up). Unless the offsets
+    // read above gave every watermark, measure it; a broker slow to answer
+    // delays consumption by at most LAG_ON_ASSIGNMENT_MS, after which fetched
+    // batches tell the backlog.
+    if ([...this.#next.keys()].some((key) => !this.#high.has(key))) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        this.#updateLag().catch((err) =>
+          this.#o.logger.debug({ err: (err as Error).message }, 'Measuring consumer lag failed.'),
+        ),
+        new Promise((r) => {
+          timer = setTimeout(r, LAG_ON_ASSIGNMENT_MS)
+        }),
+      ])
+      clearTimeout(timer)
+    }
     this.#assigned = true
     this.#o.logger.info(
       { assignment },
@@ -235,8 +233,7 @@ export class KafkaSource implements Source {
       }
     })
     const key = `${batch.topic}/${batch.partition}`
-    const high = BigInt(batch.highWatermark)
-    if (high > (this.#high.get(key) ?? -1n)) this.#high.set(key, high)
+    this.#seeHigh(key, BigInt(batch.highWatermark))
     const first = records[0]!.offset
     const next = records.at(-1)!.nextOffset
     // Up to `maxBatchesInFlight` batches per partition: this batch is decoded and
@@ -292,6 +289,11 @@ export class KafkaSource implements Source {
     await Promise.all(pending.map((p) => p.catch(() => null)))
   }
 
+  /** Records a partition's high watermark; an older answer never lowers it. */
+  #seeHigh(key: string, high: bigint): void {
+    if (high > (this.#high.get(key) ?? -1n)) this.#high.set(key, high)
+  }
+
   async #updateLag(): Promise<void> {
     for (const topic of this.#o.topics) {
       const offsets = await this.#withAdmin((a) => a.fetchTopicOffsets(topic))
@@ -301,7 +303,7 @@ export class KafkaSource implements Source {
         const next = this.#next.get(key)
         if (next === undefined) continue
         const high = BigInt(o.high)
-        if (high > (this.#high.get(key) ?? -1n)) this.#high.set(key, high)
+        this.#seeHigh(key, high)
         lag += high > next ? high - next : 0n
       }
       this.#lag.set({ topic }, Number(lag))

@@ -194,13 +194,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     logger,
     metrics,
     clock,
-    ingest: () => ({ backlog: ingestBacklog(), ready: sources.every((s) => s.ready()) }),
+    ingest: () => ingestState(),
   })
   kickEvaluation = () => alerting.kick()
 
   const sources: Source[] = []
-  /** Records the sources have read (or could read) and not stored yet. */
-  const ingestBacklog = () => sources.reduce((sum, s) => sum + (s.backlog?.() ?? 0), 0)
+  /** Records the sources have read (or could read) and not stored yet, and whether all of them consume. */
+  const ingestState = () => ({
+    backlog: sources.reduce((sum, s) => sum + (s.backlog?.() ?? 0), 0),
+    ready: sources.every((s) => s.ready()),
+  })
   const stdinDone: Promise<void>[] = []
   if (kafkaSources.length > 0 && kafka) {
     for (const s of kafkaSources) decoders.set(kafkaSourceId(s.topic), makeDecoder(s.decoder))
@@ -283,13 +286,14 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   }
 
   const heartbeat = async () => {
+    const ingest = ingestState()
     await status.heartbeat({
       time: clock(),
       instance: config.instance,
       newestEventTime: pipeline.newestEventTime(),
-      consumerLagMessages: ingestBacklog(),
+      consumerLagMessages: ingest.backlog,
       bufferedEvents: pipeline.bufferedEvents(),
-      sourcesReady: sources.every((s) => s.ready()),
+      sourcesReady: ingest.ready,
     })
   }
   let heartbeatTimer: NodeJS.Timeout | null = null

@@ -75,6 +75,11 @@ async function bareConsumer(topic: string): Promise<number> {
   return EVENTS / ((last - first) / 1000)
 }
 
+/** An unlabelled sample's value in a Prometheus text exposition (NaN when absent). */
+function metricValue(text: string, name: string): number {
+  return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+}
+
 async function ingestedTotal(url: string): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text()
   let total = 0
@@ -127,11 +132,13 @@ async function main() {
     void fetch(`${url}/metrics`)
       .then(async (r) => {
         const text = await r.text()
-        const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? 0)
-        nodePeak.heap = Math.max(nodePeak.heap, value('keyshift_process_nodejs_heap_size_total_bytes'))
+        nodePeak.heap = Math.max(
+          nodePeak.heap,
+          metricValue(text, 'keyshift_process_nodejs_heap_size_total_bytes') || 0,
+        )
         nodePeak.external = Math.max(
           nodePeak.external,
-          value('keyshift_process_nodejs_external_memory_bytes'),
+          metricValue(text, 'keyshift_process_nodejs_external_memory_bytes') || 0,
         )
       })
       .catch(() => {})
@@ -159,8 +166,7 @@ async function main() {
   rssPeak = Math.max(rssPeak, peakRss(d.proc.pid!))
   clearInterval(rssTimer)
   const metrics = await (await fetch(`${url}/metrics`)).text()
-  const metric = (name: string) =>
-    Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(metrics)?.[1] ?? Number.NaN)
+  const metric = (name: string) => metricValue(metrics, name)
   const writes = metric('keyshift_store_write_seconds_count')
   console.log(
     `store writes: ${writes} group commits, ${(metric('keyshift_ingest_batch_events_sum') / writes).toFixed(0)} events each, ` +

@@ -126,7 +126,7 @@ pid_of_broker() {
   local pid
   pid=$(cat "$PIDFILE")
   # Guard against pid reuse: the process must be our broker, started with our config.
-  [[ -n $pid ]] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka $CONFIG" || return 1
+  [[ -n $pid ]] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q "kafka.Kafka $CONFIG" || return 1
   echo "$pid"
 }
 

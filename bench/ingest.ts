@@ -4,8 +4,8 @@
 // broker. Prints both rates, their ratio and keyshift's peak RSS.
 //   npm run bench:ingest            (1M events; KEYSHIFT_BENCH_EVENTS to change)
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { createTopic, produceMessages, uniqueTopic } from '../test/integration/kafka-helpers.ts'
@@ -15,19 +15,25 @@ const EVENTS = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 1_000_000)
 const PARTITIONS = 8
 const BROKERS = process.env.KEYSHIFT_BENCH_BROKERS ?? '127.0.0.1:39092'
 
-/** A realistic ~300-byte Kong http-log record (many keys, clients, routes). */
+/**
+ * A realistic ~300-byte Kong http-log record. As in a real Kong log, the key
+ * (`consumer.custom_id`), its version, the address and the user agent belong
+ * to the client (`consumer.username`): 3 001 clients on 400 keys, a quarter of
+ * the clients still on v1, requests spread over routes and an hour of time.
+ */
 function record(i: number, now: number): string {
-  const key = `key-${(i * 7919) % 400}`
+  const client = i % 3001
+  const key = `key-${client % 400}`
   return JSON.stringify({
     request: {
       id: `r${i.toString(36)}`,
       method: i % 5 ? 'GET' : 'POST',
       uri: `/v1/orders/${i % 977}`,
-      headers: { 'user-agent': `sdk-go/1.${i % 9}` },
+      headers: { 'user-agent': `sdk-go/1.${client % 9}` },
     },
     response: { status: i % 50 === 0 ? 401 : 200 },
-    consumer: { username: `client-${i % 3001}`, custom_id: `${key}:${i % 4 === 0 ? 'v1' : 'v2'}` },
-    client_ip: `198.51.100.${i % 250}`,
+    consumer: { username: `client-${client}`, custom_id: `${key}:${client % 4 === 0 ? 'v1' : 'v2'}` },
+    client_ip: `198.51.100.${client % 250}`,
     started_at: now - 3_600_000 + (i % 3_600_000),
     latencies: { request: 5 + (i % 90) },
   })
@@ -41,6 +47,45 @@ function peakRss(pid: number): number {
     return 0
   }
 }
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  try {
+    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return Number.NaN
+  }
+}
+
+/** CPU seconds per thread name (the main thread is named after the process). */
+function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>()
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100)
+    }
+  } catch {
+    // the process ended
+  }
+  return out
+}
+
+/** CPU seconds the Kafka broker started by scripts/kafka.sh has used so far. */
+function brokerCpu(): number {
+  const dir =
+    process.env.KEYSHIFT_KAFKA_STATE_DIR ?? process.env.KEYSHIFT_KAFKA_DIR ?? join(REPO_ROOT, '.kafka')
+  try {
+    return cpuSeconds(Number(readFileSync(join(dir, 'broker.pid'), 'utf8').trim()))
+  } catch {
+    return Number.NaN
+  }
+}
+const µsPerEvent = (seconds: number, events: number) => `${((seconds / events) * 1e6).toFixed(1)} µs`
 
 async function bareConsumer(topic: string): Promise<number> {
   const kafka = new Kafka({ brokers: [BROKERS], clientId: 'bench-bare', logLevel: logLevel.NOTHING })
@@ -58,21 +103,34 @@ async function bareConsumer(topic: string): Promise<number> {
     done = r
   })
   let last = 0
+  let firstSeen = 0
+  const cpu = { own: 0, broker: 0 }
   await consumer.run({
     partitionsConsumedConcurrently: PARTITIONS,
     eachBatch: async ({ batch }) => {
-      if (first === 0) first = performance.now()
+      if (first === 0) {
+        first = performance.now()
+        firstSeen = batch.messages.length
+        cpu.own = process.cpuUsage().user + process.cpuUsage().system
+        cpu.broker = brokerCpu()
+      }
       for (const m of batch.messages) JSON.parse(m.value!.toString('utf8'))
       seen += batch.messages.length
-      if (seen >= EVENTS) {
+      if (seen >= EVENTS && last === 0) {
         last = performance.now()
+        const own = (process.cpuUsage().user + process.cpuUsage().system - cpu.own) / 1e6
+        const events = EVENTS - firstSeen
+        console.log(
+          `bare consumer CPU per event: ${µsPerEvent(own, events)} in the consumer, ` +
+            `${µsPerEvent(brokerCpu() - cpu.broker, events)} in the broker`,
+        )
         done()
       }
     },
   })
   await finished
   await consumer.disconnect()
-  return EVENTS / ((last - first) / 1000)
+  return (EVENTS - firstSeen) / ((last - first) / 1000)
 }
 
 /** An unlabelled sample's value in a Prometheus text exposition (NaN when absent). */
@@ -155,6 +213,11 @@ async function main() {
     },
   )
   const firstCount = await ingestedTotal(url)
+  const cpuAtFirst = {
+    keyshift: cpuSeconds(d.proc.pid!),
+    broker: brokerCpu(),
+    threads: threadCpu(d.proc.pid!),
+  }
   const end = await waitFor(
     'all events stored',
     async () => ((await ingestedTotal(url)) >= EVENTS ? performance.now() : false),
@@ -163,6 +226,7 @@ async function main() {
       intervalMs: 50,
     },
   )
+  const cpuAtEnd = { keyshift: cpuSeconds(d.proc.pid!), broker: brokerCpu(), threads: threadCpu(d.proc.pid!) }
   rssPeak = Math.max(rssPeak, peakRss(d.proc.pid!))
   clearInterval(rssTimer)
   const metrics = await (await fetch(`${url}/metrics`)).text()
@@ -182,6 +246,20 @@ async function main() {
   const rate = (EVENTS - firstCount) / ((end - first) / 1000)
   console.log(
     `keyshift end-to-end (decode + secret scrub + exactly-once store): ${Math.round(rate)} events/s`,
+  )
+  console.log(
+    `keyshift CPU per event: ${µsPerEvent(cpuAtEnd.keyshift - cpuAtFirst.keyshift, EVENTS - firstCount)} in keyshift ` +
+      `(all threads: decoding, the embedded engine and its merges), ` +
+      `${µsPerEvent(cpuAtEnd.broker - cpuAtFirst.broker, EVENTS - firstCount)} in the broker; ` +
+      `the machine has ${availableParallelism()} cores`,
+  )
+  const byThread = [...cpuAtEnd.threads]
+    .map(([name, end]) => [name, end - (cpuAtFirst.threads.get(name) ?? 0)] as const)
+    .filter(([, used]) => used > 0)
+    .sort(([, x], [, y]) => y - x)
+    .slice(0, 6)
+  console.log(
+    `  by thread: ${byThread.map(([name, used]) => `${name} ${µsPerEvent(used, EVENTS - firstCount)}`).join(', ')}`,
   )
   console.log(`ratio keyshift / bare consumer: ${(rate / bare).toFixed(2)} (target ≥ 0.6)`)
   console.log(

@@ -17,7 +17,7 @@ import { createDecoder } from './ingest/decode/decoder.ts'
 import { FileDeadLetterSink } from './ingest/file-dead-letter.ts'
 import { createKafka } from './ingest/kafka/kafka-client.ts'
 import { KafkaDeadLetterSink } from './ingest/kafka/kafka-dead-letter.ts'
-import { KafkaSource, kafkaSourceId } from './ingest/kafka/kafka-source.ts'
+import { isKafkaSourceId, KafkaSource, kafkaSourceId } from './ingest/kafka/kafka-source.ts'
 import { LifecycleConsumer } from './ingest/kafka/lifecycle-consumer.ts'
 import { type DeadLetterSink, IngestPipeline, type RecordDecoder } from './ingest/pipeline.ts'
 import { createFingerprinter } from './ingest/secrets/fingerprint.ts'
@@ -181,6 +181,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     retryMaxMs: config.ingest.retry_max_ms,
     clock,
     isEphemeral: (source) => source === 'stdin',
+    groupsPartitions: isKafkaSourceId,
     // Evaluate right after new events are stored, so alerts follow within seconds.
     onStored: () => kickEvaluation(),
   })

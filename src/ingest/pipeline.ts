@@ -10,11 +10,12 @@ import { Counter as PCounter, Gauge as PGauge, Histogram as PHistogram } from 'p
 import type { AuthEvent } from '../domain/auth-event.ts'
 import { DecodeError, KeyshiftError } from '../domain/errors.ts'
 import { backoffDelay } from '../shared/retry.ts'
-import type {
-  DeadLetterRow,
-  EventStore,
-  PartitionBatch,
-  StoredEvent,
+import {
+  type DeadLetterRow,
+  type EncodedEvent,
+  type EventStore,
+  encodeEvent,
+  type PartitionBatch,
 } from '../store/clickhouse/event-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
@@ -55,22 +56,44 @@ export interface PipelineOptions {
   clock?: () => number
   /** Sources with no resumable position (stdin). */
   isEphemeral?: (source: string) => boolean
-  /** Called after each successful flush with the stored events (evaluation hooks). */
-  onStored?: (events: readonly AuthEvent[]) => void
+  /**
+   * Sources whose partitions of one flush may be stored as one insert (Kafka:
+   * after a crash every partition of the topic is read again by this process,
+   * so a pending flush can be rebuilt whole). Others get an insert per partition.
+   */
+  groupsPartitions?: (source: string) => boolean
+  /** Called after each successful flush (evaluation hooks). */
+  onStored?: () => void
 }
 
 interface PartitionState {
   nextOffset: bigint
   epoch: number
   pendingLast: bigint | null
+  /** Flush id of the pending batch ('' when it was stored on its own). */
+  pendingFlush: string
   ver: bigint
   /** Records held back while rebuilding a pending batch. */
   held: { records: Buffered[]; waiters: Waiter[] } | null
+  /**
+   * Set once the pending batch is rebuilt while other partitions of its flush
+   * are not yet: later records wait here, so nothing of the partition is
+   * stored before the rebuilt batch.
+   */
+  after: { items: Buffered[]; meta: string; waiters: Waiter[] }[] | null
+}
+
+/** A pending flush being rebuilt: its partitions, those still reading it, and the rebuilt batches. */
+interface Rebuild {
+  members: number[]
+  waiting: Set<number>
+  ready: { partition: number; items: Buffered[]; meta: string; waiters: Waiter[] }[]
 }
 
 interface Buffered {
   record: SourceRecord
-  event?: AuthEvent
+  /** The decoded event, encoded for the store at once. */
+  event?: EncodedEvent
   dead?: DeadLetter
 }
 
@@ -88,6 +111,8 @@ export interface Segment {
   waiters: Waiter[]
   /** A batch rebuilt after a crash: its bounds are its identity, so it is never merged. */
   exact?: boolean
+  /** A rebuilt batch's flush id, written again with the rest of its flush. */
+  flush?: string
 }
 
 /**
@@ -137,6 +162,8 @@ export class IngestPipeline implements IngestSink {
   readonly #o: PipelineOptions
   readonly #clock: () => number
   readonly #parts = new Map<string, PartitionState>()
+  /** Pending flushes being rebuilt, by source and flush id. */
+  readonly #rebuilds = new Map<string, Rebuild>()
   readonly #runId = randomUUID()
   #buffer: Segment[] = []
   #buffered = 0
@@ -224,22 +251,44 @@ export class IngestPipeline implements IngestSink {
 
   async positions(source: string): Promise<StoredPosition[]> {
     const stored = await this.#o.store.positions(source)
+    this.#dropRebuilds(source)
     for (const p of stored) {
+      const pendingFlush = p.pendingLastOffset !== null ? p.flush : ''
       this.#parts.set(`${source}\u0000${p.partition}`, {
         nextOffset: p.nextOffset,
         epoch: p.epoch,
         pendingLast: p.pendingLastOffset,
+        pendingFlush,
         ver: p.ver + 2n,
         held: null,
+        after: null,
       })
+      if (pendingFlush !== '') {
+        const k = `${source}\u0000${pendingFlush}`
+        const r = this.#rebuilds.get(k) ?? { members: [], waiting: new Set<number>(), ready: [] }
+        r.members.push(p.partition)
+        r.waiting.add(p.partition)
+        this.#rebuilds.set(k, r)
+      }
       if (p.pendingLastOffset !== null) {
         this.#o.logger.warn(
-          { source, partition: p.partition, from: String(p.nextOffset), to: String(p.pendingLastOffset) },
+          {
+            source,
+            partition: p.partition,
+            from: String(p.nextOffset),
+            to: String(p.pendingLastOffset),
+            flush: pendingFlush || undefined,
+          },
           'A batch was being written when keyshift stopped; it will be rebuilt and deduplicated by the store.',
         )
       }
     }
-    return stored.map(({ ver: _ver, ...p }) => p)
+    return stored.map(({ ver: _ver, flush: _flush, ...p }) => p)
+  }
+
+  /** Forgets the rebuilds of `source`'s pending flushes (its partitions are read again). */
+  #dropRebuilds(source: string): void {
+    for (const k of this.#rebuilds.keys()) if (k.startsWith(`${source}\u0000`)) this.#rebuilds.delete(k)
   }
 
   rewind(source: string, partition: number, offset: bigint): void {
@@ -252,6 +301,9 @@ export class IngestPipeline implements IngestSink {
     st.epoch += 1
     st.pendingLast = null
     st.held = null
+    // A rewound partition's pending records are gone: its flush is rebuilt without it.
+    if (st.pendingFlush !== '') this.#rebuilt(source, partition, st.pendingFlush, null)
+    st.pendingFlush = ''
   }
 
   fence(source: string): void {
@@ -267,8 +319,14 @@ export class IngestPipeline implements IngestSink {
     for (const [k, st] of this.#parts) {
       if (!k.startsWith(`${source}\u0000`)) continue
       for (const w of st.held?.waiters ?? []) w.reject(err)
+      for (const a of st.after ?? []) for (const w of a.waiters) w.reject(err)
       this.#parts.delete(k)
     }
+    for (const [k, r] of this.#rebuilds) {
+      if (!k.startsWith(`${source}\u0000`)) continue
+      for (const seg of r.ready) for (const w of seg.waiters) w.reject(err)
+    }
+    this.#dropRebuilds(source)
   }
 
   async idle(): Promise<void> {
@@ -284,7 +342,15 @@ export class IngestPipeline implements IngestSink {
     const k = `${source}\u0000${partition}`
     let s = this.#parts.get(k)
     if (!s) {
-      s = { nextOffset: 0n, epoch: 0, pendingLast: null, ver: BigInt(this.#clock()) * 1000n, held: null }
+      s = {
+        nextOffset: 0n,
+        epoch: 0,
+        pendingLast: null,
+        pendingFlush: '',
+        ver: BigInt(this.#clock()) * 1000n,
+        held: null,
+        after: null,
+      }
       this.#parts.set(k, s)
     }
     return s
@@ -299,7 +365,7 @@ export class IngestPipeline implements IngestSink {
         now,
         fallbackEventId: `${source}:${partition}:${record.offset}`,
       })
-      return { record, event }
+      return { record, event: encodeEvent(event, source, partition, record.offset) }
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err
       return {
@@ -327,6 +393,10 @@ export class IngestPipeline implements IngestSink {
     const items = fresh.map((r) => this.#decode(source, partition, r, now))
     return new Promise<void>((resolve, reject) => {
       const waiter = { resolve, reject }
+      if (st.after) {
+        st.after.push({ items, meta, waiters: [waiter] })
+        return
+      }
       if (st.pendingLast !== null) {
         // Rebuilding the batch that was in flight at the crash: collect exactly
         // [nextOffset, pendingLast] and commit it as one segment.
@@ -343,30 +413,101 @@ export class IngestPipeline implements IngestSink {
         st.held = null
         st.pendingLast = null
         if (rest.length === 0) held.waiters.push(waiter)
-        if (held.records.length > 0) this.#enqueue(source, partition, held.records, meta, held.waiters, true)
+        const flush = st.pendingFlush
+        st.pendingFlush = ''
+        if (flush !== '') {
+          // Written again with the rest of its flush; until then the records
+          // after it wait, so nothing later of the partition is stored first.
+          st.after = rest.length > 0 ? [{ items: rest, meta, waiters: [waiter] }] : []
+          if (held.records.length === 0) for (const w of held.waiters) w.resolve()
+          this.#rebuilt(
+            source,
+            partition,
+            flush,
+            held.records.length > 0 ? { items: held.records, meta, waiters: held.waiters } : null,
+          )
+          return
+        }
+        if (held.records.length > 0) this.#push(source, partition, held.records, meta, held.waiters, '')
         else for (const w of held.waiters) w.resolve()
-        if (rest.length > 0) this.#enqueue(source, partition, rest, meta, [waiter])
+        if (rest.length > 0) this.#push(source, partition, rest, meta, [waiter])
+        this.#schedule()
         return
       }
       this.#enqueue(source, partition, items, meta, [waiter])
     })
   }
 
-  #enqueue(
+  #enqueue(source: string, partition: number, items: Buffered[], meta: string, waiters: Waiter[]): void {
+    this.#push(source, partition, items, meta, waiters)
+    this.#schedule()
+  }
+
+  /**
+   * Buffers a segment at the partition's position. `rebuilt`: the flush id of a
+   * batch rebuilt after a crash ('' if it was stored on its own), which makes
+   * the segment exact.
+   */
+  #push(
     source: string,
     partition: number,
     items: Buffered[],
     meta: string,
     waiters: Waiter[],
-    exact = false,
+    rebuilt: string | null = null,
   ): void {
     const st = this.#state(source, partition)
     const last = items.at(-1)!
-    this.#buffer.push({ source, partition, firstOffset: st.nextOffset, items, meta, waiters, exact })
+    this.#buffer.push({
+      source,
+      partition,
+      firstOffset: st.nextOffset,
+      items,
+      meta,
+      waiters,
+      ...(rebuilt === null ? {} : { exact: true, flush: rebuilt }),
+    })
     st.nextOffset = last.record.nextOffset
     this.#buffered += items.length
+  }
+
+  /** Flushes now if the buffer is full, else within the batch wait. */
+  #schedule(): void {
     if (this.#buffered >= this.#o.batchMaxEvents) this.#kick()
-    else if (!this.#timer) this.#timer = setTimeout(() => this.#kick(), this.#o.batchMaxWaitMs)
+    else if (this.#buffer.length > 0 && !this.#timer)
+      this.#timer = setTimeout(() => this.#kick(), this.#o.batchMaxWaitMs)
+  }
+
+  /**
+   * One partition of a pending flush is rebuilt (`batch` null: none of its
+   * records came back). Once every partition of the flush is, the rebuilt
+   * batches are buffered together, so they are written in one flush under the
+   * flush's id and the store deduplicates them as one insert, then the records
+   * that waited behind them.
+   */
+  #rebuilt(
+    source: string,
+    partition: number,
+    flush: string,
+    batch: { items: Buffered[]; meta: string; waiters: Waiter[] } | null,
+  ): void {
+    const k = `${source}\u0000${flush}`
+    const r = this.#rebuilds.get(k) ?? { members: [partition], waiting: new Set([partition]), ready: [] }
+    r.waiting.delete(partition)
+    if (batch) r.ready.push({ partition, ...batch })
+    if (r.waiting.size > 0) {
+      this.#rebuilds.set(k, r)
+      return
+    }
+    this.#rebuilds.delete(k)
+    for (const b of r.ready) this.#push(source, b.partition, b.items, b.meta, b.waiters, flush)
+    for (const p of r.members) {
+      const st = this.#parts.get(`${source}\u0000${p}`)
+      const after = st?.after ?? []
+      if (st) st.after = null
+      for (const a of after) this.#push(source, p, a.items, a.meta, a.waiters)
+    }
+    this.#schedule()
   }
 
   #kick(): void {
@@ -380,15 +521,16 @@ export class IngestPipeline implements IngestSink {
     this.#buffered = 0
     this.#flushing = this.#flush(segments).finally(() => {
       this.#flushing = null
-      if (this.#buffered >= this.#o.batchMaxEvents) this.#kick()
-      else if (this.#buffer.length > 0 && !this.#timer) {
-        this.#timer = setTimeout(() => this.#kick(), this.#o.batchMaxWaitMs)
-      }
+      this.#schedule()
     })
   }
 
   async #flush(segments: Segment[]): Promise<void> {
-    const batches: PartitionBatch[] = segments.map((s) => this.#toBatch(s))
+    // Fresh batches of a source that groups its partitions share this flush's id.
+    const flush = randomUUID()
+    const batches: PartitionBatch[] = segments.map((s) =>
+      this.#toBatch(s, s.exact ? (s.flush ?? '') : this.#o.groupsPartitions?.(s.source) ? flush : ''),
+    )
     const letters = segments.flatMap((s) => s.items.flatMap((i) => (i.dead ? [i.dead] : [])))
     let attempt = 0
     for (;;) {
@@ -423,19 +565,15 @@ export class IngestPipeline implements IngestSink {
     // Counted once stored: a batch that failed or was fenced is read and decoded again.
     for (const l of letters) this.#m.rejected.inc({ source: l.source, reason: l.reason })
     let events = 0
-    const stored: AuthEvent[] = []
     for (const b of batches) {
       events += b.events.length
       this.#m.ingested.inc({ source: b.source }, b.events.length)
-      for (const e of b.events) {
-        stored.push(e.event)
-        if (e.event.time > this.#newestEventTime) this.#newestEventTime = e.event.time
-      }
+      for (const e of b.events) if (e.time > this.#newestEventTime) this.#newestEventTime = e.time
     }
     if (this.#newestEventTime > 0) this.#m.newest.set(this.#newestEventTime / 1000)
     this.#m.batchSize.observe(events)
     for (const s of segments) for (const w of s.waiters) w.resolve()
-    this.#o.onStored?.(stored)
+    this.#o.onStored?.()
   }
 
   /**
@@ -463,13 +601,13 @@ export class IngestPipeline implements IngestSink {
     for (const r of resetTo.values()) this.#state(r.source, r.partition).nextOffset = r.offset
   }
 
-  #toBatch(s: Segment): PartitionBatch {
+  #toBatch(s: Segment, flush: string): PartitionBatch {
     const st = this.#state(s.source, s.partition)
-    const events: StoredEvent[] = []
+    const events: EncodedEvent[] = []
     const deadLetters: DeadLetterRow[] = []
     const now = this.#clock()
     for (const i of s.items) {
-      if (i.event) events.push({ event: i.event, offset: i.record.offset })
+      if (i.event) events.push(i.event)
       else if (i.dead) {
         deadLetters.push({
           time: now,
@@ -496,6 +634,7 @@ export class IngestPipeline implements IngestSink {
       ver,
       ephemeral: this.#o.isEphemeral?.(s.source) ?? false,
       runId: this.#runId,
+      flush,
     }
   }
 

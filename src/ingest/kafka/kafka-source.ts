@@ -37,6 +37,11 @@ export function kafkaSourceId(topic: string): string {
   return `kafka:${topic}`
 }
 
+/** Whether a source id names a Kafka topic. */
+export function isKafkaSourceId(source: string): boolean {
+  return source.startsWith('kafka:')
+}
+
 export class KafkaSource implements Source {
   readonly id: string
   readonly #o: KafkaSourceOptions

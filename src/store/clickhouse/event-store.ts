@@ -1,15 +1,19 @@
 // Writes decoded events with their source position, exactly once.
 //
-// Protocol per batch (one source partition, offsets [first, last]):
-//   1. position row `pending` (first, last, next)      — one insert for all partitions of a flush
-//   2. events, one INSERT per day, each with insert_deduplication_token
-//      `<source>|<partition>|e<epoch>|<first>-<last>|<day>` — one part per insert ⇒ atomic
-//   3. dead letters (same token scheme)
-//   4. position row `committed` (next)
-// After a crash the reader sees `pending` and rebuilds exactly [first, last];
-// re-sent inserts carry the same tokens, so parts already written (and their
-// materialized-view parts) are dropped by ClickHouse's insert deduplication,
-// and parts that were not written are written now. Tables carry
+// Protocol per flush (batches of source partitions, offsets [first, last] each):
+//   1. position rows `pending` (first, last, next, flush id)  — one insert for all batches
+//   2. events, one INSERT per day, each with insert_deduplication_token — one part per
+//      insert ⇒ atomic. The embedded store writes a source's batches of one flush
+//      together under `<source>|f:<flush id>|<day>`; a server writes each batch alone
+//      under `<source>|<partition>|e<epoch>|<first>-<last>|<day>`.
+//   3. dead letters, per batch (`<source>|<partition>|e<epoch>|<first>-<last>|dlq`)
+//   4. position rows `committed` (next)
+// After a crash the reader sees `pending` and rebuilds exactly [first, last] of
+// each partition, and in the embedded store all partitions of the pending flush
+// before writing any of them (IngestPipeline holds the rebuilt batches until
+// then). Re-sent inserts carry the same tokens, so parts already written (and
+// their materialized-view parts) are dropped by ClickHouse's insert
+// deduplication, and parts that were not written are written now. Tables carry
 // `non_replicated_deduplication_window`; replicated tables dedup by default.
 // A server gets one request per statement; the embedded engine gets the whole
 // flush as one multi-statement query (same statements, same order).
@@ -17,15 +21,24 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, rmSync } from 'node:fs'
 import { rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { Readable } from 'node:stream'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { AuthEvent } from '../../domain/auth-event.ts'
 import type { StoredPosition } from '../../ingest/source.ts'
 import { classifyStoreError } from './errors.ts'
 import { qualified, quoteString } from './identifiers.ts'
 
-export interface StoredEvent {
-  event: AuthEvent
-  offset: bigint
+/**
+ * An event encoded for the store when it is decoded: its UTC day (one insert,
+ * so one part, per day), its event time, and its row as one JSONCompactEachRow
+ * line. Encoding at decode time keeps the flush short (the rows are ready when
+ * the store is) and lets the decoded object die young instead of waiting for
+ * the flush in the old generation.
+ */
+export interface EncodedEvent {
+  day: number
+  time: number
+  row: string
 }
 
 export interface DeadLetterRow {
@@ -45,7 +58,7 @@ export interface PartitionBatch {
   lastOffset: bigint
   /** Position after this batch. */
   nextOffset: bigint
-  events: StoredEvent[]
+  events: EncodedEvent[]
   deadLetters: DeadLetterRow[]
   meta: string
   /** Rewind epoch of the partition (see IngestSink.rewind). */
@@ -56,9 +69,28 @@ export interface PartitionBatch {
   ephemeral?: boolean
   /** Unique run id for ephemeral batches so their tokens never collide across runs. */
   runId?: string
+  /**
+   * Id of the flush the batch is written in ('' for none). The embedded store
+   * writes a source's batches of one flush as one insert per day under this id,
+   * and a batch rebuilt after a crash must be written with the rest of its flush
+   * again (see `positions`). A server ignores it: one insert per batch and day.
+   */
+  flush: string
 }
 
 const DAY_MS = 86_400_000
+
+/** Rows as JSONCompactEachRow text. */
+function compactRows(rows: readonly unknown[][]): string {
+  return `${rows.map((r) => JSON.stringify(r)).join('\n')}\n`
+}
+
+/** Reads a response to its end (an `exec` insert answers with an empty body). */
+async function drain(stream: Readable): Promise<void> {
+  for await (const _ of stream) {
+    // nothing to read
+  }
+}
 
 /** Column order of `positionValues`. */
 const POSITION_COLUMNS = [
@@ -72,14 +104,20 @@ const POSITION_COLUMNS = [
   'epoch',
   'ver',
   'updated_at',
+  'flush',
 ] as const
 
 /** Types of `POSITION_COLUMNS`, for reading spooled rows with `file()`. */
 const POSITION_STRUCTURE =
   'source String, partition UInt64, state String, first_offset UInt64, last_offset UInt64, ' +
-  "next_offset UInt64, meta String, epoch UInt32, ver UInt64, updated_at DateTime64(3, 'UTC')"
+  "next_offset UInt64, meta String, epoch UInt32, ver UInt64, updated_at DateTime64(3, 'UTC'), flush String"
 
-function positionValues(b: PartitionBatch, state: 'pending' | 'committed', now: number): unknown[] {
+function positionValues(
+  b: PartitionBatch,
+  state: 'pending' | 'committed',
+  now: number,
+  flush: string,
+): unknown[] {
   return [
     b.source,
     b.partition,
@@ -91,6 +129,7 @@ function positionValues(b: PartitionBatch, state: 'pending' | 'committed', now: 
     b.epoch,
     (state === 'pending' ? b.ver : b.ver + 1n).toString(),
     now,
+    flush,
   ]
 }
 
@@ -152,7 +191,7 @@ const EVENT_STRUCTURE =
   'outcome String, reason String, status UInt16, client_id String, source_address String, user_agent String, ' +
   'method String, route String, gateway String, latency_ms Float32, src String, src_partition UInt64, src_offset UInt64'
 
-/** Column order of `eventRow`; rows are sent as JSONCompactEachRow (about half the parse cost of JSONEachRow). */
+/** Column order of `encodeEvent`'s rows; rows are sent as JSONCompactEachRow (about half the parse cost of JSONEachRow). */
 const EVENT_COLUMNS = [
   'time',
   'event_id',
@@ -174,40 +213,67 @@ const EVENT_COLUMNS = [
   'src_offset',
 ] as const
 
-function eventRow(e: StoredEvent, b: PartitionBatch): unknown[] {
-  const ev = e.event
-  return [
-    ev.time,
-    ev.eventId,
-    ev.keyId,
-    ev.keyVersion,
-    ev.keyFingerprint,
-    ev.outcome,
-    ev.reason,
-    ev.status,
-    ev.clientId,
-    ev.sourceAddress,
-    ev.userAgent,
-    ev.method,
-    ev.route,
-    ev.gateway,
-    ev.latencyMs,
-    b.source,
-    b.partition,
-    e.offset.toString(),
-  ]
+/** `event`, read from `source` partition `partition` at `offset`, as the store writes it. */
+export function encodeEvent(
+  event: AuthEvent,
+  source: string,
+  partition: number,
+  offset: bigint,
+): EncodedEvent {
+  return {
+    day: Math.floor(event.time / DAY_MS),
+    time: event.time,
+    row: JSON.stringify([
+      event.time,
+      event.eventId,
+      event.keyId,
+      event.keyVersion,
+      event.keyFingerprint,
+      event.outcome,
+      event.reason,
+      event.status,
+      event.clientId,
+      event.sourceAddress,
+      event.userAgent,
+      event.method,
+      event.route,
+      event.gateway,
+      event.latencyMs,
+      source,
+      partition,
+      offset.toString(),
+    ]),
+  }
 }
 
-/** A batch's event rows per UTC day (one insert, so one part, per day partition), oldest day first. */
-function eventRowsByDay(b: PartitionBatch): [number, unknown[][]][] {
-  const byDay = new Map<number, unknown[][]>()
-  for (const e of b.events) {
-    const day = Math.floor(e.event.time / DAY_MS)
-    const rows = byDay.get(day)
-    if (rows) rows.push(eventRow(e, b))
-    else byDay.set(day, [eventRow(e, b)])
+/**
+ * The embedded store's event inserts, by dedup token: a source's batches of one
+ * flush go together (a part per flush instead of a part per partition halves
+ * the engine's insert and merge work, bench/ingest.ts); batches without a flush
+ * id (stdin, rebuilds of batches pending from before flush ids) go alone.
+ */
+function insertGroups(batches: readonly PartitionBatch[]): Map<string, PartitionBatch[]> {
+  const groups = new Map<string, PartitionBatch[]>()
+  for (const b of batches) {
+    const token = b.flush !== '' && !b.ephemeral ? `${b.source}|f:${b.flush}` : batchIdentity(b)
+    const group = groups.get(token)
+    if (group) group.push(b)
+    else groups.set(token, [b])
   }
-  return [...byDay].sort(([x], [y]) => x - y)
+  return groups
+}
+
+/** Batches' event rows per UTC day as JSONCompactEachRow text (one insert, so one part, per day), oldest day first. */
+function eventRowsByDay(batches: readonly PartitionBatch[]): [number, string][] {
+  const byDay = new Map<number, string[]>()
+  for (const b of batches) {
+    for (const e of b.events) {
+      const rows = byDay.get(e.day)
+      if (rows) rows.push(e.row)
+      else byDay.set(e.day, [e.row])
+    }
+  }
+  return [...byDay].sort(([x], [y]) => x - y).map(([day, rows]) => [day, `${rows.join('\n')}\n`])
 }
 
 export class EventStore {
@@ -236,7 +302,7 @@ export class EventStore {
   }
 
   /** Latest stored position per partition of `source`. */
-  async positions(source: string): Promise<(StoredPosition & { ver: bigint })[]> {
+  async positions(source: string): Promise<(StoredPosition & { ver: bigint; flush: string })[]> {
     try {
       const rs = await this.#client.query({
         query: `SELECT partition AS p,
@@ -247,7 +313,8 @@ export class EventStore {
             argMax(meta, ver) AS last_meta,
             argMax(epoch, ver) AS last_epoch,
             toString(max(ver)) AS max_ver,
-            toUnixTimestamp64Milli(argMax(updated_at, ver)) AS last_updated
+            toUnixTimestamp64Milli(argMax(updated_at, ver)) AS last_updated,
+            argMax(flush, ver) AS last_flush
           FROM ${qualified(this.#db, 'ingest_positions')}
           WHERE source = {source:String}
           GROUP BY p
@@ -265,6 +332,7 @@ export class EventStore {
         last_epoch: number
         max_ver: string
         last_updated: number
+        last_flush: string
       }>()
       return rows.map((r) => {
         const pending = r.last_state === 'pending'
@@ -277,6 +345,7 @@ export class EventStore {
           epoch: Number(r.last_epoch),
           updatedAt: Number(r.last_updated),
           ver: BigInt(r.max_ver),
+          flush: pending ? r.last_flush : '',
         }
       })
     } catch (err) {
@@ -309,13 +378,13 @@ export class EventStore {
   async #writeEmbedded(batches: readonly PartitionBatch[], spoolDir: string): Promise<void> {
     const now = this.#clock()
     const positioned = batches.filter((b) => !b.ephemeral)
-    const files: { path: string; rows: unknown[][] }[] = []
+    const files: { path: string; text: string }[] = []
     const statements: string[] = []
     const insert = (
       table: string,
       columns: readonly string[],
       structure: string,
-      rows: unknown[][],
+      text: string,
       token: string | null,
     ) => {
       const path = join(
@@ -325,7 +394,7 @@ export class EventStore {
           .digest('hex')
           .slice(0, 24)}.jsonl`,
       )
-      files.push({ path, rows })
+      files.push({ path, text })
       const settings =
         token === null
           ? NO_DEDUP_SETTINGS
@@ -336,29 +405,30 @@ export class EventStore {
       )
     }
     const positions = (state: 'pending' | 'committed') => {
-      const rows = positioned.map((b) => positionValues(b, state, now))
-      if (rows.length > 0) insert('ingest_positions', POSITION_COLUMNS, POSITION_STRUCTURE, rows, null)
+      const rows = positioned.map((b) => positionValues(b, state, now, b.flush))
+      if (rows.length > 0)
+        insert('ingest_positions', POSITION_COLUMNS, POSITION_STRUCTURE, compactRows(rows), null)
     }
     positions('pending')
+    for (const [token, group] of insertGroups(batches)) {
+      for (const [day, rows] of eventRowsByDay(group))
+        insert('auth_events', EVENT_COLUMNS, EVENT_STRUCTURE, rows, `${token}|${day}`)
+    }
     for (const b of batches) {
       const identity = batchIdentity(b)
-      for (const [day, rows] of eventRowsByDay(b))
-        insert('auth_events', EVENT_COLUMNS, EVENT_STRUCTURE, rows, `${identity}|${day}`)
       if (b.deadLetters.length > 0) {
         insert(
           'dead_letters',
           DEAD_LETTER_COLUMNS,
           DEAD_LETTER_STRUCTURE,
-          b.deadLetters.map((d) => deadLetterValues(d, b)),
+          compactRows(b.deadLetters.map((d) => deadLetterValues(d, b))),
           `${identity}|dlq`,
         )
       }
     }
     positions('committed')
     if (statements.length === 0) return
-    await Promise.all(
-      files.map((f) => writeFile(f.path, `${f.rows.map((r) => JSON.stringify(r)).join('\n')}\n`)),
-    )
+    await Promise.all(files.map((f) => writeFile(f.path, f.text)))
     try {
       await this.#client.command({ query: statements.join(';\n') })
     } finally {
@@ -373,19 +443,17 @@ export class EventStore {
     const positions = (state: 'pending' | 'committed') =>
       this.#client.insert({
         table: qualified(this.#db, 'ingest_positions'),
-        values: positioned.map((b) => positionValues(b, state, now)),
+        values: positioned.map((b) => positionValues(b, state, now, '')),
         format: 'JSONCompactEachRow',
         columns: [...POSITION_COLUMNS],
       })
     if (positioned.length > 0) await positions('pending')
     for (const b of batches) {
       const identity = batchIdentity(b)
-      for (const [day, rows] of eventRowsByDay(b)) {
-        await this.#client.insert({
-          table: qualified(this.#db, 'auth_events'),
-          values: rows,
-          format: 'JSONCompactEachRow',
-          columns: [...EVENT_COLUMNS],
+      for (const [day, text] of eventRowsByDay([b])) {
+        const { stream } = await this.#client.exec({
+          query: `INSERT INTO ${qualified(this.#db, 'auth_events')} (${EVENT_COLUMNS.join(', ')}) FORMAT JSONCompactEachRow`,
+          values: Readable.from([text]),
           clickhouse_settings: {
             ...DEDUP_SETTINGS,
             insert_deduplication_token: `${identity}|${day}`,
@@ -394,6 +462,7 @@ export class EventStore {
             min_insert_block_size_bytes: '0',
           },
         })
+        await drain(stream)
       }
       if (b.deadLetters.length > 0) {
         await this.#client.insert({

@@ -256,6 +256,15 @@ export const MIGRATIONS: readonly Migration[] = [
       TTL toDateTime(time) + INTERVAL 90 DAY`,
     ],
   },
+  {
+    version: 6,
+    name: 'ingest positions name the flush a pending batch was written in',
+    statements: (db) => [
+      // The embedded store writes a source's partitions of one flush as one
+      // insert; a pending batch is rebuilt together with the rest of its flush.
+      `ALTER TABLE ${qualified(db, 'ingest_positions')} ADD COLUMN IF NOT EXISTS flush String DEFAULT ''`,
+    ],
+  },
 ]
 
 /** Tables whose TTL follows config, and the expression their TTL applies to. */

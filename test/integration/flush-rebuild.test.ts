@@ -33,10 +33,10 @@ afterAll(async () => {
   await store?.close()
 })
 
-function pipeline(): IngestPipeline {
+function pipeline(target: EventStore = events): IngestPipeline {
   const decoder = testDecoder({ preset: 'kong', defaultGateway: 'kong-test' })
   return new IngestPipeline({
-    store: events,
+    store: target,
     decoderFor: () => decoder,
     deadLetters: { send: async () => {} },
     scrub: (b) => b,
@@ -52,12 +52,12 @@ function pipeline(): IngestPipeline {
 }
 
 /** Records `from`..`to` of a partition, on keys of their own per source (`source`-k0…k4). */
-function records(source: string, partition: number, from: number, to: number): SourceRecord[] {
+function records(source: string, partition: number, from: number, to: number, at = NOW): SourceRecord[] {
   return Array.from({ length: to - from + 1 }, (_, k) => {
     const offset = from + k
     const i = partition * 1_000_000 + offset
     return {
-      value: Buffer.from(kongLine({ i, time: NOW - 60_000 + offset, keyId: `${source}-k${i % 5}` })),
+      value: Buffer.from(kongLine({ i, time: at - 60_000 + offset, keyId: `${source}-k${i % 5}` })),
       partition,
       offset: BigInt(offset),
       nextOffset: BigInt(offset + 1),
@@ -85,6 +85,17 @@ async function counts(source: string) {
   }
 }
 
+/** Raw-table parts inserted (level 0, merged away or not) for the UTC day of `at`. */
+async function partsOfDay(at: number): Promise<number> {
+  const [r] = await queryRows<{ n: number }>(
+    store.client,
+    `SELECT count() AS n FROM system.parts WHERE database = 'keyshift' AND table = 'auth_events' AND level = 0
+       AND partition_id = toString(toYYYYMMDD(toDate({t:Int64} / 1000)))`,
+    { t: at },
+  )
+  return Number(r!.n)
+}
+
 /** Drops the `committed` rows: the state a crash between the event insert and step 4 leaves. */
 async function forgetCommits(source: string): Promise<void> {
   await store.client.command({
@@ -108,13 +119,7 @@ describe('rebuilding a pending flush (embedded store, grouped partitions)', () =
     await first.stop()
     expect(await counts(source)).toEqual({ events: 300, distinct: 300, rollup: 300 })
     // One part per flush in the raw table: the three partitions went in one insert.
-    const [parts] = await queryRows<{ n: number }>(
-      store.client,
-      `SELECT count() AS n FROM system.parts WHERE database = 'keyshift' AND table = 'auth_events' AND active
-         AND partition_id = toString(toYYYYMMDD(toDate({t:Int64} / 1000)))`,
-      { t: NOW },
-    )
-    expect(Number(parts!.n)).toBe(1)
+    expect(await partsOfDay(NOW)).toBe(1)
 
     await forgetCommits(source)
     const second = pipeline()
@@ -207,5 +212,31 @@ describe('rebuilding a pending flush (embedded store, grouped partitions)', () =
     await p.submit(source, 4, records(source, 4, 10, 24))
     await p.stop()
     expect(await counts(source)).toEqual({ events: 15, distinct: 15, rollup: 15 })
+  })
+
+  it('one request per statement (the ClickHouse server path) writes each partition alone and rebuilds it alone', async () => {
+    const source = 'kafka:server'
+    const at = NOW - 3 * 86_400_000 // a day of its own, to count its parts
+    const server = new EventStore(store.client, 'keyshift', () => NOW)
+    const first = pipeline(server)
+    await first.positions(source)
+    await Promise.all([0, 1, 2].map((p) => first.submit(source, p, records(source, p, 0, 39, at))))
+    await first.stop()
+    expect(await counts(source)).toEqual({ events: 120, distinct: 120, rollup: 120 })
+    expect(await partsOfDay(at)).toBe(3)
+    await forgetCommits(source)
+    const second = pipeline(server)
+    expect((await second.positions(source)).map((p) => p.pendingLastOffset)).toEqual([39n, 39n, 39n])
+    const [flushIds] = await queryRows<{ ids: string[] }>(
+      store.client,
+      'SELECT groupUniqArray(flush) AS ids FROM keyshift.ingest_positions WHERE source = {s:String}',
+      { s: source },
+    )
+    expect(flushIds!.ids).toEqual([''])
+    // Rebuilt one partition at a time: partition 0 is stored without waiting for the others.
+    await second.submit(source, 0, records(source, 0, 0, 44, at))
+    await Promise.all([1, 2].map((p) => second.submit(source, p, records(source, p, 0, 39, at))))
+    await second.stop()
+    expect(await counts(source)).toEqual({ events: 125, distinct: 125, rollup: 125 })
   })
 })

@@ -352,6 +352,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     },
     async stop() {
       if (heartbeatTimer) clearInterval(heartbeatTimer)
+      pipeline.close()
       for (const s of sources)
         await s.stop().catch((err) => logger.warn({ err }, 'Stopping a source failed.'))
       await pipeline.stop()

@@ -170,6 +170,7 @@ export class IngestPipeline implements IngestSink {
   #timer: NodeJS.Timeout | null = null
   #flushing: Promise<void> | null = null
   #stopped = false
+  #closing = false
   #newestEventTime = 0
   readonly #m: {
     ingested: Counter<'source'>
@@ -393,6 +394,10 @@ export class IngestPipeline implements IngestSink {
     const items = fresh.map((r) => this.#decode(source, partition, r, now))
     return new Promise<void>((resolve, reject) => {
       const waiter = { resolve, reject }
+      if (this.#closing && (st.after || st.pendingLast !== null)) {
+        reject(new PipelineStoppedError())
+        return
+      }
       if (st.after) {
         st.after.push({ items, meta, waiters: [waiter] })
         return
@@ -644,6 +649,26 @@ export class IngestPipeline implements IngestSink {
       this.#kick()
       if (this.#flushing) await this.#flushing
     }
+  }
+
+  /**
+   * Shutdown begins: submits held back behind a rebuild that is not complete
+   * (the rest of a pending flush was not read yet) are rejected, and so are
+   * later ones of those partitions, so sources can stop instead of waiting for
+   * records that will not come. The pending batches stay pending in the store
+   * and are rebuilt at the next start. Everything else is still stored.
+   */
+  close(): void {
+    this.#closing = true
+    const err = new PipelineStoppedError()
+    for (const st of this.#parts.values()) {
+      for (const w of st.held?.waiters ?? []) w.reject(err)
+      st.held = null
+      for (const a of st.after ?? []) for (const w of a.waiters) w.reject(err)
+      if (st.after) st.after = []
+    }
+    for (const r of this.#rebuilds.values()) for (const b of r.ready) for (const w of b.waiters) w.reject(err)
+    this.#rebuilds.clear()
   }
 
   /** Flushes what is buffered, then refuses new submits. */

@@ -239,4 +239,49 @@ describe('rebuilding a pending flush (embedded store, grouped partitions)', () =
     await second.stop()
     expect(await counts(source)).toEqual({ events: 125, distinct: 125, rollup: 125 })
   })
+
+  it('at shutdown, submits held behind an incomplete rebuild are rejected and stay pending', async () => {
+    const source = 'kafka:closing'
+    await store.client.insert({
+      table: 'keyshift.ingest_positions',
+      format: 'JSONEachRow',
+      values: [0, 1].map((partition) => ({
+        source,
+        partition,
+        state: 'pending',
+        first_offset: 0,
+        last_offset: 9,
+        next_offset: 10,
+        meta: '',
+        epoch: 0,
+        ver: 1,
+        updated_at: NOW,
+        flush: 'f-closing',
+      })),
+    })
+    const p = pipeline()
+    await p.positions(source)
+    const held = p.submit(source, 0, records(source, 0, 0, 14))
+    const outcome = held.then(
+      () => 'stored',
+      (err: Error) => err.name,
+    )
+    expect(await settlesWithin(held, 200)).toBe(false)
+    p.close()
+    expect(await outcome).toBe('PipelineStoppedError')
+    await expect(p.submit(source, 0, records(source, 0, 15, 19))).rejects.toThrow(
+      'the ingest pipeline is stopping',
+    )
+    await p.stop()
+    expect(await counts(source)).toEqual({ events: 0, distinct: 0, rollup: 0 })
+    // Still pending: the next start rebuilds the flush whole.
+    const next = pipeline()
+    expect((await next.positions(source)).map((x) => [x.nextOffset, x.pendingLastOffset])).toEqual([
+      [0n, 9n],
+      [0n, 9n],
+    ])
+    await Promise.all([0, 1].map((x) => next.submit(source, x, records(source, x, 0, 9))))
+    await next.stop()
+    expect(await counts(source)).toEqual({ events: 20, distinct: 20, rollup: 20 })
+  })
 })

@@ -117,9 +117,10 @@ export interface Segment {
 
 /**
  * Merges consecutive segments of the same partition into one, so a partition
- * is written with one insert per flush however many submits it took. While the
- * store is busy more submits pile up per partition, so flushes grow when the
- * store is slow: the insert count stays per partition, not per fetch.
+ * is one batch (one position range) per flush however many submits it took.
+ * While the store is busy more submits pile up per partition, so flushes grow
+ * when the store is slow: the insert count stays per flush (per partition on a
+ * server), not per fetch.
  */
 export function coalesce(segments: readonly Segment[]): Segment[] {
   const out: Segment[] = []

@@ -96,6 +96,31 @@ async function partsOfDay(at: number): Promise<number> {
   return Number(r!.n)
 }
 
+/**
+ * What step 1 of a write leaves when the process dies right after it: `pending`
+ * rows for `lasts` (partition → last offset, each range from offset 0) in flush
+ * `flush`, no events.
+ */
+async function pendingOnly(source: string, flush: string, lasts: Record<number, number>): Promise<void> {
+  await store.client.insert({
+    table: 'keyshift.ingest_positions',
+    format: 'JSONEachRow',
+    values: Object.entries(lasts).map(([partition, last]) => ({
+      source,
+      partition: Number(partition),
+      state: 'pending',
+      first_offset: 0,
+      last_offset: last,
+      next_offset: last + 1,
+      meta: '',
+      epoch: 0,
+      ver: 1,
+      updated_at: NOW,
+      flush,
+    })),
+  })
+}
+
 /** Drops the `committed` rows: the state a crash between the event insert and step 4 leaves. */
 async function forgetCommits(source: string): Promise<void> {
   await store.client.command({
@@ -151,23 +176,7 @@ describe('rebuilding a pending flush (embedded store, grouped partitions)', () =
   it('stores every record of a flush that crashed before its event insert, partitions read at different times', async () => {
     const source = 'kafka:lost'
     // What step 1 left: two partitions pending in flush `f-lost`, no events written.
-    await store.client.insert({
-      table: 'keyshift.ingest_positions',
-      format: 'JSONEachRow',
-      values: [0, 1].map((partition) => ({
-        source,
-        partition,
-        state: 'pending',
-        first_offset: 0,
-        last_offset: partition === 0 ? 49 : 29,
-        next_offset: partition === 0 ? 50 : 30,
-        meta: '',
-        epoch: 0,
-        ver: 1,
-        updated_at: NOW,
-        flush: 'f-lost',
-      })),
-    })
+    await pendingOnly(source, 'f-lost', { 0: 49, 1: 29 })
     const rebuild = async () => {
       const p = pipeline()
       await p.positions(source)
@@ -242,23 +251,7 @@ describe('rebuilding a pending flush (embedded store, grouped partitions)', () =
 
   it('at shutdown, submits held behind an incomplete rebuild are rejected and stay pending', async () => {
     const source = 'kafka:closing'
-    await store.client.insert({
-      table: 'keyshift.ingest_positions',
-      format: 'JSONEachRow',
-      values: [0, 1].map((partition) => ({
-        source,
-        partition,
-        state: 'pending',
-        first_offset: 0,
-        last_offset: 9,
-        next_offset: 10,
-        meta: '',
-        epoch: 0,
-        ver: 1,
-        updated_at: NOW,
-        flush: 'f-closing',
-      })),
-    })
+    await pendingOnly(source, 'f-closing', { 0: 9, 1: 9 })
     const p = pipeline()
     await p.positions(source)
     const held = p.submit(source, 0, records(source, 0, 0, 14))

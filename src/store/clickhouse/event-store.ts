@@ -248,9 +248,10 @@ export function encodeEvent(
 
 /**
  * The embedded store's event inserts, by dedup token: a source's batches of one
- * flush go together (a part per flush instead of a part per partition halves
- * the engine's insert and merge work, bench/ingest.ts); batches without a flush
- * id (stdin, rebuilds of batches pending from before flush ids) go alone.
+ * flush go together (a part per flush instead of a part per partition cut the
+ * engine's insert and merge CPU from ≈ 19 to ≈ 5 µs per event, bench/ingest.ts);
+ * batches without a flush id (file and stdin sources, rebuilds of batches
+ * pending from before flush ids) go alone.
  */
 function insertGroups(batches: readonly PartitionBatch[]): Map<string, PartitionBatch[]> {
   const groups = new Map<string, PartitionBatch[]>()

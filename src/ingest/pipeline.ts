@@ -253,7 +253,7 @@ export class IngestPipeline implements IngestSink {
 
   async positions(source: string): Promise<StoredPosition[]> {
     const stored = await this.#o.store.positions(source)
-    this.#dropRebuilds(source)
+    this.#dropRebuilds(source, new PipelineFencedError())
     for (const p of stored) {
       const pendingFlush = p.pendingLastOffset !== null ? p.flush : ''
       this.#parts.set(`${source}\u0000${p.partition}`, {
@@ -288,9 +288,16 @@ export class IngestPipeline implements IngestSink {
     return stored.map(({ ver: _ver, flush: _flush, ...p }) => p)
   }
 
-  /** Forgets the rebuilds of `source`'s pending flushes (its partitions are read again). */
-  #dropRebuilds(source: string): void {
-    for (const k of this.#rebuilds.keys()) if (k.startsWith(`${source}\u0000`)) this.#rebuilds.delete(k)
+  /**
+   * Forgets the rebuilds of pending flushes of `source` (null: every source),
+   * rejecting the submits held in them with `err`.
+   */
+  #dropRebuilds(source: string | null, err: Error): void {
+    for (const [k, r] of this.#rebuilds) {
+      if (source !== null && !k.startsWith(`${source}\u0000`)) continue
+      for (const b of r.ready) for (const w of b.waiters) w.reject(err)
+      this.#rebuilds.delete(k)
+    }
   }
 
   rewind(source: string, partition: number, offset: bigint): void {
@@ -324,11 +331,7 @@ export class IngestPipeline implements IngestSink {
       for (const a of st.after ?? []) for (const w of a.waiters) w.reject(err)
       this.#parts.delete(k)
     }
-    for (const [k, r] of this.#rebuilds) {
-      if (!k.startsWith(`${source}\u0000`)) continue
-      for (const seg of r.ready) for (const w of seg.waiters) w.reject(err)
-    }
-    this.#dropRebuilds(source)
+    this.#dropRebuilds(source, err)
   }
 
   async idle(): Promise<void> {
@@ -668,8 +671,7 @@ export class IngestPipeline implements IngestSink {
       for (const a of st.after ?? []) for (const w of a.waiters) w.reject(err)
       if (st.after) st.after = []
     }
-    for (const r of this.#rebuilds.values()) for (const b of r.ready) for (const w of b.waiters) w.reject(err)
-    this.#rebuilds.clear()
+    this.#dropRebuilds(null, err)
   }
 
   /** Flushes what is buffered, then refuses new submits. */

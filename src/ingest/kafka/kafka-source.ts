@@ -76,8 +76,14 @@ export class KafkaSource implements Source {
 
   /** Messages not yet stored, summed over this member's partitions (as of the newest high watermarks seen). */
   backlog(): number {
+    return this.#lagOf(null)
+  }
+
+  /** Messages not yet stored in `topic`'s assigned partitions (null: all topics), as of the newest watermarks. */
+  #lagOf(topic: string | null): number {
     let lag = 0n
     for (const [key, next] of this.#next) {
+      if (topic !== null && !key.startsWith(`${topic}/`)) continue
       const high = this.#high.get(key)
       if (high !== undefined && high > next) lag += high - next
     }
@@ -302,16 +308,11 @@ export class KafkaSource implements Source {
   async #updateLag(): Promise<void> {
     for (const topic of this.#o.topics) {
       const offsets = await this.#withAdmin((a) => a.fetchTopicOffsets(topic))
-      let lag = 0n
       for (const o of offsets) {
         const key = `${topic}/${o.partition}`
-        const next = this.#next.get(key)
-        if (next === undefined) continue
-        const high = BigInt(o.high)
-        this.#seeHigh(key, high)
-        lag += high > next ? high - next : 0n
+        if (this.#next.has(key)) this.#seeHigh(key, BigInt(o.high))
       }
-      this.#lag.set({ topic }, Number(lag))
+      this.#lag.set({ topic }, this.#lagOf(topic))
     }
   }
 

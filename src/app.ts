@@ -156,8 +156,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const deadLetterKafka = kafka ? new KafkaDeadLetterSink(kafka, config.kafka.dead_letter_topic) : null
   const deadLetters: DeadLetterSink = {
     async send(letters) {
-      const fromKafka = letters.filter((l) => l.source.startsWith('kafka:'))
-      const other = letters.filter((l) => !l.source.startsWith('kafka:'))
+      const fromKafka = letters.filter((l) => isKafkaSourceId(l.source))
+      const other = letters.filter((l) => !isKafkaSourceId(l.source))
       if (fromKafka.length > 0 && deadLetterKafka) await deadLetterKafka.send(fromKafka)
       if (other.length > 0) await deadLetterFile.send(other)
     },

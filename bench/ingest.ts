@@ -48,12 +48,21 @@ function peakRss(pid: number): number {
   }
 }
 
+/** The name and CPU seconds (user + system) in a /proc `stat` file. */
+function readStat(path: string): { name: string; cpu: number } {
+  const stat = readFileSync(path, 'utf8')
+  // Fields after the parenthesised name: utime and stime are the 12th and 13th.
+  const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    cpu: (Number(fields[11]) + Number(fields[12])) / 100,
+  }
+}
+
 /** CPU seconds (user + system) a process has used so far. */
 function cpuSeconds(pid: number): number {
   try {
-    // Fields after the parenthesised command name: utime and stime are the 12th and 13th.
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-    return (Number(fields[11]) + Number(fields[12])) / 100
+    return readStat(`/proc/${pid}/stat`).cpu
   } catch {
     return Number.NaN
   }
@@ -64,10 +73,8 @@ function threadCpu(pid: number): Map<string, number> {
   const out = new Map<string, number>()
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
-      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
-      out.set(name, (out.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) / 100)
+      const { name, cpu } = readStat(`/proc/${pid}/task/${tid}/stat`)
+      out.set(name, (out.get(name) ?? 0) + cpu)
     }
   } catch {
     // the process ended

@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { coalesce } from './pipeline.ts'
 
-const rec = (offset: number) => ({
-  record: { value: Buffer.from('x'), partition: 0, offset: BigInt(offset), nextOffset: BigInt(offset + 1) },
-})
+const rec = (offset: number) => ({ offset: BigInt(offset), nextOffset: BigInt(offset + 1), size: 1 })
 const w = (name: string) =>
   ({ resolve: () => name, reject: () => name }) as unknown as {
     resolve: () => void
@@ -28,7 +26,7 @@ const shape = (s: ReturnType<typeof coalesce>) =>
   s.map((x) => ({
     at: `${x.source}/${x.partition}`,
     first: Number(x.firstOffset),
-    offsets: x.items.map((i) => Number(i.record.offset)),
+    offsets: x.items.map((i) => Number(i.offset)),
     meta: x.meta,
     waiters: x.waiters.length,
     exact: x.exact ?? false,

@@ -90,11 +90,18 @@ interface Rebuild {
   ready: { partition: number; items: Buffered[]; meta: string; waiters: Waiter[] }[]
 }
 
+/**
+ * A record once decoded. Its raw bytes are not kept (a dead letter holds its
+ * scrubbed copy), so fetched buffers are freed while the batch waits to be stored.
+ */
 interface Buffered {
-  record: SourceRecord
+  offset: bigint
+  nextOffset: bigint
   /** The decoded event, encoded for the store at once. */
   event?: EncodedEvent
   dead?: DeadLetter
+  /** The record's size in bytes, for dead letters. */
+  size: number
 }
 
 interface Waiter {
@@ -370,11 +377,18 @@ export class IngestPipeline implements IngestSink {
         now,
         fallbackEventId: `${source}:${partition}:${record.offset}`,
       })
-      return { record, event: encodeEvent(event, source, partition, record.offset) }
+      return {
+        offset: record.offset,
+        nextOffset: record.nextOffset,
+        event: encodeEvent(event, source, partition, record.offset),
+        size: record.value.length,
+      }
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err
       return {
-        record,
+        offset: record.offset,
+        nextOffset: record.nextOffset,
+        size: record.value.length,
         dead: {
           source,
           partition,
@@ -410,10 +424,10 @@ export class IngestPipeline implements IngestSink {
         // Rebuilding the batch that was in flight at the crash: collect exactly
         // [nextOffset, pendingLast] and commit it as one segment.
         st.held ??= { records: [], waiters: [] }
-        const upTo = items.filter((i) => i.record.offset <= st.pendingLast!)
-        const rest = items.filter((i) => i.record.offset > st.pendingLast!)
+        const upTo = items.filter((i) => i.offset <= st.pendingLast!)
+        const rest = items.filter((i) => i.offset > st.pendingLast!)
         st.held.records.push(...upTo)
-        const complete = rest.length > 0 || upTo.at(-1)?.record.offset === st.pendingLast
+        const complete = rest.length > 0 || upTo.at(-1)?.offset === st.pendingLast
         if (!complete) {
           st.held.waiters.push(waiter)
           return
@@ -476,7 +490,7 @@ export class IngestPipeline implements IngestSink {
       waiters,
       ...(rebuilt === null ? {} : { exact: true, flush: rebuilt }),
     })
-    st.nextOffset = last.record.nextOffset
+    st.nextOffset = last.nextOffset
     this.#buffered += items.length
   }
 
@@ -620,16 +634,16 @@ export class IngestPipeline implements IngestSink {
       else if (i.dead) {
         deadLetters.push({
           time: now,
-          offset: i.record.offset,
+          offset: i.offset,
           reason: i.dead.reason,
           detail: i.dead.detail.slice(0, 500),
-          size: i.record.value.length,
+          size: i.size,
         })
       }
     }
     const ver = st.ver
     st.ver += 2n
-    const last = s.items.at(-1)!.record
+    const last = s.items.at(-1)!
     return {
       source: s.source,
       partition: s.partition,

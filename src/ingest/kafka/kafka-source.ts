@@ -2,7 +2,7 @@
 // store, not Kafka, holds the truth about what was consumed: on every
 // (re)assignment the member reloads the stored positions and seeks there.
 // Kafka offsets are still committed after each stored batch, for lag tooling.
-import type { Admin, Consumer, EachBatchPayload, Kafka } from 'kafkajs'
+import type { Admin, Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
 import { Gauge } from 'prom-client'
 import { SourceError } from '../../domain/errors.ts'
 import type { Logger } from '../../telemetry/logger.ts'
@@ -232,49 +232,10 @@ export class KafkaSource implements Source {
   async #eachBatch({ batch, heartbeat, isRunning, isStale, resolveOffset }: EachBatchPayload): Promise<void> {
     await this.#positionsReady
     if (!isRunning() || isStale() || batch.messages.length === 0) return
-    const source = kafkaSourceId(batch.topic)
-    const records: SourceRecord[] = batch.messages.map((m) => {
-      const offset = BigInt(m.offset)
-      return {
-        value: m.value ?? Buffer.alloc(0),
-        partition: batch.partition,
-        offset,
-        nextOffset: offset + 1n,
-        timestamp: Number(m.timestamp),
-      }
-    })
-    const key = `${batch.topic}/${batch.partition}`
+    const { topic, partition } = batch
+    const key = `${topic}/${partition}`
     this.#seeHigh(key, BigInt(batch.highWatermark))
-    const first = records[0]!.offset
-    const next = records.at(-1)!.nextOffset
-    // Up to `maxBatchesInFlight` batches per partition: this batch is decoded and
-    // buffered now, and we wait only for the oldest one to be stored, so fetching
-    // and decoding overlap with store writes. Nothing is acknowledged before it is
-    // stored: the position lives in the store, and Kafka offsets are committed
-    // only after the write (informational, for lag tooling).
-    const done = this.#o.sink.submit(source, batch.partition, records).then(
-      () => {
-        this.#next.set(key, next)
-        void this.#consumer
-          ?.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: next.toString() }])
-          .catch((err) =>
-            this.#o.logger.debug({ err: err.message }, 'Committing Kafka offsets failed (informational).'),
-          )
-        return next
-      },
-      (err: unknown) => {
-        if (!(err instanceof PipelineFencedError) && !(err instanceof PipelineStoppedError)) {
-          // The pipeline rolled its position back: read these records again.
-          this.#o.logger.warn(
-            { topic: batch.topic, partition: batch.partition, err: (err as Error).message },
-            'A batch was not stored; re-reading it.',
-          )
-          this.#consumer?.seek({ topic: batch.topic, partition: batch.partition, offset: first.toString() })
-        }
-        throw err
-      },
-    )
-    done.catch(() => {})
+    const done = this.#submit(topic, partition, batch.messages)
     const queue = this.#inflight.get(key) ?? []
     queue.push(done)
     this.#inflight.set(key, queue)
@@ -291,6 +252,56 @@ export class KafkaSource implements Source {
     } finally {
       clearInterval(beat)
     }
+  }
+
+  /**
+   * Hands a fetched batch to the sink; resolves with the next offset once it is
+   * stored. Up to `maxBatchesInFlight` batches per partition are in flight, so
+   * fetching and decoding overlap with store writes. Nothing is acknowledged
+   * before it is stored: the position lives in the store, and Kafka offsets are
+   * committed only after the write (informational, for lag tooling).
+   *
+   * A method of its own so the callbacks, which live until the batch is stored,
+   * hold the offsets only: in `#eachBatch` they would share its scope with
+   * kafkajs's `heartbeat`, whose closure holds the whole fetched batch.
+   */
+  #submit(topic: string, partition: number, messages: readonly KafkaMessage[]): Promise<bigint> {
+    const records: SourceRecord[] = messages.map((m) => {
+      const offset = BigInt(m.offset)
+      return {
+        value: m.value ?? Buffer.alloc(0),
+        partition,
+        offset,
+        nextOffset: offset + 1n,
+        timestamp: Number(m.timestamp),
+      }
+    })
+    const first = records[0]!.offset
+    const next = records.at(-1)!.nextOffset
+    const done = this.#o.sink.submit(kafkaSourceId(topic), partition, records).then(
+      () => {
+        this.#next.set(`${topic}/${partition}`, next)
+        void this.#consumer
+          ?.commitOffsets([{ topic, partition, offset: next.toString() }])
+          .catch((err) =>
+            this.#o.logger.debug({ err: err.message }, 'Committing Kafka offsets failed (informational).'),
+          )
+        return next
+      },
+      (err: unknown) => {
+        if (!(err instanceof PipelineFencedError) && !(err instanceof PipelineStoppedError)) {
+          // The pipeline rolled its position back: read these records again.
+          this.#o.logger.warn(
+            { topic, partition, err: (err as Error).message },
+            'A batch was not stored; re-reading it.',
+          )
+          this.#consumer?.seek({ topic, partition, offset: first.toString() })
+        }
+        throw err
+      },
+    )
+    done.catch(() => {})
+    return done
   }
 
   /** Waits until every batch handed to the sink was stored (or failed). */

@@ -177,6 +177,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     registry: metrics,
     batchMaxEvents: config.ingest.batch_max_events,
     batchMaxWaitMs: config.ingest.batch_max_wait_ms,
+    maxBufferedEvents: config.ingest.max_buffered_events,
     retryBaseMs: config.ingest.retry_base_ms,
     retryMaxMs: config.ingest.retry_max_ms,
     clock,

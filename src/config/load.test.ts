@@ -18,6 +18,7 @@ describe('configuration', () => {
     expect(c.ingest).toEqual({
       batch_max_events: 10_000,
       batch_max_wait_ms: 1_000,
+      max_buffered_events: 100_000,
       retry_base_ms: 200,
       retry_max_ms: 10_000,
       heartbeat_interval_ms: 5_000,
@@ -75,6 +76,12 @@ describe('configuration', () => {
   it('rejects a mapping decoder without a mapping', () => {
     expect(() => parseConfig({ sources: [{ type: 'stdin', decoder: { preset: 'mapping' } }] })).toThrow(
       /sources\.0\.decoder\.mapping: preset "mapping" needs a mapping section/,
+    )
+  })
+
+  it('rejects a buffer bound below the batch size', () => {
+    expect(() => parseConfig({ ingest: { batch_max_events: 20_000, max_buffered_events: 5_000 } })).toThrow(
+      /ingest\.max_buffered_events: is 5000, below batch_max_events \(20000\); raise it to at least 20000 or lower batch_max_events/,
     )
   })
 

@@ -118,12 +118,22 @@ export const configSchema = z
       .object({
         batch_max_events: z.number().int().min(1).max(1_000_000).default(10_000),
         batch_max_wait_ms: duration(1_000),
+        max_buffered_events: z.number().int().min(1).max(10_000_000).default(100_000),
         retry_base_ms: duration(200),
         retry_max_ms: duration(10_000),
         dead_letter_file: z.string().min(1).optional(),
         heartbeat_interval_ms: z.number().int().min(100).default(5_000),
       })
       .strict()
+      .superRefine((c, ctx) => {
+        if (c.max_buffered_events < c.batch_max_events) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['max_buffered_events'],
+            message: `is ${c.max_buffered_events}, below batch_max_events (${c.batch_max_events}); raise it to at least ${c.batch_max_events} or lower batch_max_events`,
+          })
+        }
+      })
       .prefault({}),
     secrets: z
       .object({

@@ -51,6 +51,12 @@ export interface PipelineOptions {
   registry: Registry
   batchMaxEvents: number
   batchMaxWaitMs: number
+  /**
+   * Sources wait (`room()`) while this many decoded records wait for the next
+   * group commit, so at most about twice as many are held (those and the flush
+   * being written) however many partitions are assigned. Default: no limit.
+   */
+  maxBufferedEvents?: number
   retryBaseMs: number
   retryMaxMs: number
   clock?: () => number
@@ -175,6 +181,8 @@ export class IngestPipeline implements IngestSink {
   readonly #runId = randomUUID()
   #buffer: Segment[] = []
   #buffered = 0
+  /** Sources waiting in `room()` for the buffer to drop below `maxBufferedEvents`. */
+  #roomWaiters: (() => void)[] = []
   #timer: NodeJS.Timeout | null = null
   #flushing: Promise<void> | null = null
   #stopped = false
@@ -251,6 +259,27 @@ export class IngestPipeline implements IngestSink {
   /** Records decoded and waiting for a group commit. */
   bufferedEvents(): number {
     return this.#buffered
+  }
+
+  /** False while sources should wait for `room()` before handing over more. */
+  hasRoom(): boolean {
+    return this.#stopped || this.#closing || this.#buffered < (this.#o.maxBufferedEvents ?? Infinity)
+  }
+
+  /**
+   * Resolves once fewer than `maxBufferedEvents` records wait for a group commit
+   * (the flush being written took them), or the pipeline is closing.
+   */
+  room(): Promise<void> {
+    if (this.hasRoom()) return Promise.resolve()
+    return new Promise((resolve) => this.#roomWaiters.push(resolve))
+  }
+
+  #releaseRoom(): void {
+    if (this.#roomWaiters.length === 0 || !this.hasRoom()) return
+    const waiters = this.#roomWaiters
+    this.#roomWaiters = []
+    for (const w of waiters) w()
   }
 
   /** Event time of the newest stored event (epoch ms), 0 before the first. */
@@ -332,6 +361,7 @@ export class IngestPipeline implements IngestSink {
       } else kept.push(s)
     }
     this.#buffer = kept
+    this.#releaseRoom()
     for (const [k, st] of this.#parts) {
       if (!k.startsWith(`${source}\u0000`)) continue
       for (const w of st.held?.waiters ?? []) w.reject(err)
@@ -542,6 +572,7 @@ export class IngestPipeline implements IngestSink {
     const segments = coalesce(this.#buffer)
     this.#buffer = []
     this.#buffered = 0
+    this.#releaseRoom()
     this.#flushing = this.#flush(segments).finally(() => {
       this.#flushing = null
       this.#schedule()
@@ -621,6 +652,7 @@ export class IngestPipeline implements IngestSink {
       } else kept.push(s)
     }
     this.#buffer = kept
+    this.#releaseRoom()
     for (const r of resetTo.values()) this.#state(r.source, r.partition).nextOffset = r.offset
   }
 
@@ -686,12 +718,14 @@ export class IngestPipeline implements IngestSink {
       if (st.after) st.after = []
     }
     this.#dropRebuilds(null, err)
+    this.#releaseRoom()
   }
 
   /** Flushes what is buffered, then refuses new submits. */
   async stop(): Promise<void> {
     await this.drain()
     this.#stopped = true
+    this.#releaseRoom()
     for (const st of this.#parts.values()) {
       for (const w of st.held?.waiters ?? []) w.reject(new PipelineStoppedError())
     }

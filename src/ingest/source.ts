@@ -62,6 +62,10 @@ export interface IngestSink {
   fence?(source: string): void
   /** Resolves when no write is in flight. */
   idle?(): Promise<void>
+  /** False while the sink holds as many records as it may: sources then wait for `room()`. */
+  hasRoom?(): boolean
+  /** Resolves once the sink takes records again (or is shutting down). */
+  room?(): Promise<void>
 }
 
 /** A running source. `stop()` resolves once no submit is in flight. */

@@ -2,7 +2,8 @@
 // insert under the flush's id. After a crash, a pending flush must be rebuilt
 // whole: every partition's pending range, written together under the same id,
 // and nothing later of those partitions before it. Real embedded engine, real
-// pipeline; the crash is the state it leaves in the store.
+// pipeline; the crash is the state it leaves in the store. Also here, on the
+// same harness: the pipeline's bound on the records it holds.
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -33,7 +34,10 @@ afterAll(async () => {
   await store?.close()
 })
 
-function pipeline(target: EventStore = events): IngestPipeline {
+function pipeline(
+  target: Pick<EventStore, 'positions' | 'write'> = events,
+  options: Partial<ConstructorParameters<typeof IngestPipeline>[0]> = {},
+): IngestPipeline {
   const decoder = testDecoder({ preset: 'kong', defaultGateway: 'kong-test' })
   return new IngestPipeline({
     store: target,
@@ -48,6 +52,7 @@ function pipeline(target: EventStore = events): IngestPipeline {
     retryMaxMs: 100,
     clock: () => NOW,
     groupsPartitions: () => true,
+    ...options,
   })
 }
 
@@ -275,6 +280,68 @@ describe('rebuilding a pending flush (embedded store, grouped partitions)', () =
     ])
     await Promise.all([0, 1].map((x) => next.submit(source, x, records(source, x, 0, 9))))
     await next.stop()
+    expect(await counts(source)).toEqual({ events: 20, distinct: 20, rollup: 20 })
+  })
+})
+
+describe('bounding the records the pipeline holds', () => {
+  /** The real store, its writes held until `open()`. */
+  function gatedStore() {
+    let open!: () => void
+    const gate = new Promise<void>((r) => {
+      open = r
+    })
+    let writes = 0
+    const store: Pick<EventStore, 'positions' | 'write'> = {
+      positions: (source) => events.positions(source),
+      write: async (batches) => {
+        writes++
+        await gate
+        return events.write(batches)
+      },
+    }
+    return { store, open, writes: () => writes }
+  }
+
+  it('makes sources wait while max_buffered_events wait for a group commit, then takes them all', async () => {
+    const source = 'kafka:bounded'
+    const gated = gatedStore()
+    const p = pipeline(gated.store, { batchMaxEvents: 50, batchMaxWaitMs: 60_000, maxBufferedEvents: 100 })
+    await p.positions(source)
+    // 60 records fill a batch: its write starts (and hangs), the buffer is empty again.
+    const first = p.submit(source, 0, records(source, 0, 0, 59))
+    expect(gated.writes()).toBe(1)
+    expect([p.bufferedEvents(), p.hasRoom()]).toEqual([0, true])
+    const second = p.submit(source, 1, records(source, 1, 0, 69))
+    expect([p.bufferedEvents(), p.hasRoom()]).toEqual([70, true])
+    const third = p.submit(source, 2, records(source, 2, 0, 39))
+    expect([p.bufferedEvents(), p.hasRoom()]).toEqual([110, false])
+    const room = p.room()
+    expect(await settlesWithin(room, 200)).toBe(false)
+    // The first write lands; the next flush takes the 110 waiting records.
+    gated.open()
+    await room
+    expect(p.bufferedEvents()).toBe(0)
+    await Promise.all([first, second, third])
+    await p.stop()
+    expect(gated.writes()).toBe(2)
+    expect(await counts(source)).toEqual({ events: 170, distinct: 170, rollup: 170 })
+  })
+
+  it('lets waiting sources go when the pipeline closes', async () => {
+    const source = 'kafka:bounded-close'
+    const gated = gatedStore()
+    const p = pipeline(gated.store, { batchMaxEvents: 10, batchMaxWaitMs: 60_000, maxBufferedEvents: 10 })
+    await p.positions(source)
+    const first = p.submit(source, 0, records(source, 0, 0, 9))
+    const second = p.submit(source, 0, records(source, 0, 10, 19))
+    expect(p.hasRoom()).toBe(false)
+    const room = p.room()
+    p.close()
+    expect(await settlesWithin(room, 200)).toBe(true)
+    gated.open()
+    await Promise.all([first, second])
+    await p.stop()
     expect(await counts(source)).toEqual({ events: 20, distinct: 20, rollup: 20 })
   })
 })

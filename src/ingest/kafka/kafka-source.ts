@@ -240,11 +240,16 @@ export class KafkaSource implements Source {
     queue.push(done)
     this.#inflight.set(key, queue)
     resolveOffset(batch.messages.at(-1)!.offset)
-    if (queue.length < (this.#o.maxBatchesInFlight ?? 4)) return
-    const prev = queue.shift()!
+    // Wait for the oldest batch of a partition with too many in flight, and
+    // for the sink to take more records: memory stays bounded however many
+    // partitions are assigned.
+    const prev = queue.length >= (this.#o.maxBatchesInFlight ?? 4) ? queue.shift()! : null
+    const sink = this.#o.sink
+    if (prev === null && sink.hasRoom?.() !== false) return
     // Keep the group membership alive while the store is slow or down.
     const beat = setInterval(() => void heartbeat().catch(() => {}), 3_000)
     try {
+      await sink.room?.()
       await prev
     } catch (err) {
       if (err instanceof PipelineFencedError || err instanceof PipelineStoppedError) return

@@ -2,7 +2,9 @@
 // store, exactly-once bookkeeping included) against a bare kafkajs consumer
 // that only JSON-parses the same topic, measured in the same run on the same
 // broker. Prints both rates, their ratio and keyshift's peak RSS.
-//   npm run bench:ingest            (1M events; KEYSHIFT_BENCH_EVENTS to change)
+//   npm run bench:ingest   (1M events in 8 partitions; KEYSHIFT_BENCH_EVENTS and
+//                           KEYSHIFT_BENCH_PARTITIONS to change; KEYSHIFT_* config
+//                           overrides reach the daemon)
 import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -12,7 +14,7 @@ import { createTopic, deleteTopic, produceMessages, uniqueTopic } from '../test/
 import { REPO_ROOT, spawnKeyshift, waitFor, writeConfig } from '../test/support/daemon.ts'
 
 const EVENTS = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 1_000_000)
-const PARTITIONS = 8
+const PARTITIONS = Number(process.env.KEYSHIFT_BENCH_PARTITIONS ?? 8)
 const BROKERS = process.env.KEYSHIFT_BENCH_BROKERS ?? '127.0.0.1:39092'
 
 /**

@@ -364,8 +364,7 @@ export class IngestPipeline implements IngestSink {
     this.#releaseRoom()
     for (const [k, st] of this.#parts) {
       if (!k.startsWith(`${source}\u0000`)) continue
-      for (const w of st.held?.waiters ?? []) w.reject(err)
-      for (const a of st.after ?? []) for (const w of a.waiters) w.reject(err)
+      this.#rejectHeldBack(st, err)
       this.#parts.delete(k)
     }
     this.#dropRebuilds(source, err)
@@ -712,9 +711,8 @@ export class IngestPipeline implements IngestSink {
     this.#closing = true
     const err = new PipelineStoppedError()
     for (const st of this.#parts.values()) {
-      for (const w of st.held?.waiters ?? []) w.reject(err)
+      this.#rejectHeldBack(st, err)
       st.held = null
-      for (const a of st.after ?? []) for (const w of a.waiters) w.reject(err)
       if (st.after) st.after = []
     }
     this.#dropRebuilds(null, err)
@@ -726,8 +724,13 @@ export class IngestPipeline implements IngestSink {
     await this.drain()
     this.#stopped = true
     this.#releaseRoom()
-    for (const st of this.#parts.values()) {
-      for (const w of st.held?.waiters ?? []) w.reject(new PipelineStoppedError())
-    }
+    const err = new PipelineStoppedError()
+    for (const st of this.#parts.values()) this.#rejectHeldBack(st, err)
+  }
+
+  /** Rejects the submits a partition holds back: its rebuild's records and those waiting behind it. */
+  #rejectHeldBack(st: PartitionState, err: Error): void {
+    for (const w of st.held?.waiters ?? []) w.reject(err)
+    for (const a of st.after ?? []) for (const w of a.waiters) w.reject(err)
   }
 }

@@ -21,7 +21,7 @@ import { startWebhookReceiver } from '../test/kit/webhook-receiver.ts'
 import { REPO_ROOT } from '../test/support/daemon.ts'
 
 const ROUNDS = Number(process.env.KEYSHIFT_BENCH_ROUNDS ?? 25)
-const BROKERS = process.env.KEYSHIFT_BENCH_BROKERS ?? '127.0.0.1:39092'
+const BROKERS = process.env.KEYSHIFT_BENCH_BROKERS ?? '127.0.0.1:29092'
 const GRAFANA_EVAL_INTERVAL_MS = 10_000
 const TARGET_P95_MS = 5_000
 

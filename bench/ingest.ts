@@ -15,7 +15,7 @@ import { REPO_ROOT, spawnKeyshift, waitFor, writeConfig } from '../test/support/
 
 const EVENTS = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 1_000_000)
 const PARTITIONS = Number(process.env.KEYSHIFT_BENCH_PARTITIONS ?? 8)
-const BROKERS = process.env.KEYSHIFT_BENCH_BROKERS ?? '127.0.0.1:39092'
+const BROKERS = process.env.KEYSHIFT_BENCH_BROKERS ?? '127.0.0.1:29092'
 
 /**
  * A realistic ~300-byte Kong http-log record. As in a real Kong log, the key

@@ -11,7 +11,7 @@
 #   scripts/kafka.sh reset    stop, then delete the data (libs are kept)
 #
 # Environment (all optional):
-#   KEYSHIFT_KAFKA_PORT             client listener port on 127.0.0.1 (default 39092)
+#   KEYSHIFT_KAFKA_PORT             client listener port on 127.0.0.1 (default 29092)
 #   KEYSHIFT_KAFKA_CONTROLLER_PORT  KRaft controller port (default client port + 1)
 #   KEYSHIFT_KAFKA_DIR              jars and default state (default <repo>/.kafka)
 #   KEYSHIFT_KAFKA_STATE_DIR        data, config, pid and log of this instance (default KEYSHIFT_KAFKA_DIR);
@@ -27,7 +27,11 @@ POM="$ROOT/scripts/kafka/pom.xml"
 PROBE="$ROOT/scripts/kafka/probe.mjs"
 
 HOST=127.0.0.1
-PORT=${KEYSHIFT_KAFKA_PORT:-39092}
+# Below Linux's ephemeral range (32768-60999): while a broker is stopped, a port
+# in that range can be given to a client socket (any outgoing connection, or a
+# TCP self-connect of a client reconnecting to it), and the restarted broker
+# then fails with "Address already in use" (seen once in the broker-restart test).
+PORT=${KEYSHIFT_KAFKA_PORT:-29092}
 CONTROLLER_PORT=${KEYSHIFT_KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
 KAFKA_DIR=$(realpath -m "${KEYSHIFT_KAFKA_DIR:-$ROOT/.kafka}")
 STATE_DIR=$(realpath -m "${KEYSHIFT_KAFKA_STATE_DIR:-$KAFKA_DIR}")

@@ -4,7 +4,7 @@
 import kafkajs from 'kafkajs'
 
 const { Kafka, logLevel } = kafkajs
-const address = process.argv[2] ?? '127.0.0.1:39092'
+const address = process.argv[2] ?? '127.0.0.1:29092'
 const deadline = setTimeout(() => process.exit(1), 5_000)
 
 const admin = new Kafka({

@@ -1,5 +1,5 @@
 // Vitest globalSetup of the `integration` project: makes sure a real Kafka broker
-// (scripts/kafka.sh) serves on 127.0.0.1:$KEYSHIFT_KAFKA_PORT (default 39092) and hands
+// (scripts/kafka.sh) serves on 127.0.0.1:$KEYSHIFT_KAFKA_PORT (default 29092) and hands
 // its address to tests: `inject('kafkaBrokers')`. A broker that was already serving is
 // reused and left running; one started here is stopped at teardown.
 import type { TestProject } from 'vitest/node'

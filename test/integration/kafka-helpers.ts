@@ -46,10 +46,10 @@ export interface ConsumedMessage {
   headers: Record<string, string>
 }
 
-/** Port of the shared broker: KEYSHIFT_KAFKA_PORT, else 39092 (as in scripts/kafka.sh). */
+/** Port of the shared broker: KEYSHIFT_KAFKA_PORT, else 29092 (as in scripts/kafka.sh). */
 export function sharedBrokerPort(): number {
   const fromEnv = process.env.KEYSHIFT_KAFKA_PORT
-  return fromEnv ? Number(fromEnv) : 39092
+  return fromEnv ? Number(fromEnv) : 29092
 }
 
 /** Bootstrap address ("host:port") of an instance; the shared broker by default. */

@@ -27,11 +27,13 @@ import { createFileSource } from './ingest/sources/file-source.ts'
 import { createStdinSource } from './ingest/sources/stdin-source.ts'
 import { KeyRegistry } from './registry/key-registry.ts'
 import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
+import { createPlacesMonitor } from './rotation/places-monitor.ts'
 import { RotationService } from './rotation/rotation-service.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
 import { createStoreClient, type StoreClient } from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
+import { PlacesStore } from './store/clickhouse/places-store.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
 import { createLogger, type Logger } from './telemetry/logger.ts'
@@ -117,6 +119,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const rotation = new RotationService({
     analytics: new AnalyticsStore(store.client, store.database),
     status,
+    places: new PlacesStore(store.client, store.database),
     keys,
     analysis: config.analysis,
   })
@@ -261,6 +264,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     }
   }
 
+  const places = createPlacesMonitor({ places: (now) => rotation.places(now), clock, registry: metrics })
   const http = config.http.enabled
     ? createHttpServer({
         logger,
@@ -277,6 +281,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
             name: `source ${s.id}`,
             check: async () => ({ ok: s.ready(), detail: s.ready() ? 'consuming' : 'not consuming yet' }),
           })),
+          { name: 'places', check: places.check },
         ],
       })
     : null

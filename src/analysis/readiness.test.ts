@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { ConfigError } from '../domain/errors.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
 import { keyVersion } from './fixtures.ts'
+import { freshnessConfigSchema, type PlaceHeard } from './freshness.ts'
 import {
   DEFAULT_READINESS_RULES,
   evaluateReadiness,
@@ -30,6 +31,12 @@ function shares(v1Requests: number, v2Requests = 1000, from = NOW - DAY_MS): Sha
   }
 }
 
+/** The key's places, all heard from within the default 5 min bound. */
+const REPORTING: PlaceHeard[] = [
+  { kind: 'gateway', name: 'gw-1', lastHeard: NOW - 10_000 },
+  { kind: 'source', name: 'kafka:auth#0', lastHeard: NOW - 10_000 },
+]
+
 function input(over: Partial<ReadinessInput> = {}): ReadinessInput {
   return {
     keyId: 'acme',
@@ -38,6 +45,7 @@ function input(over: Partial<ReadinessInput> = {}): ReadinessInput {
     shares: shares(0),
     openFindings: [],
     ingestLagMs: 20_000,
+    places: REPORTING,
     now: NOW,
     ...over,
   }
@@ -51,7 +59,7 @@ const finding = (type: string, keyId: string, version: string) => ({
   id: `${type}:${keyId}:${version}:*`,
 })
 
-type Outcomes = [string, string, string, string, string]
+type Outcomes = [string, string, string, string, string, string]
 
 describe('evaluateReadiness', () => {
   it('passes every rule with their numbers', () => {
@@ -98,6 +106,30 @@ describe('evaluateReadiness', () => {
           detail: 'ingestion is 20 s behind (maximum 300 s)',
           numbers: { ingestLagMs: 20_000, maxIngestLagMs: 300_000 },
         },
+        {
+          id: 'places_reporting',
+          outcome: 'pass',
+          detail: "all 1 gateway(s) and 1 source(s) that carried the key's traffic are reporting",
+          numbers: { places: 2, silentPlaces: 0, oldestLastHeard: NOW - 10_000 },
+          places: [
+            {
+              kind: 'gateway',
+              name: 'gw-1',
+              lastHeard: NOW - 10_000,
+              silentForMs: 10_000,
+              silentAfterMs: 300_000,
+              silent: false,
+            },
+            {
+              kind: 'source',
+              name: 'kafka:auth#0',
+              lastHeard: NOW - 10_000,
+              silentForMs: 10_000,
+              silentAfterMs: 300_000,
+              silent: false,
+            },
+          ],
+        },
       ],
     })
   })
@@ -108,31 +140,31 @@ describe('evaluateReadiness', () => {
       name: 'old version still has traffic',
       over: { shares: shares(3) },
       verdict: 'not_ready',
-      outcomes: ['pass', 'fail', 'pass', 'pass', 'pass'],
+      outcomes: ['pass', 'fail', 'pass', 'pass', 'pass', 'pass'],
     },
     {
       name: 'traffic within a per-key allowance of 5 requests, share not checked',
       over: { shares: shares(3), rules: rules({ max_requests: 5, max_share: null }) },
       verdict: 'ready',
-      outcomes: ['pass', 'pass', 'pass', 'pass', 'pass'],
+      outcomes: ['pass', 'pass', 'pass', 'pass', 'pass', 'pass'],
     },
     {
       name: 'traffic within 5 requests but above a 0.1% share',
       over: { shares: shares(3), rules: rules({ max_requests: 5, max_share: 0.001 }) },
       verdict: 'not_ready',
-      outcomes: ['pass', 'fail', 'pass', 'pass', 'pass'],
+      outcomes: ['pass', 'fail', 'pass', 'pass', 'pass', 'pass'],
     },
     {
       name: 'no newer version is active',
       over: { versions: [v1, deprecatedV2] },
       verdict: 'not_ready',
-      outcomes: ['fail', 'pass', 'pass', 'fail', 'pass'],
+      outcomes: ['fail', 'pass', 'pass', 'fail', 'pass', 'pass'],
     },
     {
       name: 'asking for the newest version',
       over: { version: 'v2', shares: shares(1000, 0) },
       verdict: 'not_ready',
-      outcomes: ['fail', 'pass', 'pass', 'fail', 'pass'],
+      outcomes: ['fail', 'pass', 'pass', 'fail', 'pass', 'pass'],
     },
     {
       name: 'the newer version is failing somewhere',
@@ -144,61 +176,106 @@ describe('evaluateReadiness', () => {
         ],
       },
       verdict: 'not_ready',
-      outcomes: ['pass', 'pass', 'fail', 'pass', 'pass'],
+      outcomes: ['pass', 'pass', 'fail', 'pass', 'pass', 'pass'],
     },
     {
       name: 'the newer version was activated 2 h ago',
       over: { versions: [v1, { ...v2, activatedAt: NOW - 2 * HOUR_MS }] },
       verdict: 'not_ready',
-      outcomes: ['pass', 'pass', 'pass', 'fail', 'pass'],
+      outcomes: ['pass', 'pass', 'pass', 'fail', 'pass', 'pass'],
     },
     {
       name: 'newer version without an activation time',
       over: { versions: [v1, { ...v2, activatedAt: null }] },
       verdict: 'unknown',
-      outcomes: ['pass', 'pass', 'pass', 'unknown', 'pass'],
+      outcomes: ['pass', 'pass', 'pass', 'unknown', 'pass', 'pass'],
     },
     {
       name: 'ingestion 10 min behind: stale data',
       over: { ingestLagMs: 10 * MINUTE_MS },
       verdict: 'unknown',
-      outcomes: ['pass', 'pass', 'pass', 'pass', 'fail'],
+      outcomes: ['pass', 'pass', 'pass', 'pass', 'fail', 'pass'],
     },
     {
       name: 'stale data never hides behind other failures',
       over: { ingestLagMs: 10 * MINUTE_MS, shares: shares(3) },
       verdict: 'unknown',
-      outcomes: ['pass', 'fail', 'pass', 'pass', 'fail'],
+      outcomes: ['pass', 'fail', 'pass', 'pass', 'fail', 'pass'],
     },
     {
       name: 'ingestion lag unknown',
       over: { ingestLagMs: null },
       verdict: 'unknown',
-      outcomes: ['pass', 'pass', 'pass', 'pass', 'unknown'],
+      outcomes: ['pass', 'pass', 'pass', 'pass', 'unknown', 'pass'],
     },
     {
       name: 'no shares',
       over: { shares: null },
       verdict: 'unknown',
-      outcomes: ['pass', 'unknown', 'pass', 'pass', 'pass'],
+      outcomes: ['pass', 'unknown', 'pass', 'pass', 'pass', 'pass'],
     },
     {
       name: 'shares over 1 h only',
       over: { shares: shares(0, 1000, NOW - HOUR_MS) },
       verdict: 'unknown',
-      outcomes: ['pass', 'unknown', 'pass', 'pass', 'pass'],
+      outcomes: ['pass', 'unknown', 'pass', 'pass', 'pass', 'pass'],
     },
     {
       name: 'shares window 30 s short (within the 1 min tolerance)',
       over: { shares: shares(0, 1000, NOW - DAY_MS + 30_000) },
       verdict: 'ready',
-      outcomes: ['pass', 'pass', 'pass', 'pass', 'pass'],
+      outcomes: ['pass', 'pass', 'pass', 'pass', 'pass', 'pass'],
     },
     {
       name: 'version not in the registry',
       over: { version: 'v9' },
       verdict: 'unknown',
-      outcomes: ['unknown', 'pass', 'unknown', 'unknown', 'pass'],
+      outcomes: ['unknown', 'pass', 'unknown', 'unknown', 'pass', 'pass'],
+    },
+    {
+      name: 'a gateway heard from 5 min 1 s ago, bound 5 min: silent, zero traffic is no evidence',
+      over: { places: [REPORTING[1]!, { kind: 'gateway', name: 'gw-1', lastHeard: NOW - 301_000 }] },
+      verdict: 'unknown',
+      outcomes: ['pass', 'pass', 'pass', 'pass', 'pass', 'unknown'],
+    },
+    {
+      name: 'a gateway heard from exactly 5 min ago: still within its bound',
+      over: { places: [REPORTING[1]!, { kind: 'gateway', name: 'gw-1', lastHeard: NOW - 300_000 }] },
+      verdict: 'ready',
+      outcomes: ['pass', 'pass', 'pass', 'pass', 'pass', 'pass'],
+    },
+    {
+      name: 'a Kafka partition silent for 10 min while the daemon is caught up (lag 20 s)',
+      over: { places: [REPORTING[0]!, { kind: 'source', name: 'kafka:auth#0', lastHeard: NOW - 600_000 }] },
+      verdict: 'unknown',
+      outcomes: ['pass', 'pass', 'pass', 'pass', 'pass', 'unknown'],
+    },
+    {
+      name: 'a gateway silent for 40 min that declared a 1 h bound',
+      over: {
+        places: [REPORTING[1]!, { kind: 'gateway', name: 'gw-1', lastHeard: NOW - 40 * MINUTE_MS }],
+        freshness: freshnessConfigSchema.parse({ gateways: { 'gw-1': { silent_after_ms: HOUR_MS } } }),
+      },
+      verdict: 'ready',
+      outcomes: ['pass', 'pass', 'pass', 'pass', 'pass', 'pass'],
+    },
+    {
+      name: 'a silent place never hides behind a failing rule',
+      over: { shares: shares(3), places: [{ kind: 'gateway', name: 'gw-1', lastHeard: NOW - HOUR_MS }] },
+      verdict: 'unknown',
+      outcomes: ['pass', 'fail', 'pass', 'pass', 'pass', 'unknown'],
+    },
+    {
+      name: 'places not read',
+      over: { places: null },
+      verdict: 'unknown',
+      outcomes: ['pass', 'pass', 'pass', 'pass', 'pass', 'unknown'],
+    },
+    {
+      name: 'no place carried the key (nothing stored)',
+      over: { places: [], shares: shares(0, 0) },
+      verdict: 'unknown',
+      outcomes: ['pass', 'unknown', 'pass', 'pass', 'pass', 'unknown'],
     },
   ])('$name → $verdict', ({ over, verdict, outcomes }) => {
     const r = evaluateReadiness(input(over))
@@ -216,6 +293,34 @@ describe('evaluateReadiness', () => {
         'no request of the key is stored for the last 24 h, so nothing shows its clients moved to a newer version',
       numbers: { requests: 0, totalRequests: 0, lookbackMs: DAY_MS },
     })
+  })
+
+  it('names each silent place and since when', () => {
+    const r = evaluateReadiness(
+      input({
+        places: [
+          { kind: 'gateway', name: 'gw-1', lastHeard: NOW - 10_000 },
+          { kind: 'gateway', name: 'gw-2', lastHeard: NOW - 344_000 },
+          { kind: 'source', name: 'file:/var/log/gw-2.log', lastHeard: NOW - 400_000 },
+        ],
+        freshness: freshnessConfigSchema.parse({
+          sources: { 'file:/var/log/gw-2.log': { silent_after_ms: 60_000 } },
+        }),
+      }),
+    )
+    expect(r.verdict).toBe('unknown')
+    const rule = r.rules[5]!
+    expect(rule.detail).toBe(
+      // 400 s > 60 s (the file's own bound) and 344 s > 300 s (the default); silent longest first.
+      'source file:/var/log/gw-2.log silent for 400 s (since 2025-01-10T11:53:20.000Z, bound 60 s); ' +
+        'gateway gw-2 silent for 344 s (since 2025-01-10T11:54:16.000Z, bound 300 s): zero traffic there is no evidence',
+    )
+    expect(rule.numbers).toEqual({ places: 3, silentPlaces: 2, oldestLastHeard: NOW - 400_000 })
+    expect(rule.places!.map((p) => [p.name, p.silent])).toEqual([
+      ['file:/var/log/gw-2.log', true],
+      ['gw-2', true],
+      ['gw-1', false],
+    ])
   })
 
   it('names the blocking findings', () => {

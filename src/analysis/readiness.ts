@@ -2,11 +2,20 @@
 // now? Every rule reports pass, fail or unknown with its numbers; the verdict is
 // `ready` only when every rule passes, and `unknown` (never ready: the gate fails
 // closed) when the version is unknown, the data is stale, no traffic of the key
-// is stored for the lookback, or any rule cannot tell.
+// is stored for the lookback, a place that carried the key's traffic has gone
+// silent (see freshness.ts), or any rule cannot tell.
 import { z } from 'zod'
 import { ConfigError } from '../domain/errors.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
 import type { Finding } from './findings.ts'
+import {
+  DEFAULT_FRESHNESS,
+  describeSilence,
+  type FreshnessConfig,
+  type PlaceHeard,
+  type PlaceStatus,
+  placeStatuses,
+} from './freshness.ts'
 import { type ShareWindow, shareOf } from './share.ts'
 import { DAY_MS, MINUTE_MS } from './types.ts'
 import { findVersion, newerVersions } from './versions.ts'
@@ -87,6 +96,7 @@ export const READINESS_RULE_IDS = [
   'no_failures_on_newer',
   'min_overlap_elapsed',
   'data_fresh',
+  'places_reporting',
 ] as const
 export type ReadinessRuleId = (typeof READINESS_RULE_IDS)[number]
 
@@ -98,6 +108,8 @@ export interface RuleResult {
   outcome: RuleOutcome
   detail: string
   numbers: Record<string, number | null>
+  /** `places_reporting` only: every place that carried the key's traffic, silent ones first. */
+  places?: PlaceStatus[]
 }
 
 export interface Readiness {
@@ -118,6 +130,13 @@ export interface ReadinessInput {
   openFindings: readonly Pick<Finding, 'type' | 'keyId' | 'version' | 'id'>[]
   /** How far ingestion is behind (now − newest ingested event time), null when unknown. */
   ingestLagMs: number | null
+  /**
+   * Every place (gateway, source) that carried the key's traffic in the lookback,
+   * with the time of the newest event stored from it (any key); null when unknown.
+   */
+  places: readonly PlaceHeard[] | null
+  /** Silence bounds per place (default DEFAULT_FRESHNESS). */
+  freshness?: FreshnessConfig
   now: number
   rules?: ReadinessRules
 }
@@ -135,6 +154,7 @@ export function evaluateReadiness(input: ReadinessInput): Readiness {
     noFailuresOnNewer(input, rules, asked, newerActive),
     minOverlapElapsed(input, rules, asked, newerActive),
     dataFresh(input, rules),
+    placesReporting(input, rules),
   ]
   const fresh = results.find((r) => r.id === 'data_fresh')!.outcome === 'pass'
   const verdict: ReadinessVerdict =
@@ -294,5 +314,50 @@ function dataFresh(input: ReadinessInput, rules: ReadinessRules): RuleResult {
     outcome: lag <= rules.max_ingest_lag_ms ? 'pass' : 'fail',
     detail: `ingestion is ${Math.round(lag / 1000)} s behind (maximum ${Math.round(rules.max_ingest_lag_ms / 1000)} s)`,
     numbers: { ingestLagMs: lag, maxIngestLagMs: rules.max_ingest_lag_ms },
+  }
+}
+
+/**
+ * Zero traffic on an old version is evidence only while every place that carried
+ * the key's traffic in the lookback is still reporting: a place silent longer
+ * than its bound makes the rule (and so the verdict) unknown, naming the place
+ * and since when. No place at all (nothing stored for the key) is unknown too.
+ */
+function placesReporting(input: ReadinessInput, rules: ReadinessRules): RuleResult {
+  const id = 'places_reporting'
+  if (input.places === null) {
+    return {
+      id,
+      outcome: 'unknown',
+      detail: "the places that carried the key's traffic are unknown",
+      numbers: {},
+    }
+  }
+  const places = placeStatuses(input.places, input.freshness ?? DEFAULT_FRESHNESS, input.now)
+  if (places.length === 0) {
+    return {
+      id,
+      outcome: 'unknown',
+      detail: `no gateway or source carried the key's traffic in the last ${hours(rules.lookback_ms)}`,
+      numbers: { places: 0, silentPlaces: 0 },
+      places,
+    }
+  }
+  const silent = places.filter((p) => p.silent)
+  const count = (kind: string) => places.filter((p) => p.kind === kind).length
+  const numbers = {
+    places: places.length,
+    silentPlaces: silent.length,
+    oldestLastHeard: Math.min(...places.map((p) => p.lastHeard)),
+  }
+  return {
+    id,
+    outcome: silent.length === 0 ? 'pass' : 'unknown',
+    detail:
+      silent.length === 0
+        ? `all ${count('gateway')} gateway(s) and ${count('source')} source(s) that carried the key's traffic are reporting`
+        : `${silent.map(describeSilence).join('; ')}: zero traffic there is no evidence`,
+    numbers,
+    places,
   }
 }

@@ -2,6 +2,7 @@
 // bars, stragglers and readiness verdicts — from a running keyshift (--url) or
 // straight from the store.
 import type { Command } from 'commander'
+import { describeSilence, type PlaceStatus } from '../analysis/freshness.ts'
 import type { StragglerReport } from '../analysis/stragglers.ts'
 import { createApp } from '../app.ts'
 import type { KeyDetail, KeyListEntry } from '../rotation/rotation-service.ts'
@@ -33,6 +34,7 @@ interface Source {
     keyId: string,
     version: string,
   ): Promise<{ verdict: string; rules: { id: string; outcome: string }[] }>
+  places(): Promise<PlaceStatus[]>
 }
 
 const BAR = 24
@@ -73,6 +75,16 @@ export function renderStatus(views: KeyView[], now: number): string {
   }
   if (views.length === 0) out.push('no keys registered or seen in the last 24 h')
   return `${out.join('\n')}\n`
+}
+
+/**
+ * The places section: how many gateways and sources are reporting, and each
+ * silent one by name with since when (verdicts depending on it are unknown).
+ */
+export function renderPlaces(places: readonly PlaceStatus[]): string {
+  const silent = places.filter((p) => p.silent)
+  const head = `places: ${places.length - silent.length} of ${places.length} gateway(s) and source(s) reporting`
+  return `${[head, ...silent.map((p) => `  SILENT ${describeSilence(p)}`)].join('\n')}\n`
 }
 
 async function collect(src: Source, only: string | undefined): Promise<KeyView[]> {
@@ -118,6 +130,7 @@ function httpSource(url: string, token: string | undefined): Source {
     detail: (k) => get(`/api/v1/keys/${enc(k)}`),
     stragglers: (k, v) => get(`/api/v1/keys/${enc(k)}/versions/${enc(v)}/stragglers`),
     verdict: (k, v) => get(`/api/v1/keys/${enc(k)}/versions/${enc(v)}/readiness?asked_by=status`),
+    places: async () => (await get<{ places: PlaceStatus[] }>('/api/v1/places')).places,
   }
 }
 
@@ -135,25 +148,33 @@ export function registerStatusCommand(program: Command): void {
     .action(async (o: { key?: string; url?: string; token?: string; json?: boolean; config?: string }) => {
       const now = Date.now()
       let views: KeyView[]
-      if (o.url) views = await collect(httpSource(o.url, o.token), o.key)
-      else {
+      let places: PlaceStatus[]
+      if (o.url) {
+        const src = httpSource(o.url, o.token)
+        views = await collect(src, o.key)
+        places = await src.places()
+      } else {
         const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger() })
         try {
           const r = app.rotation
-          views = await collect(
-            {
-              keys: () => r.listKeys(now),
-              detail: (k) => r.keyDetail(k, now),
-              stragglers: (k, v) => r.stragglers(k, v, now),
-              verdict: (k, v) =>
-                r.readiness({ keyId: k, version: v, askedBy: 'status', via: 'status', audit: false }, now),
-            },
-            o.key,
-          )
+          const src: Source = {
+            keys: () => r.listKeys(now),
+            detail: (k) => r.keyDetail(k, now),
+            stragglers: (k, v) => r.stragglers(k, v, now),
+            verdict: (k, v) =>
+              r.readiness({ keyId: k, version: v, askedBy: 'status', via: 'status', audit: false }, now),
+            places: () => r.places(now),
+          }
+          views = await collect(src, o.key)
+          places = await src.places()
         } finally {
           await app.stop()
         }
       }
-      process.stdout.write(o.json ? `${JSON.stringify(views, null, 2)}\n` : renderStatus(views, now))
+      process.stdout.write(
+        o.json
+          ? `${JSON.stringify(views, null, 2)}\n` // unchanged shape; places: GET /api/v1/places
+          : `${renderStatus(views, now)}${renderPlaces(places)}`,
+      )
     })
 }

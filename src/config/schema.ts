@@ -4,6 +4,7 @@
 import { z } from 'zod'
 import { alertingConfigSchema } from '../alerting/config.ts'
 import { findingSettingsSchema } from '../analysis/findings.ts'
+import { freshnessConfigSchema } from '../analysis/freshness.ts'
 import { readinessConfigSchema } from '../analysis/readiness.ts'
 import { spikeSettingsSchema } from '../analysis/spikes.ts'
 import { trendSettingsSchema } from '../analysis/trend.ts'
@@ -160,6 +161,8 @@ export const configSchema = z
         spikes: spikeSettingsSchema.prefault({}),
         trend: trendSettingsSchema.prefault({}),
         readiness: readinessConfigSchema.prefault({}),
+        /** When a gateway or source counts as silent (see docs/freshness.md). */
+        freshness: freshnessConfigSchema.prefault({}),
       })
       .strict()
       .prefault({}),

@@ -11,6 +11,7 @@ import {
   unknownKeySurges,
 } from '../analysis/findings.ts'
 import type { VersionSeen } from '../analysis/first-last-seen.ts'
+import { type PlaceStatus, placeStatuses, placesOfKey } from '../analysis/freshness.ts'
 import { evaluateReadiness, type Readiness, readinessRulesFor } from '../analysis/readiness.ts'
 import { computeShares, presetWindow, type ShareWindow, shareSeries } from '../analysis/share.ts'
 import { findStragglers, type StragglerReport } from '../analysis/stragglers.ts'
@@ -24,6 +25,7 @@ import { type KeyVersion, newKeyVersion } from '../domain/key-version.ts'
 import type { KeyRegistry } from '../registry/key-registry.ts'
 import { groupBy } from '../shared/group-by.ts'
 import type { AnalyticsStore, KeySummary } from '../store/clickhouse/analytics-store.ts'
+import type { PlacesStore } from '../store/clickhouse/places-store.ts'
 import type { StatusStore } from '../store/clickhouse/status-store.ts'
 
 export interface KeyDetail {
@@ -66,15 +68,18 @@ export class RotationService {
   readonly #status: StatusStore
   readonly #keys: KeyRegistry
   readonly #s: Analysis
+  readonly #places: PlacesStore
 
   constructor(deps: {
     analytics: AnalyticsStore
     status: StatusStore
+    places: PlacesStore
     keys: KeyRegistry
     analysis: Analysis
   }) {
     this.#a = deps.analytics
     this.#status = deps.status
+    this.#places = deps.places
     this.#keys = deps.keys
     this.#s = deps.analysis
   }
@@ -294,6 +299,18 @@ export class RotationService {
   }
 
   /**
+   * Every gateway and source heard from within the default readiness lookback,
+   * with its silence against its bound, silent ones first (`/readyz`, metrics,
+   * `keyshift status`).
+   */
+  async places(now: number): Promise<PlaceStatus[]> {
+    const end = windowEnd(now)
+    const lookback = readinessRulesFor(this.#s.readiness, '').lookback_ms
+    const heard = await this.#places.heard({ from: end - lookback, to: end })
+    return placeStatuses(heard, this.#s.freshness, now)
+  }
+
+  /**
    * The readiness verdict for (key, version), with every rule's evidence. A
    * store failure propagates (callers turn it into `unknown`: fail closed).
    */
@@ -301,10 +318,12 @@ export class RotationService {
     const rules = readinessRulesFor(this.#s.readiness, req.keyId)
     const end = windowEnd(now)
     const window = { from: end - rules.lookback_ms, to: end }
-    const [minutes, findings, fresh] = await Promise.all([
+    const [minutes, findings, fresh, keyPlaces, heard] = await Promise.all([
       this.#a.versionMinutes(req.keyId, window),
       this.#blockingFindings(req.keyId, rules.blocking_finding_types, now),
       this.#status.freshness(now),
+      this.#places.ofKey(req.keyId, window),
+      this.#places.heard(window),
     ])
     const verdict = evaluateReadiness({
       keyId: req.keyId,
@@ -313,6 +332,8 @@ export class RotationService {
       shares: computeShares(minutes, window),
       openFindings: findings,
       ingestLagMs: fresh.lagMs,
+      places: placesOfKey(keyPlaces, heard),
+      freshness: this.#s.freshness,
       now,
       rules,
     })

@@ -61,6 +61,8 @@ beforeAll(async () => {
     ],
     ingest: { batch_max_wait_ms: 100, heartbeat_interval_ms: 200 },
     secrets: { pepper: 'gate-pepper-0123456789abcdef' },
+    // The log ends an hour ago: gw-1 declares it may stay quiet for 6 h.
+    analysis: { freshness: { silent_after_ms: 6 * 3_600_000 } },
   })
   // The daemon ingests the log and writes fresh heartbeats, then leaves the store to the gate.
   const d = spawnKeyshift(['run', '-c', cfg])
@@ -84,6 +86,28 @@ describe('keyshift gate', () => {
     const r = await runKeyshift(['gate', '--key', 'acme', '--version', 'v1', '-c', cfg])
     expect(r.code).toBe(0)
     expect(r.stdout.split('\n')[0]).toBe('READY: acme v1 may be deactivated.')
+  })
+
+  it('exits 2 when a place that carried the key is silent longer than its bound, naming it', async () => {
+    // The same store, with the default 5 min bound: gw-1 and the log were last heard an hour ago.
+    const strict = join(dir, 'strict.yaml')
+    writeFileSync(
+      strict,
+      readFileSync(cfg, 'utf8').replace(/silent_after_ms: \d+/, 'silent_after_ms: 300000'),
+    )
+    const r = await runKeyshift(['gate', 'acme', 'v1', '-c', strict, '--json'])
+    expect(r.code).toBe(2)
+    const v = JSON.parse(r.stdout)
+    expect(v.verdict).toBe('unknown')
+    const rule = v.rules.find((x: { id: string }) => x.id === 'places_reporting')
+    expect(rule.outcome).toBe('unknown')
+    expect(
+      rule.places.map((p: { kind: string; name: string; silent: boolean }) => [p.kind, p.name, p.silent]),
+    ).toEqual([
+      ['gateway', 'gw-1', true],
+      ['source', `file:${join(dir, 'gateway.log')}`, true],
+    ])
+    expect(rule.detail).toMatch(/^gateway gw-1 silent for \d+ s \(since .+Z, bound 300 s\); source file:/)
   })
 
   it('exits 1 while the old version carries traffic, naming the failing rule', async () => {

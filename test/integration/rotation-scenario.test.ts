@@ -137,6 +137,9 @@ describe('rotation scenario through Kafka, the ingest pipeline and the store', (
       secrets: { pepper: PEPPER },
       registry: { files: [lifecycleFile] },
       ingest: { heartbeat_interval_ms: 250, batch_max_wait_ms: 200 },
+      // A quarter-scale story sends a few events a minute over 3 gateways and 12
+      // partitions: each place declares that it may stay quiet for up to 12 h.
+      analysis: { freshness: { silent_after_ms: 12 * HOUR } },
     })
     app = await createApp(config, { logger: silentLogger() })
     await app.start()
@@ -413,6 +416,7 @@ describe('rotation scenario through Kafka, the ingest pipeline and the store', (
         no_failures_on_newer: 'fail',
         min_overlap_elapsed: 'pass',
         data_fresh: 'pass',
+        places_reporting: 'pass',
       })
       const traffic = r.rules.find((x) => x.id === 'old_traffic_below_threshold')!
       const v1 = count(of('acme-payments', 'v1'), last24h)
@@ -435,6 +439,14 @@ describe('rotation scenario through Kafka, the ingest pipeline and the store', (
         totalRequests: count(of(STORY.migrated.keyId), last24h),
       })
       expect(r.ingestLagMs).toBe(0)
+      // The places that carried the key in the last 24 h: its gateways, tallied from the story.
+      const places = r.rules.find((x) => x.id === 'places_reporting')!.places!
+      expect(places.filter((p) => p.kind === 'gateway').map((p) => p.name)).toEqual(
+        uniqSorted(events.filter((e) => of(STORY.migrated.keyId)(e) && last24h(e)).map((e) => e.gateway)),
+      )
+      expect(places.filter((p) => p.kind === 'source').every((p) => /^kafka:.+#[0-5]$/.test(p.name))).toBe(
+        true,
+      )
     })
 
     it('globex-api v1: not ready — globex-legacy-crm still uses it and v2 fails on gw-eu-2', async () => {
@@ -456,6 +468,7 @@ describe('rotation scenario through Kafka, the ingest pipeline and the store', (
           no_failures_on_newer: 'pass',
           min_overlap_elapsed: 'pass',
           data_fresh: 'pass',
+          places_reporting: 'pass',
         })
       }
     })

@@ -75,6 +75,12 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
       return { now, findings: await rotation.findings(now, q.key) }
     })
 
+    // Every gateway and source heard from within the readiness lookback, silent ones first.
+    app.get('/api/v1/places', read, async () => {
+      const now = clock()
+      return { now, places: await rotation.places(now) }
+    })
+
     app.get('/api/v1/keys/:keyId/versions/:version/readiness', read, async (req) => {
       const p = parse(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
       const q = parse(

@@ -265,6 +265,58 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE ${qualified(db, 'ingest_positions')} ADD COLUMN IF NOT EXISTS flush String DEFAULT ''`,
     ],
   },
+  {
+    version: 7,
+    name: 'places: newest event per gateway and source, and which places carried each key',
+    statements: (db) => [
+      // Freshness per place (analysis/freshness.ts): the newest event time per
+      // (gateway, source, source partition) and minute, without the key, so
+      // "when was each place last heard" reads minutes × places rows; and the
+      // same per key, so "which places carried this key" reads one key's rows.
+      // Only max() columns: a re-run backfill below cannot inflate anything.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'auth_places_minute')} (
+        minute DateTime('UTC'),
+        gateway LowCardinality(String),
+        src LowCardinality(String),
+        src_partition UInt64,
+        last_time SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
+      ) ENGINE = AggregatingMergeTree
+      PARTITION BY toYYYYMM(minute)
+      ORDER BY (minute, gateway, src, src_partition)
+      SETTINGS ${DEDUP}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(db, 'auth_places_minute_mv')}
+      TO ${qualified(db, 'auth_places_minute')} AS
+      SELECT toStartOfMinute(time) AS minute, gateway, src, src_partition, max(time) AS last_time
+      FROM ${qualified(db, 'auth_events')}
+      GROUP BY minute, gateway, src, src_partition`,
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'auth_key_places_minute')} (
+        minute DateTime('UTC'),
+        key_id LowCardinality(String),
+        gateway LowCardinality(String),
+        src LowCardinality(String),
+        src_partition UInt64,
+        last_time SimpleAggregateFunction(max, DateTime64(3, 'UTC'))
+      ) ENGINE = AggregatingMergeTree
+      PARTITION BY toYYYYMM(minute)
+      ORDER BY (key_id, minute, gateway, src, src_partition)
+      SETTINGS ${DEDUP}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(db, 'auth_key_places_minute_mv')}
+      TO ${qualified(db, 'auth_key_places_minute')} AS
+      SELECT toStartOfMinute(time) AS minute, key_id, gateway, src, src_partition, max(time) AS last_time
+      FROM ${qualified(db, 'auth_events')}
+      GROUP BY minute, key_id, gateway, src, src_partition`,
+      // Events stored before this migration: places are read over the readiness
+      // lookback, so without them every key would lack its places until new traffic.
+      `INSERT INTO ${qualified(db, 'auth_places_minute')}
+      SELECT toStartOfMinute(time) AS minute, gateway, src, src_partition, max(time) AS last_time
+      FROM ${qualified(db, 'auth_events')}
+      GROUP BY minute, gateway, src, src_partition`,
+      `INSERT INTO ${qualified(db, 'auth_key_places_minute')}
+      SELECT toStartOfMinute(time) AS minute, key_id, gateway, src, src_partition, max(time) AS last_time
+      FROM ${qualified(db, 'auth_events')}
+      GROUP BY minute, key_id, gateway, src, src_partition`,
+    ],
+  },
 ]
 
 /** Tables whose TTL follows config, and the expression their TTL applies to. */
@@ -273,6 +325,8 @@ const TTL_TABLES: readonly { table: string; column: string; kind: 'raw' | 'rollu
   { table: 'dead_letters', column: 'toDateTime(time)', kind: 'raw' },
   { table: 'auth_minute', column: 'minute', kind: 'rollup' },
   { table: 'auth_minute_clients', column: 'minute', kind: 'rollup' },
+  { table: 'auth_places_minute', column: 'minute', kind: 'rollup' },
+  { table: 'auth_key_places_minute', column: 'minute', kind: 'rollup' },
 ]
 
 export interface MigrateResult {

@@ -30,6 +30,7 @@ function input(over: Partial<KeyFindingsInput>): KeyFindingsInput {
     recentUsage: [],
     historyUsage: [],
     historyFrom: NOW - 30 * DAY_MS,
+    keyHistoryFrom: NOW - 30 * DAY_MS,
     failures: [],
     ...over,
   }
@@ -292,9 +293,67 @@ describe('possible_leak', () => {
       historyFrom: NOW - 30 * DAY_MS,
       want: [],
     },
-  ])('$name', ({ version, historyFrom, want }) => {
+    {
+      // keyshift installed a day ago, v1 deprecated two days ago: the 30-day window
+      // reaches back, the stored history does not — every straggler would look new.
+      name: 'installed mid-rotation: key history starts after the deprecation → nothing',
+      version: keyVersion('v1', { createdAt: 0, state: 'deprecated', deprecatedAt: NOW - 2 * DAY_MS }),
+      historyFrom: NOW - 30 * DAY_MS,
+      keyHistoryFrom: NOW - DAY_MS,
+      want: [],
+    },
+    {
+      name: 'key history starts 23 h before the deprecation (needs 24 h) → nothing',
+      version: keyVersion('v1', { createdAt: 0, state: 'deprecated', deprecatedAt: NOW - 2 * DAY_MS }),
+      historyFrom: NOW - 30 * DAY_MS,
+      keyHistoryFrom: NOW - 2 * DAY_MS - 23 * HOUR_MS,
+      want: [],
+    },
+    {
+      name: 'key history starts exactly 24 h before the deprecation → judged',
+      version: keyVersion('v1', { createdAt: 0, state: 'deprecated', deprecatedAt: NOW - 2 * DAY_MS }),
+      historyFrom: NOW - 30 * DAY_MS,
+      keyHistoryFrom: NOW - 3 * DAY_MS,
+      want: [
+        { id: 'possible_leak:acme:v1:address=203.0.113.7', evidence: { historyFrom: NOW - 3 * DAY_MS } },
+        { id: 'possible_leak:acme:v1:client=c9' },
+      ],
+    },
+    {
+      name: 'stored for 30 d but the history read reaches 12 h before the deprecation → nothing',
+      version: keyVersion('v1', { createdAt: 0, state: 'deprecated', deprecatedAt: NOW - 2 * DAY_MS }),
+      historyFrom: NOW - 2 * DAY_MS - 12 * HOUR_MS,
+      keyHistoryFrom: NOW - 30 * DAY_MS,
+      want: [],
+    },
+    {
+      // v1 lived 6 h and keyshift saw all of it: every use of v1 is stored.
+      name: 'a short-lived version whose whole life is stored → judged',
+      version: keyVersion('v1', {
+        createdAt: NOW - 2 * DAY_MS - 6 * HOUR_MS,
+        state: 'deprecated',
+        deprecatedAt: NOW - 2 * DAY_MS,
+      }),
+      historyFrom: NOW - 30 * DAY_MS,
+      keyHistoryFrom: NOW - 2 * DAY_MS - 7 * HOUR_MS,
+      want: [{ id: 'possible_leak:acme:v1:address=203.0.113.7' }, { id: 'possible_leak:acme:v1:client=c9' }],
+    },
+    {
+      name: 'nothing stored for the key → nothing',
+      version: keyVersion('v1', { createdAt: 0, state: 'deprecated', deprecatedAt: NOW - 2 * DAY_MS }),
+      historyFrom: NOW - 30 * DAY_MS,
+      keyHistoryFrom: null,
+      want: [],
+    },
+  ])('$name', ({ version, historyFrom, keyHistoryFrom, want }) => {
     const got = possibleLeak(
-      input({ versions: [version], historyUsage: history, recentUsage: recent, historyFrom }),
+      input({
+        versions: [version],
+        historyUsage: history,
+        recentUsage: recent,
+        historyFrom,
+        keyHistoryFrom: keyHistoryFrom === undefined ? NOW - 30 * DAY_MS : keyHistoryFrom,
+      }),
       S,
     )
     expect(got).toHaveLength(want.length)

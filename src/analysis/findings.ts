@@ -8,6 +8,7 @@ import { alertId, compareSeverity, SCOPE_ALL, type Severity } from '../domain/al
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
 import { groupBy } from '../shared/group-by.ts'
+import { leakHistory } from './leak-history.ts'
 import { computeShares, shareOf, shareSeries } from './share.ts'
 import {
   findFailureSpikes,
@@ -63,6 +64,9 @@ const ms = (dflt: number) => z.number().int().nonnegative().default(dflt)
  *   and reason (see spikes.ts; the recent baseline needs an hour of history, so
  *   failures are read 81 min back, summed over clients before the failure window).
  * - `max_listed` 20: clients, addresses, routes listed in evidence.
+ * - `possible_leak_min_history_ms` 24 h: possible_leak is raised only when the key's
+ *   stored history reaches this far before the version's deprecation (or back to
+ *   the version's creation); see leak-history.ts.
  */
 export const findingSettingsSchema = z.strictObject({
   failure_window_ms: ms(15 * MINUTE_MS),
@@ -85,6 +89,7 @@ export const findingSettingsSchema = z.strictObject({
   unknown_key_spike: spikeSettingsSchema.prefault({}),
   failure_spike: spikeSettingsSchema.prefault({}),
   max_listed: z.number().int().min(1).default(20),
+  possible_leak_min_history_ms: ms(DAY_MS),
 })
 export type FindingSettings = z.output<typeof findingSettingsSchema>
 export type FindingSettingsInput = z.input<typeof findingSettingsSchema>
@@ -139,6 +144,8 @@ export interface KeyFindingsInput {
   /** Client usage aggregated over [historyFrom, now) — long enough to reach back before deprecations. */
   historyUsage: readonly ClientUsage[]
   historyFrom: number
+  /** The earliest event stored for the key (any version, any time), epoch ms; null when none. */
+  keyHistoryFrom: number | null
   /** Failure rows (with `none` rows for successes) covering at least `failure_window_ms` before now. */
   failures: readonly FailureMinute[]
 }
@@ -424,20 +431,26 @@ export function deactivatedStillAccepted(input: KeyFindingsInput, s: FindingSett
 
 /**
  * A deprecated or deactivated version used from a source address (or by a client)
- * that never used it before the version was deprecated or deactivated. Needs history
- * from before that time (`historyFrom` ≤ cutoff), else nothing is reported. Critical
- * when a deactivated version succeeded for the newcomer, warning otherwise.
+ * that never used it before the version was deprecated or deactivated. Judged only
+ * when the history stored for the key reaches far enough back before that time
+ * (`leakHistory`: `possible_leak_min_history_ms`, or back to the version's
+ * creation), else nothing is reported: keyshift installed mid-rotation has seen
+ * nobody before. Critical when a deactivated version succeeded for the newcomer,
+ * warning otherwise.
  */
 export function possibleLeak(input: KeyFindingsInput, s: FindingSettings): Finding[] {
   const out: Finding[] = []
   const all = [...input.historyUsage, ...input.recentUsage].filter((u) => u.keyId === input.keyId)
   for (const v of versionsOfKey(input.versions, input.keyId)) {
-    if (v.state !== 'deprecated' && v.state !== 'deactivated') continue
-    const cutoffs = [v.deprecatedAt, v.deactivatedAt].filter((t): t is number => t !== null)
-    if (cutoffs.length === 0) continue
-    const cutoff = Math.min(...cutoffs)
-    const cutoffEvent = cutoff === v.deprecatedAt ? 'deprecated' : 'deactivated'
-    if (input.historyFrom > cutoff) continue
+    const h = leakHistory(
+      input.keyId,
+      v,
+      input.keyHistoryFrom,
+      input.historyFrom,
+      s.possible_leak_min_history_ms,
+    )
+    if (h === null || !h.judged) continue
+    const { cutoff, cutoffEvent } = h
     const before = all.filter((u) => u.version === v.version && u.firstSeen < cutoff)
     const knownAddresses = new Set(before.map((u) => u.sourceAddress))
     const knownClients = new Set(before.map((u) => u.clientId))
@@ -489,6 +502,7 @@ export function possibleLeak(input: KeyFindingsInput, s: FindingSettings): Findi
             state: v.state,
             cutoff,
             cutoffEvent,
+            historyFrom: h.historyFrom,
             requests,
             successes,
             failures: requests - successes,

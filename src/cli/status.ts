@@ -19,6 +19,8 @@ interface VersionView {
   verdict?: string
   failing?: string[]
   stragglers?: StragglerReport['stragglers']
+  /** Why possible_leak is not raised for this retired version (too little stored history). */
+  leakNote?: string
 }
 
 export interface KeyView {
@@ -64,6 +66,7 @@ export function renderStatus(views: KeyView[], now: number): string {
       out.push(
         `  ${v.version.padEnd(8)} ${v.state.padEnd(12)} ${shareBar(v.share1h)} ${pct(v.share1h)} 1h  ${pct(v.share24h)} 24h  ${String(v.requests24h).padStart(8)} req/24h  last ${ago(v.lastSeen, now)}${verdict}`,
       )
+      if (v.leakNote) out.push(`      possible_leak not raised: ${v.leakNote}`)
       for (const s of (v.stragglers ?? []).slice(0, 5)) {
         out.push(
           `      straggler ${s.clientId.padEnd(24)} ${String(s.requests).padStart(7)} req  last ${ago(s.lastSeen, now)}  ${s.sourceAddresses.slice(0, 3).join(', ')}`,
@@ -105,6 +108,8 @@ async function collect(src: Source, only: string | undefined): Promise<KeyView[]
         requests24h: s24?.requests ?? 0,
         lastSeen: v.seen?.lastSeen ?? null,
       }
+      const leak = d.history?.possibleLeak.find((h) => h.version === v.version)
+      if (leak && !leak.judged) view.leakNote = leak.reason
       if (v.registered && newestActive && v.version !== newestActive && v.state !== 'deactivated') {
         const verdict = await src.verdict(d.keyId, v.version)
         view.verdict = verdict.verdict

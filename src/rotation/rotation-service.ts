@@ -12,6 +12,7 @@ import {
 } from '../analysis/findings.ts'
 import type { VersionSeen } from '../analysis/first-last-seen.ts'
 import { type PlaceStatus, placeStatuses, placesOfKey } from '../analysis/freshness.ts'
+import { type LeakHistory, leakHistories } from '../analysis/leak-history.ts'
 import { evaluateReadiness, type Readiness, readinessRulesFor } from '../analysis/readiness.ts'
 import { computeShares, presetWindow, type ShareWindow, shareSeries } from '../analysis/share.ts'
 import { findStragglers, type StragglerReport } from '../analysis/stragglers.ts'
@@ -38,6 +39,11 @@ export interface KeyDetail {
   series: ShareWindow[]
   /** Trend and ETA to zero for each version older than the newest active one. */
   trends: { version: string; trend: ShareTrend }[]
+  /**
+   * How much of the key's history is stored, and per retired version whether
+   * possible_leak is judged and why (keyshift installed mid-rotation: not raised).
+   */
+  history: { keyHistoryFrom: number | null; possibleLeak: LeakHistory[] }
 }
 
 export interface KeyListEntry extends KeySummary {
@@ -128,9 +134,10 @@ export class RotationService {
     const wide = custom
       ? { from: Math.min(custom.from, dayWindow.from), to: Math.max(custom.to, end) }
       : dayWindow
-    const [minutes, seen] = await Promise.all([
+    const [minutes, seen, keyHistory] = await Promise.all([
       this.#a.versionMinutes(keyId, wide),
       this.#a.versionSeen(keyId, { from: end - this.#s.history_ms, to: end }),
+      this.#a.keyHistoryFrom([keyId]),
     ])
     if (registryVersions.length === 0 && minutes.length === 0 && seen.length === 0) {
       throw new NotFoundError(`key ${keyId} is neither registered nor seen in traffic`)
@@ -167,6 +174,16 @@ export class RotationService {
       },
       series,
       trends,
+      history: {
+        keyHistoryFrom: keyHistory.get(keyId) ?? null,
+        possibleLeak: leakHistories(
+          keyId,
+          registryVersions,
+          keyHistory.get(keyId) ?? null,
+          end - this.#s.history_ms,
+          this.#s.findings.possible_leak_min_history_ms,
+        ),
+      },
     }
   }
 
@@ -231,7 +248,8 @@ export class RotationService {
       const lookback = readinessRulesFor(this.#s.readiness, k).lookback_ms
       byLookback.set(lookback, [...(byLookback.get(lookback) ?? []), k])
     }
-    const [traffic, historyUsage, failures, ...recent] = await Promise.all([
+    const [keyHistory, traffic, historyUsage, failures, ...recent] = await Promise.all([
+      this.#a.keyHistoryFrom(keyIds),
       this.#a.versionMinutesOfKeys(keyIds, { from: end - trafficMs, to: end }),
       this.#a.clientUsageOfKeys(keyIds, { from: historyFrom, to: end }),
       // Per client only where the detectors list clients (the failure window, and a
@@ -257,6 +275,7 @@ export class RotationService {
           recentUsage: recentOf.get(k) ?? [],
           historyUsage: historyOf.get(k) ?? [],
           historyFrom,
+          keyHistoryFrom: keyHistory.get(k) ?? null,
           failures: failuresOf.get(k) ?? [],
         },
         f,
@@ -290,6 +309,8 @@ export class RotationService {
       recentUsage: [],
       historyUsage,
       historyFrom,
+      // Read by possible_leak only, which is never a blocking finding.
+      keyHistoryFrom: null,
       failures,
     }
     return [

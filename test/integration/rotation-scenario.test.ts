@@ -139,7 +139,12 @@ describe('rotation scenario through Kafka, the ingest pipeline and the store', (
       ingest: { heartbeat_interval_ms: 250, batch_max_wait_ms: 200 },
       // A quarter-scale story sends a few events a minute over 3 gateways and 12
       // partitions: each place declares that it may stay quiet for up to 12 h.
-      analysis: { freshness: { silent_after_ms: 12 * HOUR } },
+      analysis: {
+        freshness: { silent_after_ms: 12 * HOUR },
+        // The story stores 14 h of initech-sync before its v1 was deprecated
+        // (22 h before the end of a 36 h story); the default asks for 24 h.
+        findings: { possible_leak_min_history_ms: 12 * HOUR },
+      },
     })
     app = await createApp(config, { logger: silentLogger() })
     await app.start()
@@ -354,6 +359,8 @@ describe('rotation scenario through Kafka, the ingest pipeline and the store', (
           state: 'deprecated',
           cutoff,
           cutoffEvent: 'deprecated',
+          // Judged against the key's history as stored: from its first event in the story.
+          historyFrom: Math.min(...events.filter(of(STORY.leak.keyId)).map((e) => e.time)),
           requests: used.length,
           successes: used.length,
           failures: 0,

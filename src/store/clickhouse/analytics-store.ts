@@ -296,4 +296,20 @@ export class AnalyticsStore {
       lastSeen: Number(r.last_seen),
     }))
   }
+
+  /**
+   * The earliest event stored for each key (any version), epoch ms; keys with
+   * nothing stored are absent. One row per key (`auth_key_history`).
+   */
+  async keyHistoryFrom(keyIds: readonly string[]): Promise<Map<string, number>> {
+    const rows = await this.#rows<{ key_id: string; first_ms: number }>(
+      'reading how far back each key is stored',
+      `SELECT key_id, toUnixTimestamp64Milli(min(first_time)) AS first_ms
+        FROM ${qualified(this.#db, 'auth_key_history')}
+        WHERE key_id IN {keys:Array(String)}
+        GROUP BY key_id`,
+      { keys: keyIds },
+    )
+    return new Map(rows.map((r) => [r.key_id, Number(r.first_ms)]))
+  }
 }

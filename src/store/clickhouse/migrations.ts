@@ -317,6 +317,32 @@ export const MIGRATIONS: readonly Migration[] = [
       GROUP BY minute, key_id, gateway, src, src_partition`,
     ],
   },
+  {
+    version: 17,
+    name: 'key history: the earliest stored event of each key',
+    statements: (db) => [
+      // possible_leak judges "new" clients against the history actually stored
+      // for the key (analysis/leak-history.ts): one row per key, min() only, so
+      // re-running the backfill changes nothing. No TTL: a key's row is tiny,
+      // and readers clamp it to the history they read.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'auth_key_history')} (
+        key_id String,
+        first_time SimpleAggregateFunction(min, DateTime64(3, 'UTC'))
+      ) ENGINE = AggregatingMergeTree
+      ORDER BY key_id
+      SETTINGS ${DEDUP}`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(db, 'auth_key_history_mv')}
+      TO ${qualified(db, 'auth_key_history')} AS
+      SELECT key_id, min(time) AS first_time
+      FROM ${qualified(db, 'auth_events')}
+      GROUP BY key_id`,
+      // Rollups outlive raw events: the client rollup holds each group's exact first time.
+      `INSERT INTO ${qualified(db, 'auth_key_history')}
+      SELECT key_id, min(first_seen) AS first_time
+      FROM ${qualified(db, 'auth_minute_clients')}
+      GROUP BY key_id`,
+    ],
+  },
 ]
 
 /** Tables whose TTL follows config, and the expression their TTL applies to. */

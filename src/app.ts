@@ -100,7 +100,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const clock = deps.clock ?? Date.now
   const fingerprint = createFingerprinter(resolvePepper(config))
 
-  const store = createStoreClient(config)
+  const store = createStoreClient(config, { metrics })
   await migrate(store.client, store.database, {
     rawDays: config.clickhouse.retention_days,
     rollupDays: config.clickhouse.rollup_retention_days,

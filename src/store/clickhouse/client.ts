@@ -6,7 +6,9 @@ import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
+import { Counter, type Registry } from 'prom-client'
 import type { Config } from '../../config/schema.ts'
+import { classifyStoreError } from './errors.ts'
 
 export type { ClickHouseClient }
 
@@ -34,7 +36,38 @@ export function embeddedPath(dataDir: string): string {
   return resolve(dataDir, 'chdb')
 }
 
-export function createStoreClient(cfg: Config): StoreClient {
+/**
+ * Counts every read (`client.query`) the store refuses or cannot answer, by
+ * whether it is worth retrying: readiness, the status page and evaluation all
+ * read through this client, so one counter tells when the store stops answering.
+ */
+function countQueryErrors(client: ClickHouseClient, metrics: Registry): void {
+  const errors = new Counter({
+    name: 'keyshift_store_query_errors_total',
+    help: 'Store reads (queries) that failed, by whether the failure is retriable',
+    labelNames: ['retriable'] as const,
+    registers: [metrics],
+  })
+  errors.inc({ retriable: 'true' }, 0)
+  errors.inc({ retriable: 'false' }, 0)
+  const query = client.query.bind(client)
+  client.query = (async (params: Parameters<typeof query>[0]) => {
+    try {
+      return await query(params)
+    } catch (err) {
+      errors.inc({ retriable: String(classifyStoreError(err, 'query').retriable) })
+      throw err
+    }
+  }) as typeof client.query
+}
+
+export function createStoreClient(cfg: Config, opts: { metrics?: Registry } = {}): StoreClient {
+  const store = openStoreClient(cfg)
+  if (opts.metrics) countQueryErrors(store.client, opts.metrics)
+  return store
+}
+
+function openStoreClient(cfg: Config): StoreClient {
   const ch = cfg.clickhouse
   if (ch.url) {
     const client = createClient({

@@ -80,7 +80,7 @@ async function verdictFromUrl(o: Required<Pick<GateOpts, 'url'>> & GateOpts, key
 }
 
 async function verdictFromStore(o: GateOpts, keyId: string, version: string): Promise<GateVerdict> {
-  const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger() })
+  const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger(), existingStore: true })
   try {
     const v = await app.rotation.readiness(
       { keyId, version, askedBy: o.askedBy ?? 'cli', via: 'cli' },

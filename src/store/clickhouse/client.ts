@@ -2,12 +2,13 @@
 // server when `clickhouse.url` is set, else over embedded chDB in the data
 // directory. Both paths get the same settings so results have the same shape
 // (64-bit integers as JSON numbers, UTC).
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { Counter, type Registry } from 'prom-client'
 import type { Config } from '../../config/schema.ts'
+import { StoreError } from '../../domain/errors.ts'
 import { classifyStoreError } from './errors.ts'
 
 export type { ClickHouseClient }
@@ -34,6 +35,39 @@ export interface StoreClient {
 
 export function embeddedPath(dataDir: string): string {
   return resolve(dataDir, 'chdb')
+}
+
+const ASK_THE_DAEMON = 'ask the running keyshift instead: --url http://127.0.0.1:8080 (or $KEYSHIFT_URL)'
+
+/**
+ * For commands that only read or add to an existing store (gate, status, lists):
+ * fails when the configuration names an embedded store that does not exist, rather
+ * than creating an empty one (and a pepper) and answering from it.
+ */
+export function assertStoreExists(cfg: Config): void {
+  if (cfg.clickhouse.url) return
+  const path = embeddedPath(cfg.data_dir)
+  if (!existsSync(path)) {
+    throw new StoreError(
+      `no keyshift store in ${path}: ${ASK_THE_DAEMON}, or give -c with the daemon's configuration`,
+      { retriable: false },
+    )
+  }
+}
+
+/** chDB's embedded engine allows one process per data directory; the daemon usually holds it. */
+function openEmbedded(path: string): ReturnType<typeof createChdbConnection> {
+  try {
+    return createChdbConnection({ path })
+  } catch (err) {
+    if ((err as { code?: string }).code === 'CHDB_CONNECTION') {
+      throw new StoreError(
+        `the embedded store in ${path} is held by another keyshift process (the daemon?): ${ASK_THE_DAEMON}`,
+        { retriable: false, cause: err },
+      )
+    }
+    throw err
+  }
 }
 
 /**
@@ -84,9 +118,7 @@ function openStoreClient(cfg: Config): StoreClient {
   mkdirSync(path, { recursive: true })
   const client = createClient({
     // chdb builds against its own copy of @clickhouse/client-common; the shapes match.
-    connection: createChdbConnection({ path }) as unknown as Parameters<
-      typeof createClient
-    >[0] extends infer O
+    connection: openEmbedded(path) as unknown as Parameters<typeof createClient>[0] extends infer O
       ? O extends { connection?: infer C }
         ? C
         : never

@@ -3,12 +3,12 @@
 // overrides included), so the probe follows the configured port. Exit 0 healthy,
 // 1 unhealthy or unreachable, 2 bad configuration.
 import type { Command } from 'commander'
+import { localBaseUrl } from '../shared/local-url.ts'
 import { configFrom, withConfigOption } from './common.ts'
 
 /** The address a local probe dials: wildcard listen addresses are reached on loopback. */
 export function probeUrl(host: string, port: number): string {
-  const h = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host
-  return `http://${h.includes(':') ? `[${h}]` : h}:${port}/healthz`
+  return `${localBaseUrl(host, port)}/healthz`
 }
 
 export function registerHealthcheckCommand(program: Command): void {

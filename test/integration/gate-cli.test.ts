@@ -162,7 +162,7 @@ describe('keyshift gate', () => {
       const r = await runKeyshift(['gate', 'acme', 'v1', '-c', cfg])
       expect(r.code).toBe(2)
       expect(r.stdout).toContain(
-        `the embedded store in ${join(dir, 'data', 'chdb')} is held by another keyshift process (the daemon?): ask the running keyshift instead: --url`,
+        `the embedded store in ${join(dir, 'data', 'chdb')} is held by another keyshift process (the daemon?): ask the running keyshift instead: --url http://127.0.0.1:${port} (or $KEYSHIFT_URL)`,
       )
     } finally {
       expect(await d.kill('SIGTERM')).toBe(0)

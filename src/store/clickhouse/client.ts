@@ -9,6 +9,7 @@ import { createChdbConnection } from 'chdb/connection'
 import { Counter, type Registry } from 'prom-client'
 import type { Config } from '../../config/schema.ts'
 import { StoreError } from '../../domain/errors.ts'
+import { localBaseUrl } from '../../shared/local-url.ts'
 import { classifyStoreError } from './errors.ts'
 
 export type { ClickHouseClient }
@@ -37,7 +38,9 @@ export function embeddedPath(dataDir: string): string {
   return resolve(dataDir, 'chdb')
 }
 
-const ASK_THE_DAEMON = 'ask the running keyshift instead: --url http://127.0.0.1:8080 (or $KEYSHIFT_URL)'
+function askTheDaemon(cfg: Config): string {
+  return `ask the running keyshift instead: --url ${localBaseUrl(cfg.http.host, cfg.http.port)} (or $KEYSHIFT_URL)`
+}
 
 /**
  * For commands that only read or add to an existing store (gate, status, lists):
@@ -49,20 +52,20 @@ export function assertStoreExists(cfg: Config): void {
   const path = embeddedPath(cfg.data_dir)
   if (!existsSync(path)) {
     throw new StoreError(
-      `no keyshift store in ${path}: ${ASK_THE_DAEMON}, or give -c with the daemon's configuration`,
+      `no keyshift store in ${path}: ${askTheDaemon(cfg)}, or give -c with the daemon's configuration`,
       { retriable: false },
     )
   }
 }
 
 /** chDB's embedded engine allows one process per data directory; the daemon usually holds it. */
-function openEmbedded(path: string): ReturnType<typeof createChdbConnection> {
+function openEmbedded(cfg: Config, path: string): ReturnType<typeof createChdbConnection> {
   try {
     return createChdbConnection({ path })
   } catch (err) {
     if ((err as { code?: string }).code === 'CHDB_CONNECTION') {
       throw new StoreError(
-        `the embedded store in ${path} is held by another keyshift process (the daemon?): ${ASK_THE_DAEMON}`,
+        `the embedded store in ${path} is held by another keyshift process (the daemon?): ${askTheDaemon(cfg)}`,
         { retriable: false, cause: err },
       )
     }
@@ -118,7 +121,7 @@ function openStoreClient(cfg: Config): StoreClient {
   mkdirSync(path, { recursive: true })
   const client = createClient({
     // chdb builds against its own copy of @clickhouse/client-common; the shapes match.
-    connection: openEmbedded(path) as unknown as Parameters<typeof createClient>[0] extends infer O
+    connection: openEmbedded(cfg, path) as unknown as Parameters<typeof createClient>[0] extends infer O
       ? O extends { connection?: infer C }
         ? C
         : never

@@ -159,7 +159,10 @@ export function registerStatusCommand(program: Command): void {
         views = await collect(src, o.key)
         places = await src.places()
       } else {
-        const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger() })
+        const app = await createApp(offlineConfig(configFrom(o)), {
+          logger: silentLogger(),
+          existingStore: true,
+        })
         try {
           const r = app.rotation
           const src: Source = {

@@ -38,7 +38,7 @@ const override = z.strictObject({ silent_after_ms: bound })
  * - `gateways`: per gateway name, a longer (or shorter) bound, e.g. a gateway whose
  *   traffic is naturally low: `{ 'edge-eu-3': { silent_after_ms: 3600000 } }`.
  * - `sources`: per source id (`kafka:<topic>` for all of a topic's partitions, or
- *   `kafka:<topic>#<partition>`, `file:<absolute path>`, `stdin`), the same.
+ *   `kafka:<topic>#<partition>`, `file:<path as configured>`, `stdin`), the same.
  * Nothing is inferred: a place without an entry is held to the default.
  */
 export const freshnessConfigSchema = z.strictObject({

@@ -26,6 +26,8 @@ interface VersionView {
 export interface KeyView {
   keyId: string
   versions: VersionView[]
+  /** The places that carried the key's traffic and went silent: its verdicts are unknown meanwhile. */
+  silentPlaces?: PlaceStatus[]
 }
 
 interface Source {
@@ -59,6 +61,8 @@ export function renderStatus(views: KeyView[], now: number): string {
   const out: string[] = []
   for (const k of views) {
     out.push(`${k.keyId}`)
+    for (const p of k.silentPlaces ?? [])
+      out.push(`  SILENT ${describeSilence(p)}: verdicts of ${k.keyId} are unknown`)
     for (const v of k.versions) {
       const verdict = v.verdict
         ? `  gate: ${v.verdict}${v.failing?.length ? ` (${v.failing.join(', ')})` : ''}`
@@ -118,7 +122,9 @@ async function collect(src: Source, only: string | undefined): Promise<KeyView[]
       }
       versions.push(view)
     }
-    views.push({ keyId: d.keyId, versions })
+    // `places` is absent from the detail of a daemon older than places_reporting.
+    const silentPlaces = (d.places ?? []).filter((p) => p.silent)
+    views.push({ keyId: d.keyId, versions, ...(silentPlaces.length > 0 ? { silentPlaces } : {}) })
   }
   return views
 }

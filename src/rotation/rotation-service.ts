@@ -11,7 +11,7 @@ import {
   unknownKeySurges,
 } from '../analysis/findings.ts'
 import type { VersionSeen } from '../analysis/first-last-seen.ts'
-import { type PlaceStatus, placeStatuses, placesOfKey } from '../analysis/freshness.ts'
+import { type PlaceHeard, type PlaceStatus, placeStatuses, placesOfKey } from '../analysis/freshness.ts'
 import { type LeakHistory, leakHistories } from '../analysis/leak-history.ts'
 import { evaluateReadiness, type Readiness, readinessRulesFor } from '../analysis/readiness.ts'
 import { computeShares, presetWindow, type ShareWindow, shareSeries } from '../analysis/share.ts'
@@ -44,6 +44,11 @@ export interface KeyDetail {
    * possible_leak is judged and why (keyshift installed mid-rotation: not raised).
    */
   history: { keyHistoryFrom: number | null; possibleLeak: LeakHistory[] }
+  /**
+   * Every gateway and source that carried the key's traffic within its readiness
+   * lookback, silent ones first: while one is silent, the key's verdicts are unknown.
+   */
+  places: PlaceStatus[]
 }
 
 export interface KeyListEntry extends KeySummary {
@@ -134,10 +139,11 @@ export class RotationService {
     const wide = custom
       ? { from: Math.min(custom.from, dayWindow.from), to: Math.max(custom.to, end) }
       : dayWindow
-    const [minutes, seen, keyHistory] = await Promise.all([
+    const [minutes, seen, keyHistory, places] = await Promise.all([
       this.#a.versionMinutes(keyId, wide),
       this.#a.versionSeen(keyId, { from: end - this.#s.history_ms, to: end }),
       this.#a.keyHistoryFrom([keyId]),
+      this.#placesOfKey(keyId, now).then((heard) => placeStatuses(heard, this.#s.freshness, now)),
     ])
     if (registryVersions.length === 0 && minutes.length === 0 && seen.length === 0) {
       throw new NotFoundError(`key ${keyId} is neither registered nor seen in traffic`)
@@ -184,6 +190,7 @@ export class RotationService {
           this.#s.findings.possible_leak_min_history_ms,
         ),
       },
+      places,
     }
   }
 
@@ -332,6 +339,17 @@ export class RotationService {
   }
 
   /**
+   * The places that carried the key's traffic within its readiness lookback, each
+   * with when it was last heard from (any key): what `places_reporting` judges.
+   */
+  async #placesOfKey(keyId: string, now: number): Promise<PlaceHeard[]> {
+    const end = windowEnd(now)
+    const window = { from: end - readinessRulesFor(this.#s.readiness, keyId).lookback_ms, to: end }
+    const [ofKey, heard] = await Promise.all([this.#places.ofKey(keyId, window), this.#places.heard(window)])
+    return placesOfKey(ofKey, heard)
+  }
+
+  /**
    * The readiness verdict for (key, version), with every rule's evidence. A
    * store failure propagates (callers turn it into `unknown`: fail closed).
    */
@@ -339,12 +357,11 @@ export class RotationService {
     const rules = readinessRulesFor(this.#s.readiness, req.keyId)
     const end = windowEnd(now)
     const window = { from: end - rules.lookback_ms, to: end }
-    const [minutes, findings, fresh, keyPlaces, heard] = await Promise.all([
+    const [minutes, findings, fresh, places] = await Promise.all([
       this.#a.versionMinutes(req.keyId, window),
       this.#blockingFindings(req.keyId, rules.blocking_finding_types, now),
       this.#status.freshness(now),
-      this.#places.ofKey(req.keyId, window),
-      this.#places.heard(window),
+      this.#placesOfKey(req.keyId, now),
     ])
     const verdict = evaluateReadiness({
       keyId: req.keyId,
@@ -353,7 +370,7 @@ export class RotationService {
       shares: computeShares(minutes, window),
       openFindings: findings,
       ingestLagMs: fresh.lagMs,
-      places: placesOfKey(keyPlaces, heard),
+      places,
       freshness: this.#s.freshness,
       now,
       rules,

@@ -34,6 +34,8 @@ describe('keyshift run with a file source', () => {
       ],
       ingest: { batch_max_wait_ms: 100, heartbeat_interval_ms: 200 },
       secrets: { pepper: PEPPER },
+      // The log's lines are 2 min old and stop there: an hour's bound keeps its places reporting.
+      analysis: { freshness: { silent_after_ms: 3_600_000 } },
     })
     const d = spawnKeyshift(['run', '-c', cfg])
     const url = `http://127.0.0.1:${port}`
@@ -53,6 +55,13 @@ describe('keyshift run with a file source', () => {
         checks: [
           { name: 'store', ok: true },
           { name: `source file:${log}`, ok: true, detail: 'consuming' },
+          // The gateway (Kong's default_gateway) and the file its lines came through.
+          {
+            name: 'places',
+            ok: true,
+            detail: 'all 2 gateway(s) and source(s) heard from are reporting',
+            silentPlaces: [],
+          },
         ],
       })
       // Append, rotate (rename + new file), append to the new file.

@@ -15,7 +15,7 @@ import type { RuleResult } from '../../src/analysis/readiness.ts'
 import { type App, createApp } from '../../src/app.ts'
 import { parseConfig } from '../../src/config/load.ts'
 import { silentLogger } from '../../src/telemetry/logger.ts'
-import { waitFor } from '../support/daemon.ts'
+import { runKeyshift, waitFor } from '../support/daemon.ts'
 
 const DAY = 86_400_000
 const BOUND_MS = 3_000
@@ -186,6 +186,32 @@ describe('freshness per place', () => {
         .map((p) => p.name)
         .sort(),
     ).toEqual([`file:${logA}`, 'gw-a'])
+
+    // The key's detail carries the judgement: the places that carried it, silent ones first.
+    const detail = await get<{ places: PlaceStatus[] }>('/api/v1/keys/acme')
+    expect(detail.places.map((p) => [p.kind, p.name, p.silent, p.lastHeard])).toEqual([
+      ['gateway', 'gw-a', true, silentSince],
+      ['source', `file:${logA}`, true, silentSince],
+    ])
+    const betaDetail = await get<{ places: PlaceStatus[] }>('/api/v1/keys/beta')
+    expect(betaDetail.places.map((p) => [p.name, p.silent])).toEqual([
+      ['gw-b', false],
+      [`file:${logB}`, false],
+    ])
+    // `keyshift status` against the daemon names them under the key, and in its places section.
+    const status = await runKeyshift(['status', '--url', base])
+    expect(status.stderr).toBe('')
+    expect(status.code).toBe(0)
+    const since = new Date(silentSince).toISOString().replaceAll('.', '\\.')
+    expect(status.stdout).toMatch(
+      new RegExp(
+        `^acme\\n  SILENT gateway gw-a silent for \\d+ s \\(since ${since}, bound 3 s\\): verdicts of acme are unknown\\n` +
+          `  SILENT source file:${logA.replaceAll('.', '\\.')} silent for \\d+ s \\(since ${since}, bound 3 s\\): verdicts of acme are unknown\\n`,
+        'm',
+      ),
+    )
+    expect(status.stdout).toMatch(/^beta\n {2}v1 /m)
+    expect(status.stdout).toMatch(/^places: 2 of 4 gateway\(s\) and source\(s\) reporting$/m)
 
     // The gate path without a daemon reads the same store: the same verdict.
     const direct = await app.rotation.readiness(

@@ -335,6 +335,16 @@ describe('status page', () => {
       // Only acme-payments v1 is an old version; globex-api has no rotation.
       expect(await page.locator('.rotation').count()).toBe(1)
       expect(await text(page, `${globex} .rotation-none`)).toContain('No rotation in progress')
+      // What the key's judgement rests on: acme's stored history starts 41 min ago, after
+      // v1 was deprecated, so possible_leak is not judged, and the page says why.
+      const iso = (t: number) => new Date(t).toISOString()
+      expect(await texts(page, `${acme} .leak-note[data-version="v1"]`)).toEqual([
+        `possible_leak not raised: the stored history of acme-payments starts at ${iso(NOW - 41 * MIN)}, ` +
+          `after v1 was deprecated at ${iso(NOW - HOUR)}: keyshift cannot tell who used v1 before, so possible_leak is not raised`,
+      ])
+      expect(await page.locator('.leak-note').count()).toBe(1)
+      // Every place that carried the keys is reporting (bound 1 h): no silent place is listed.
+      expect(await page.locator('.silent-places').count()).toBe(0)
 
       // Stragglers on v1: clients, requests, addresses.
       const stragglers = await page

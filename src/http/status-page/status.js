@@ -703,6 +703,7 @@ function keyArticle(k) {
       shareChart(detail, colour),
     ),
   )
+  article.append(...judgementNotes(detail))
   if (old.length === 0) {
     article.append(
       h(
@@ -728,6 +729,44 @@ function keyArticle(k) {
     )
   }
   return article
+}
+
+/**
+ * What the key's verdicts and findings rest on, when it is not the whole story:
+ * places that carried the key and went silent (its verdicts are unknown), and
+ * retired versions whose stored history is too short to judge possible_leak.
+ * Both fields are absent from the detail of an older daemon.
+ */
+function judgementNotes(detail) {
+  const notes = []
+  const silent = (detail.places ?? []).filter((p) => p.silent)
+  if (silent.length > 0) {
+    notes.push(
+      h(
+        'ul',
+        { class: 'silent-places', 'aria-label': 'Silent places' },
+        silent.map((p) =>
+          h(
+            'li',
+            {},
+            `${p.kind} ${p.name} silent for ${Math.round(p.silentForMs / 1000)} s ` +
+              `(since ${new Date(p.lastHeard).toISOString()}, bound ${Math.round(p.silentAfterMs / 1000)} s): ` +
+              'verdicts of this key are unknown',
+          ),
+        ),
+      ),
+    )
+  }
+  for (const l of (detail.history?.possibleLeak ?? []).filter((x) => !x.judged)) {
+    notes.push(
+      h(
+        'p',
+        { class: 'muted leak-note', 'data-version': l.version },
+        `possible_leak not raised: ${l.reason}`,
+      ),
+    )
+  }
+  return notes
 }
 
 function renderKeys(state) {

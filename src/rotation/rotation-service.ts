@@ -345,7 +345,7 @@ export class RotationService {
   async #placesOfKey(keyId: string, now: number): Promise<PlaceHeard[]> {
     const end = windowEnd(now)
     const window = { from: end - readinessRulesFor(this.#s.readiness, keyId).lookback_ms, to: end }
-    const [ofKey, heard] = await Promise.all([this.#places.ofKey(keyId, window), this.#places.heard(window)])
+    const { ofKey, heard } = await this.#places.keyPlacesHeard(keyId, window)
     return placesOfKey(ofKey, heard)
   }
 

@@ -80,7 +80,10 @@ describe('newSilence', () => {
     [{ matchers: {}, duration: '2h', created_by: 'a', comment: 'c' }, 'give at least one matcher'],
     [{ matchers: { key: ['a'] }, created_by: 'a', comment: 'c' }, 'give either ends_at or duration'],
     [{ matchers: { key: ['a'] }, duration: '2h', ends_at: T0, created_by: 'a', comment: 'c' }, 'give either'],
-    [{ matchers: { key: ['a'] }, duration: '2 hours', created_by: 'a', comment: 'c' }, 'duration: "2 hours" is not a duration; write e.g. 500ms, 90s, 15m, 1h30m, 24h or 7d'],
+    [
+      { matchers: { key: ['a'] }, duration: '2 hours', created_by: 'a', comment: 'c' },
+      'duration: "2 hours" is not a duration; write e.g. 500ms, 90s, 15m, 1h30m, 24h or 7d',
+    ],
     [{ matchers: { key: ['a'] }, ends_at: T0 - 1, created_by: 'a', comment: 'c' }, 'ends_at must be after'],
     [{ matchers: { key: ['a'] }, duration: '2h', created_by: 'a', comment: '' }, 'comment: say why'],
     [

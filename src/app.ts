@@ -265,6 +265,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     ? createHttpServer({
         logger,
         registry: metrics,
+        maxBodyBytes: config.http.max_body_bytes,
         checks: [
           {
             name: 'store',

@@ -16,7 +16,7 @@ export function lifecycleRoutes(opts: {
 }) {
   return async function plugin(app: FastifyInstance) {
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
-    app.post('/api/v1/lifecycle', { preHandler: opts.auth.require('admin') }, async (req, reply) => {
+    app.post('/api/v1/lifecycle', { onRequest: opts.auth.require('admin') }, async (req, reply) => {
       const ev = parseLifecycle(req.body, {
         now: opts.clock(),
         fingerprint: opts.fingerprint,
@@ -27,7 +27,7 @@ export function lifecycleRoutes(opts: {
       const version = opts.keys.version(ev.keyId, ev.version)
       return reply.code(201).send({ recorded: { ...ev }, version })
     })
-    app.get('/api/v1/lifecycle', { preHandler: opts.auth.require('read') }, async () => ({
+    app.get('/api/v1/lifecycle', { onRequest: opts.auth.require('read') }, async () => ({
       events: opts.keys.events(),
     }))
   }

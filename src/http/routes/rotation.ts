@@ -9,23 +9,37 @@ import type { TokenAuth } from '../auth.ts'
 import { problemFromError } from '../problems.ts'
 
 const idParam = z.string().min(1).max(256)
+/** Longest lookback or custom window accepted: the longest retention the store can hold. */
+export const MAX_WINDOW_MS = 3_650 * 86_400_000
+/** Latest instant accepted (9999-12-31T23:59:59.999Z); later ones cannot be dates. */
+const MAX_TIME_MS = 253_402_300_799_999
 const durationParam = z
   .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like 30m, 24h or 7d')
+  .regex(/^\d{1,16}(ms|s|m|h|d)$/, 'must be a duration like 30m, 24h or 7d')
   .transform((s) => {
     const n = Number.parseInt(s, 10)
     const unit = s.replace(/^\d+/, '')
     const mult = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms']
     return n * mult
   })
-const isoOrMs = z.union([z.coerce.number().int().nonnegative(), z.string().datetime({ offset: true })])
+  .refine((ms) => ms > 0 && ms <= MAX_WINDOW_MS, 'must be more than 0 and at most 3650d')
+const isoOrMs = z
+  .union([
+    z.coerce.number().int().nonnegative().max(MAX_TIME_MS, 'must be at most 253402300799999 (year 9999)'),
+    z.string().datetime({ offset: true }),
+  ])
+  .refine((v) => typeof v === 'number' || !(Date.parse(v) > MAX_TIME_MS), 'must be before year 10000')
 const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))
 
 function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
   const r = schema.safeParse(value)
   if (!r.success) {
+    // Unknown names are not echoed (a client may put anything there); the accepted ones are listed.
+    const accepted = schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : ''
+    const message = (i: z.core.$ZodIssue) =>
+      i.code === 'unrecognized_keys' ? `unknown parameter(s); accepted: ${accepted || 'none'}` : i.message
     throw new ValidationError(
-      `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`,
+      `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${message(i)}`).join('; ')}`,
     )
   }
   return r.data
@@ -34,7 +48,7 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.
 export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAuth; clock: () => number }) {
   const { rotation, auth, clock } = opts
   return async function plugin(app: FastifyInstance) {
-    const read = { preHandler: auth.require('read') }
+    const read = { onRequest: auth.require('read') }
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
 
     app.get('/api/v1/keys', read, async () => {
@@ -54,6 +68,8 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
       const custom =
         q.from !== undefined ? { from: toMs(q.from), to: q.to !== undefined ? toMs(q.to) : now } : undefined
       if (custom && !(custom.from < custom.to)) throw new ValidationError('query: from must be before to')
+      if (custom && custom.to - custom.from > MAX_WINDOW_MS)
+        throw new ValidationError('query: from..to spans more than 3650 days; narrow the window')
       return rotation.keyDetail(keyId, now, custom)
     })
 

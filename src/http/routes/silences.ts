@@ -60,7 +60,7 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
 
     app.get<{ Querystring: { expired?: string } }>(
       '/api/v1/silences',
-      { preHandler: opts.auth.require('read') },
+      { onRequest: opts.auth.require('read') },
       async (req) => {
         const now = clock()
         const expired = req.query.expired === 'true' || req.query.expired === '1'
@@ -72,7 +72,7 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
       },
     )
 
-    app.post('/api/v1/silences', { preHandler: opts.auth.require('admin') }, async (req, reply) => {
+    app.post('/api/v1/silences', { onRequest: opts.auth.require('admin') }, async (req, reply) => {
       const now = clock()
       const s = newSilence(req.body, now, newId())
       await opts.silences.saveSilence(s)
@@ -85,7 +85,7 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
 
     app.delete<{ Params: { id: string } }>(
       '/api/v1/silences/:id',
-      { preHandler: opts.auth.require('admin') },
+      { onRequest: opts.auth.require('admin') },
       async (req, reply) => {
         if (!/^[A-Za-z0-9_-]{1,128}$/.test(req.params.id)) {
           return sendProblem(reply, 'KS_NOT_FOUND', `no silence with id ${req.params.id}`)
@@ -97,7 +97,7 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
       },
     )
 
-    app.get('/api/v1/alerts', { preHandler: opts.auth.require('read') }, async () => {
+    app.get('/api/v1/alerts', { onRequest: opts.auth.require('read') }, async () => {
       const alerts: AlertView[] = await listOpenAlerts(opts.silences, clock())
       return { alerts }
     })

@@ -29,7 +29,7 @@ import { KeyRegistry } from './registry/key-registry.ts'
 import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
 import { RotationService } from './rotation/rotation-service.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
-import { createStoreClient, type StoreClient } from './store/clickhouse/client.ts'
+import { createStoreClient, type StoreClient, storeUnreachable } from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
@@ -101,10 +101,15 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const fingerprint = createFingerprinter(resolvePepper(config))
 
   const store = createStoreClient(config)
-  await migrate(store.client, store.database, {
-    rawDays: config.clickhouse.retention_days,
-    rollupDays: config.clickhouse.rollup_retention_days,
-  })
+  try {
+    await migrate(store.client, store.database, {
+      rawDays: config.clickhouse.retention_days,
+      rollupDays: config.clickhouse.rollup_retention_days,
+    })
+  } catch (err) {
+    await store.close().catch(() => {})
+    throw storeUnreachable(err, store)
+  }
   const events = new EventStore(
     store.client,
     store.database,

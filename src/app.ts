@@ -8,6 +8,7 @@ import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
 import { TokenAuth } from './http/auth.ts'
+import { checkOpenApiBinding } from './http/bind-check.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
 import { silenceRoutes } from './http/routes/silences.ts'
@@ -126,12 +127,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     analysis: config.analysis,
   })
   const auth = new TokenAuth(config.http.read_tokens, config.http.admin_tokens)
-  if (config.http.enabled && auth.open && !isLoopback(config.http.host)) {
-    throw new ConfigError(
-      `http: no read_tokens/admin_tokens are configured but http.host is ${config.http.host}; ` +
-        'configure tokens (KEYSHIFT_HTTP__ADMIN_TOKENS) or bind to 127.0.0.1',
-    )
-  }
+  if (config.http.enabled) await checkOpenApiBinding({ host: config.http.host, open: auth.open })
 
   const kafka = config.kafka.brokers.length > 0 ? createKafka(config.kafka, logger) : null
   const kafkaSources = config.sources.filter((s) => s.type === 'kafka')
@@ -371,8 +367,4 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       logger.info('keyshift stopped.')
     },
   }
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host)
 }

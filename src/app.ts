@@ -2,7 +2,7 @@
 // pipeline, sources and HTTP — wired from one validated config. main.ts and the
 // tests both use it; nothing here reads process.env or the clock directly.
 import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
@@ -29,8 +29,14 @@ import { createStdinSource } from './ingest/sources/stdin-source.ts'
 import { KeyRegistry } from './registry/key-registry.ts'
 import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
 import { RotationService } from './rotation/rotation-service.ts'
+import { mkdirPrivate, openToOthers, restrictUmask } from './shared/private-files.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
-import { createStoreClient, type StoreClient, storeUnreachable } from './store/clickhouse/client.ts'
+import {
+  createStoreClient,
+  embeddedPath,
+  type StoreClient,
+  storeUnreachable,
+} from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
@@ -88,7 +94,7 @@ export function resolvePepper(config: Config): string {
   const dir = resolve(config.data_dir)
   const file = join(dir, 'pepper')
   if (existsSync(file)) return readFileSync(file, 'utf8').trim()
-  mkdirSync(dir, { recursive: true })
+  mkdirPrivate(dir)
   const pepper = randomBytes(32).toString('base64url')
   writeFileSync(file, `${pepper}\n`, { mode: 0o600 })
   chmodSync(file, 0o600)
@@ -99,6 +105,17 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const logger = deps.logger ?? createLogger({ level: config.log.level })
   const metrics = deps.registry ?? createRegistry()
   const clock = deps.clock ?? Date.now
+  // Everything keyshift and its embedded engine create is private to this user.
+  restrictUmask()
+  const dataDir = resolve(config.data_dir)
+  const deadLetterPath = config.ingest.dead_letter_file ?? join(dataDir, 'dead-letters.ndjson')
+  const existing = [dataDir, embeddedPath(dataDir), join(dataDir, 'pepper'), deadLetterPath]
+  for (const w of openToOthers(existing)) {
+    logger.warn(
+      { path: w.path, mode: w.mode },
+      'A keyshift data path is open to other users (it holds auth events, notes or the pepper); run chmod go-rwx on it.',
+    )
+  }
   const fingerprint = createFingerprinter(resolvePepper(config))
 
   const store = createStoreClient(config)
@@ -150,10 +167,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       maxFutureSkewMs: d.max_future_skew_ms,
     })
 
-  const deadLetterFile = new FileDeadLetterSink(
-    config.ingest.dead_letter_file ?? join(resolve(config.data_dir), 'dead-letters.ndjson'),
-    clock,
-  )
+  const deadLetterFile = new FileDeadLetterSink(deadLetterPath, clock)
   const deadLetterKafka = kafka ? new KafkaDeadLetterSink(kafka, config.kafka.dead_letter_topic) : null
   const deadLetters: DeadLetterSink = {
     async send(letters) {

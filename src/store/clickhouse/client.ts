@@ -2,7 +2,6 @@
 // server when `clickhouse.url` is set, else over embedded chDB in the data
 // directory. Both paths get the same settings so results have the same shape
 // (64-bit integers as JSON numbers, UTC).
-import { mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import {
   type ClickHouseClient,
@@ -14,6 +13,7 @@ import { createChdbConnection } from 'chdb/connection'
 import { redactUrl } from '../../config/redact.ts'
 import type { Config } from '../../config/schema.ts'
 import { StoreError } from '../../domain/errors.ts'
+import { mkdirPrivate } from '../../shared/private-files.ts'
 
 export type { ClickHouseClient }
 
@@ -94,7 +94,7 @@ export function createStoreClient(cfg: Config): StoreClient {
     }
   }
   const path = embeddedPath(cfg.data_dir)
-  mkdirSync(path, { recursive: true })
+  mkdirPrivate(path)
   const client = createClient({
     // chdb builds against its own copy of @clickhouse/client-common; the shapes match.
     connection: createChdbConnection({ path }) as unknown as Parameters<

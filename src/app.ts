@@ -32,6 +32,7 @@ import { RotationService } from './rotation/rotation-service.ts'
 import { mkdirPrivate, openToOthers, restrictUmask } from './shared/private-files.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
 import {
+  assertStoreExists,
   createStoreClient,
   embeddedPath,
   type StoreClient,
@@ -50,6 +51,8 @@ export interface AppDeps {
   clock?: () => number
   /** Overrides stdin for the stdin source (tests, replay). */
   stdin?: NodeJS.ReadableStream
+  /** Refuse to create an embedded store (and its pepper) that does not exist yet: read commands. */
+  existingStore?: boolean
 }
 
 export interface App {
@@ -105,6 +108,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const logger = deps.logger ?? createLogger({ level: config.log.level })
   const metrics = deps.registry ?? createRegistry()
   const clock = deps.clock ?? Date.now
+  // A command that only reads an existing store fails before anything is created.
+  if (deps.existingStore) assertStoreExists(config)
   // Everything keyshift and its embedded engine create is private to this user.
   restrictUmask()
   const dataDir = resolve(config.data_dir)
@@ -118,7 +123,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   }
   const fingerprint = createFingerprinter(resolvePepper(config))
 
-  const store = createStoreClient(config)
+  const store = createStoreClient(config, { metrics })
   try {
     await migrate(store.client, store.database, {
       rawDays: config.clickhouse.retention_days,

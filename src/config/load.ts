@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import type { z } from 'zod'
 import { ConfigError } from '../domain/errors.ts'
+import { DURATION_HINT, tryParseDuration } from '../shared/duration.ts'
 import { isSecretPath, redactValues, secretValues } from './redact.ts'
 import { type Config, configSchema } from './schema.ts'
 
@@ -119,13 +120,46 @@ function deepFreeze<T>(value: T): T {
   return value
 }
 
+/**
+ * Every field named `…_ms` also takes a duration in the one grammar keyshift reads
+ * everywhere (`90s`, `15m`, `24h`, `7d`; src/shared/duration.ts), turned into
+ * milliseconds before validation; a string outside the grammar names its field.
+ */
+export function durationFieldsToMs(
+  doc: unknown,
+  origin = 'config',
+  path: string[] = [],
+  origins: ReadonlyMap<string, string> = new Map(),
+): unknown {
+  if (Array.isArray(doc))
+    return doc.map((v, i) => durationFieldsToMs(v, origin, [...path, String(i)], origins))
+  if (doc === null || typeof doc !== 'object') return doc
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(doc)) {
+    if (key.endsWith('_ms') && typeof value === 'string') {
+      const ms = tryParseDuration(value)
+      if (ms === undefined) {
+        const variable = variableFor([...path, key], origins)
+        const field = [...path, key].join('.') + (variable ? ` (${variable})` : '')
+        throw new ConfigError(
+          `invalid configuration (${origin}):\n  - ${field}: "${value}" is not a duration; ${DURATION_HINT}, or a number of milliseconds`,
+        )
+      }
+      out[key] = ms
+    } else {
+      out[key] = durationFieldsToMs(value, origin, [...path, key], origins)
+    }
+  }
+  return out
+}
+
 /** Validates a parsed document (file plus overrides); returns the frozen config. */
 export function parseConfig(
   doc: unknown,
   origin = 'config',
   origins: ReadonlyMap<string, string> = new Map(),
 ): Config {
-  const result = configSchema.safeParse(doc ?? {})
+  const result = configSchema.safeParse(durationFieldsToMs(doc ?? {}, origin, [], origins))
   if (!result.success) {
     // Messages name fields, not values; any secret a message might still quote is cut out.
     const text = formatIssues(result.error, origin, origins)

@@ -5,24 +5,19 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ValidationError } from '../../domain/errors.ts'
 import type { RotationService } from '../../rotation/rotation-service.ts'
+import { durationSchema } from '../../shared/duration.ts'
 import type { TokenAuth } from '../auth.ts'
 import { problemFromError } from '../problems.ts'
 
 const idParam = z.string().min(1).max(256)
 /** Longest lookback or custom window accepted: the longest retention the store can hold. */
 export const MAX_WINDOW_MS = 3_650 * 86_400_000
+const lookbackParam = durationSchema.refine(
+  (ms) => ms > 0 && ms <= MAX_WINDOW_MS,
+  'must be more than 0 and at most 3650d',
+)
 /** Latest instant accepted (9999-12-31T23:59:59.999Z); later ones cannot be dates. */
 const MAX_TIME_MS = 253_402_300_799_999
-const durationParam = z
-  .string()
-  .regex(/^\d{1,16}(ms|s|m|h|d)$/, 'must be a duration like 30m, 24h or 7d')
-  .transform((s) => {
-    const n = Number.parseInt(s, 10)
-    const unit = s.replace(/^\d+/, '')
-    const mult = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms']
-    return n * mult
-  })
-  .refine((ms) => ms > 0 && ms <= MAX_WINDOW_MS, 'must be more than 0 and at most 3650d')
 const isoOrMs = z
   .union([
     z.coerce.number().int().nonnegative().max(MAX_TIME_MS, 'must be at most 253402300799999 (year 9999)'),
@@ -75,7 +70,7 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
 
     app.get('/api/v1/keys/:keyId/versions/:version/stragglers', read, async (req) => {
       const p = parse(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
-      const q = parse(z.object({ lookback: durationParam.optional() }).strict(), req.query, 'query')
+      const q = parse(z.object({ lookback: lookbackParam.optional() }).strict(), req.query, 'query')
       const now = clock()
       return {
         keyId: p.keyId,

@@ -127,6 +127,30 @@ export function createHttpServer(opts: {
       )
     }
   })
+  // Bodies are JSON in UTF-8 without a content coding. This runs after every
+  // onRequest hook (so after the token check) and before the body is read.
+  app.addHook('preParsing', async (req, reply) => {
+    const hasBody =
+      req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
+    if (!hasBody) return
+    const coding = req.headers['content-encoding']
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') {
+      sendProblem(
+        reply,
+        'KS_UNSUPPORTED_MEDIA_TYPE',
+        'send the body without Content-Encoding (no gzip, br or deflate)',
+      )
+      return
+    }
+    const charset = /;\s*charset\s*=\s*"?([^";\s]*)/i.exec(req.headers['content-type'] ?? '')?.[1]
+    if (charset !== undefined && !/^utf-?8$/i.test(charset)) {
+      sendProblem(
+        reply,
+        'KS_UNSUPPORTED_MEDIA_TYPE',
+        'send the body as UTF-8: Content-Type: application/json; charset=utf-8',
+      )
+    }
+  })
   app.setNotFoundHandler((_req, reply) => sendProblem(reply, 'KS_NOT_FOUND', 'no such route'))
   app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
 

@@ -158,6 +158,18 @@ const ROWS: Row[] = [
     status: 400,
     code: 'KS_MALFORMED_REQUEST',
   },
+  {
+    name: 'NUL byte in a header value',
+    request: get('/healthz', `X-A: ${CANARY}\u0000\r\n`),
+    status: 400,
+    code: 'KS_MALFORMED_REQUEST',
+  },
+  {
+    name: 'HTTP/2 preface on the HTTP/1.1 port',
+    request: 'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
+    status: 400,
+    code: 'KS_MALFORMED_REQUEST',
+  },
   // Authentication comes before the body
   {
     name: '10 MB body without a token',
@@ -235,6 +247,50 @@ const ROWS: Row[] = [
   {
     name: 'body without a Content-Type',
     request: withBody('POST', '/api/v1/lifecycle', admin, `{"secret":"${CANARY}"}`),
+    status: 415,
+    code: 'KS_UNSUPPORTED_MEDIA_TYPE',
+  },
+  {
+    name: 'gzip-encoded body',
+    request: withBody(
+      'POST',
+      '/api/v1/lifecycle',
+      `${admin}${json}Content-Encoding: gzip\r\n`,
+      `{"secret":"${CANARY}"}`,
+    ),
+    status: 415,
+    code: 'KS_UNSUPPORTED_MEDIA_TYPE',
+  },
+  {
+    name: 'gzip-encoded body without a token',
+    request: withBody(
+      'POST',
+      '/api/v1/lifecycle',
+      `${json}Content-Encoding: gzip\r\n`,
+      `{"secret":"${CANARY}"}`,
+    ),
+    status: 401,
+    code: 'KS_UNAUTHORIZED',
+  },
+  {
+    name: 'JSON declared as UTF-16',
+    request: withBody(
+      'POST',
+      '/api/v1/silences',
+      `${admin}Content-Type: application/json; charset=utf-16\r\n`,
+      '{}',
+    ),
+    status: 415,
+    code: 'KS_UNSUPPORTED_MEDIA_TYPE',
+  },
+  {
+    name: 'a JSON-like vendor media type',
+    request: withBody(
+      'POST',
+      '/api/v1/lifecycle',
+      `${admin}Content-Type: application/vnd.api+json\r\n`,
+      '{}',
+    ),
     status: 415,
     code: 'KS_UNSUPPORTED_MEDIA_TYPE',
   },
@@ -332,6 +388,104 @@ const ROWS: Row[] = [
   {
     name: 'audit flag not a boolean',
     request: get('/api/v1/keys/acme/versions/v1/readiness?audit=maybe', read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'silences listed with an unknown parameter',
+    request: get(`/api/v1/silences?${CANARY}=1`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'silences: expired not a boolean',
+    request: get(`/api/v1/silences?expired=${CANARY}`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'key list with a parameter',
+    request: get(`/api/v1/keys?${CANARY}=1`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'alerts with a parameter',
+    request: get(`/api/v1/alerts?${CANARY}=1`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'lifecycle log with a parameter',
+    request: get(`/api/v1/lifecycle?${CANARY}=1`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'asked_by over 256 characters',
+    request: get(`/api/v1/keys/acme/versions/v1/readiness?asked_by=${CANARY}${'a'.repeat(300)}`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'silence id with a key in it and a forbidden character',
+    request: `DELETE /api/v1/silences/${CANARY}.x HTTP/1.1\r\n${admin}`,
+    status: 404,
+    code: 'KS_NOT_FOUND',
+  },
+  // Times beyond what the store holds (2299-12-31)
+  {
+    name: 'lifecycle time of 2^53-1 ms',
+    request: withBody(
+      'POST',
+      '/api/v1/lifecycle',
+      admin + json,
+      '{"key_id":"acme","version":"v9","action":"create","time":9007199254740991}',
+    ),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'lifecycle expires_at in year 9999',
+    request: withBody(
+      'POST',
+      '/api/v1/lifecycle',
+      admin + json,
+      '{"key_id":"acme","version":"v9","action":"create","expires_at":"9999-12-31T00:00:00Z"}',
+    ),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'silence starting in year 285 000',
+    request: withBody(
+      'POST',
+      '/api/v1/silences',
+      admin + json,
+      '{"matchers":{"key":["acme"]},"starts_at":9007199254740000,"duration":"2h","created_by":"a","comment":"b"}',
+    ),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'silence duration outside the grammar',
+    request: withBody(
+      'POST',
+      '/api/v1/silences',
+      admin + json,
+      '{"matchers":{"key":["acme"]},"duration":"forever","created_by":"a","comment":"b"}',
+    ),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'silence duration of 10^400 days',
+    request: withBody(
+      'POST',
+      '/api/v1/silences',
+      admin + json,
+      `{"matchers":{"key":["acme"]},"duration":"1${'0'.repeat(40)}d","created_by":"a","comment":"b"}`,
+    ),
     status: 400,
     code: 'KS_VALIDATION_FAILED',
   },
@@ -489,5 +643,16 @@ describe('hostile HTTP requests', () => {
     const r = await send(port, get('/healthz'))
     expect(r.status).toBe(200)
     expect(JSON.parse(r.body)).toEqual({ status: 'ok' })
+    // No row stored anything that breaks a listing (a far-future silence once did).
+    const silences = await send(port, get('/api/v1/silences?expired=true', read))
+    expect({ status: silences.status, body: JSON.parse(silences.body) }).toEqual({
+      status: 200,
+      body: { silences: [] },
+    })
+    const lifecycle = await send(port, get('/api/v1/lifecycle', read))
+    expect({ status: lifecycle.status, body: JSON.parse(lifecycle.body) }).toEqual({
+      status: 200,
+      body: { events: [] },
+    })
   })
 })

@@ -86,3 +86,24 @@ describe('an unreachable store', () => {
     )
   })
 })
+
+describe('an API without tokens on a host that is not loopback', () => {
+  // A name that starts with "127." is still a name: it is resolved (and .invalid never resolves).
+  it.each(['127.evil.invalid', '0.0.0.0'])(
+    'refuses to start on %s, naming the field and the fix',
+    async (host) => {
+      const p = file(
+        `open-${host}.yaml`,
+        `data_dir: ${join(dir, `open-${host}`)}\nsecrets:\n  pepper: open-pepper-0123456789abcdef\n` +
+          `http:\n  host: ${host}\n  port: 0\n`,
+      )
+      const r = await runKeyshift(['run', '-c', p], { env: clean })
+      expect({ code: r.code, stderr: r.stderr }).toEqual({
+        code: 2,
+        stderr:
+          `keyshift: http.host: no read_tokens/admin_tokens are configured but http.host "${host}" is not a loopback ` +
+          'address (nor a name whose every address is loopback); configure tokens (KEYSHIFT_HTTP__ADMIN_TOKENS) or bind to 127.0.0.1\n',
+      })
+    },
+  )
+})

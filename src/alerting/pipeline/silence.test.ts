@@ -91,6 +91,37 @@ describe('newSilence', () => {
       'matchers.key.0: may use',
     ],
     [{ matchers: { key: ['a'] }, duration: '400d', created_by: 'a', comment: 'c' }, 'at most 366 days'],
+    // The store holds times up to 2299-12-31; a later silence was saved wrapped and broke every listing.
+    [
+      {
+        matchers: { key: ['a'] },
+        starts_at: 9_007_199_254_740_000,
+        duration: '2h',
+        created_by: 'a',
+        comment: 'c',
+      },
+      'starts_at: must be before 2300-01-01T00:00:00Z',
+    ],
+    [
+      {
+        matchers: { key: ['a'] },
+        starts_at: '2300-01-01T00:00:00Z',
+        duration: '2h',
+        created_by: 'a',
+        comment: 'c',
+      },
+      'starts_at: must be before 2300-01-01T00:00:00Z',
+    ],
+    [
+      {
+        matchers: { key: ['a'] },
+        starts_at: Date.UTC(2299, 11, 31, 23),
+        duration: '2h',
+        created_by: 'a',
+        comment: 'c',
+      },
+      'invalid silence: ends_at must be before 2300-01-01T00:00:00Z',
+    ],
   ])('refuses %j', (input, message) => {
     expect(() => newSilence(input, T0, 'sil_x')).toThrow(ValidationError)
     expect(() => newSilence(input, T0, 'sil_x')).toThrow(message)

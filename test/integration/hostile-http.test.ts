@@ -392,6 +392,12 @@ const ROWS: Row[] = [
     code: 'KS_VALIDATION_FAILED',
   },
   {
+    name: 'places listed with an unknown parameter',
+    request: get(`/api/v1/places?${CANARY}=1`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
     name: 'silences listed with an unknown parameter',
     request: get(`/api/v1/silences?${CANARY}=1`, read),
     status: 400,

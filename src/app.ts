@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path'
 import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
+import { openApiDocument } from './http/api-docs.ts'
 import { TokenAuth } from './http/auth.ts'
 import { checkOpenApiBinding } from './http/bind-check.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
@@ -306,6 +307,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
     await http.register(statusPageRoutes())
     await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))
+    // The contract of every route above, public like /healthz: it holds no data.
+    const openapi = openApiDocument()
+    http.get('/api/v1/openapi.json', async () => openapi)
   }
 
   const heartbeat = async () => {

@@ -84,7 +84,7 @@ for (const name of names) {
     return `${o.detected}/${o.windows}`.padStart(16)
   })
   const calm = summarise(outcomesAt(name, 0.5, (s) => s.windows.length === 0))
-  console.log(`${name.padEnd(20)}${perKind.join('')}${fmt(calm.falseAlarmsPer10k, 2)}`)
+  console.log(`${name.padEnd(20)}${perKind.join('')}  ${fmt(calm.falseAlarmsPer10k, 2).padStart(10)}`)
 }
 if (process.env.KEYSHIFT_BENCH_VERBOSE) {
   for (const name of names) {

@@ -144,6 +144,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private readonly scale = new Float64Array(MODELS)
   private readonly err = new Float64Array(MODELS)
   private readonly runSum = new Float64Array(MODELS)
+  private readonly errs = new Float64Array(MODELS)
   private readonly runAbs = new Float64Array(MODELS)
   private chosen = 0
   /** Spread of the whole series at warm-up: the floor of every forecaster's spread is a tiny share of it. */
@@ -166,6 +167,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private runCount = 0
   private runSign = 0
 
+  /** Tail probability of one statistic at the alarm score (after the Bonferroni factor). */
+  private readonly alarmP: number
   private readonly pointTail: TailCalibrator
   private readonly driftTail: TailCalibrator
   private readonly varTail: TailCalibrator
@@ -182,12 +185,13 @@ export class SeasonalEnsembleDetector implements PointDetector {
     const tail = (minSigma: number, prior: (x: number) => number) =>
       new TailCalibrator({
         capacity: s.history_points,
-        refreshEvery: Math.max(32, s.history_points >> 3),
+        refreshEvery: s.history_points >> 1,
         tailFraction: 0.05,
         minSigma,
         minHistory: 64,
         prior,
       })
+    this.alarmP = pOfScore(s.alarm_score) / FEATURES
     this.pointTail = tail(0.25, pointPrior)
     this.driftTail = tail(0.05, driftPrior)
     this.varTail = tail(0.1, varPrior)
@@ -269,7 +273,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
     const weekBin = this.weekBins > 0 ? Math.floor((time - week * WEEK_MS) / this.weekBinMs) : -1
     // Seasonal forecasters compete once two earlier periods hold this bin.
     const d2 = dayBin >= 0 ? this.days.median(day, dayBin, 2) : Number.NaN
-    const w3 = weekBin >= 0 ? this.weeks.median(week, weekBin, 2) : Number.NaN
+    const w3 = weekBin >= 0 ? this.weeks.median(week, weekBin, 1) : Number.NaN
     const dailyOk = !Number.isNaN(d2)
     const weeklyOk = !Number.isNaN(w3)
 
@@ -324,7 +328,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
     }
     const score = scoreOfP(Math.min(1, pMin * FEATURES))
     const alarm = score >= this.settings.alarm_score
-    const halfWidth = spread * this.pointTail.quantile(pOfScore(this.settings.alarm_score) / FEATURES)
+    const halfWidth = spread * this.pointTail.quantile(this.alarmP)
 
     // Learn.
     if (!alarm) {
@@ -340,7 +344,11 @@ export class SeasonalEnsembleDetector implements PointDetector {
     this.prevValue = value
 
     const flatAlarm = flatRun >= 3 && pFlat * FEATURES < 1e-3
-    const errs = [e0, e1, e2, e3]
+    const errs = this.errs
+    errs[0] = e0
+    errs[1] = e1
+    errs[2] = e2
+    errs[3] = e3
     for (let m = 0; m < MODELS; m++) {
       const em = errs[m]!
       const sm = Math.max(this.scale[m]!, this.scaleFloor)
@@ -358,11 +366,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
     if (weekBin >= 0) this.weeks.add(week, weekBin, value)
     // A seasonal forecaster's level is its offset from the seasonal median: zero until the median exists.
     // Until then it shadows the slow level's spread and error, so it competes from a fair start.
-    for (const [m, ok] of [
-      [2, dailyOk],
-      [3, weeklyOk],
-    ] as const) {
-      if (ok) continue
+    for (let m = 2; m < MODELS; m++) {
+      if (m === 2 ? dailyOk : weeklyOk) continue
       this.level[m] = 0
       this.scale[m] = this.scale[0]!
       this.err[m] = this.err[0]!

@@ -23,7 +23,7 @@ export interface TailOptions {
 }
 
 const MAX_XI = 0.5
-const XI_PRIOR = 100
+const XI_PRIOR = 50
 
 export class TailCalibrator {
   private readonly o: TailOptions
@@ -104,8 +104,10 @@ export class TailCalibrator {
   private refresh(): void {
     this.sinceRefresh = 0
     const n = this.count
-    const s = this.ring.slice(0, n).sort()
-    this.sorted = s
+    if (this.sorted.length !== n) this.sorted = new Float64Array(n)
+    const s = this.sorted
+    s.set(n === this.ring.length ? this.ring : this.ring.subarray(0, n))
+    s.sort()
     const k = Math.max(3, Math.floor(n * this.o.tailFraction))
     const ti = n - k - 1
     this.threshold = s[Math.max(0, ti)]!

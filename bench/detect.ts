@@ -111,3 +111,33 @@ for (const name of names) {
   }
   console.log(`${name.padEnd(20)}${fmt(points / (best / 1000) / 1e6, 2)} M points/s`)
 }
+
+// `keyshift detect` itself: start-up (empty input) against a bare `node -e 0`, and
+// rows per second through the command on generated rows, both in child processes.
+{
+  const { spawnSync } = await import('node:child_process')
+  const bin = new URL('../bin/keyshift.js', import.meta.url).pathname
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!
+  const time = (args: string[], input: string) => {
+    const t0 = performance.now()
+    const r = spawnSync(process.execPath, args, { input, maxBuffer: 1 << 30 })
+    if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`)
+    return performance.now() - t0
+  }
+  time([bin, 'detect'], '') // builds the bundle if a source changed
+  const node = median(Array.from({ length: 5 }, () => time(['-e', '0'], '')))
+  const start = median(Array.from({ length: 5 }, () => time([bin, 'detect'], '')))
+  console.log(
+    `\nkeyshift detect start-up: ${start.toFixed(0)} ms (bare node: ${node.toFixed(0)} ms, median of 5)`,
+  )
+  const rows = 500_000
+  const lines = ['timestamp,value']
+  for (let i = 0; i < rows; i++)
+    lines.push(
+      `${1_767_225_600 + i * 60},${(100 + 10 * Math.sin(i / 200) + ((i * 7919) % 13) / 3).toFixed(3)}`,
+    )
+  const ms = time([bin, 'detect'], `${lines.join('\n')}\n`)
+  console.log(
+    `keyshift detect throughput: ${((rows / (ms - start)) * 1000).toFixed(0)} rows/s (${rows} rows in ${ms.toFixed(0)} ms, start-up subtracted)`,
+  )
+}

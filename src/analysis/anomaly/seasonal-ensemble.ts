@@ -1,8 +1,9 @@
 // The general streaming detector for any numeric series (`keyshift detect`'s
-// default, and the daemon's usage watch). Four robust forecasters run side by
-// side (a slow and a fast level, the slow level plus a daily profile, plus a
-// weekly one); the one with the smallest recent error forecasts, so seasonality
-// is used only once the history holds it and it measurably helps. The forecast
+// default, and the daemon's usage watch). Five robust forecasters run side by
+// side (a slow and a fast level; seasonal medians of the same time on earlier
+// days, on earlier days of the same kind (weekday/weekend), on earlier weeks);
+// the one with the smallest recent error on this kind of day forecasts, so
+// seasonality is used only once the history holds it and it measurably helps. The forecast
 // residual feeds four statistics (point deviation, drift of the mean, excess
 // variance, a run of identical values), each calibrated into a tail probability
 // against its own history (tail.ts); the rarest, Bonferroni-corrected, is the score.
@@ -39,14 +40,20 @@ export const DEFAULT_SEASONAL_ENSEMBLE_SETTINGS: Readonly<SeasonalEnsembleSettin
   alarm_score: ALARM_SCORE,
 })
 
-/** Forecasters: 0 slow level, 1 fast level, 2 slow level + daily, 3 slow level + daily + weekly. */
-const MODELS = 4
-const LEVEL_ALPHA = [0.05, 0.5, 0.1, 0.1] as const
+/**
+ * Forecasters: 0 slow level, 1 fast level, 2 same time on earlier days, 3 same time
+ * of the week on earlier weeks, 4 same time on earlier days of the same kind
+ * (weekdays or weekend days); the seasonal ones plus a level offset.
+ */
+const MODELS = 5
+const LEVEL_ALPHA = [0.05, 0.5, 0.1, 0.1, 0.1] as const
+/** A gap longer than this many steps widens the next point's spread (the forecast is older than usual). */
+const GAP_STEPS = 3
 /** Seasonal forecasters: median of the same bin on the previous 7 days, or the same bin of the previous 3 weeks. */
 const DAYS_KEPT = 7
 const WEEKS_KEPT = 3
 /** Learning rate of each forecaster's spread (mean absolute error). */
-const SCALE_ALPHA = 0.03
+const SCALE_ALPHA = 0.02
 /** Learning rate of the error used to pick the forecaster (slower: a choice, not a reaction). */
 const SELECT_ALPHA = 0.01
 /** A forecaster replaces the current one only when its error is this much smaller. */
@@ -105,13 +112,18 @@ class SeasonRing {
     this.counts[slot * this.bins + bin]!++
   }
 
-  /** Median over earlier periods of the bin's mean, or NaN with fewer than `min` of them. */
-  median(period: number, bin: number, min: number): number {
+  /**
+   * Median over earlier periods of the bin's mean, or NaN with fewer than `min` of
+   * them; with `sameKind`, only periods of the same kind (weekend or not, for days).
+   */
+  median(period: number, bin: number, min: number, sameKind = false): number {
     let k = 0
+    const kind = isWeekend(period)
     for (let back = 1; back <= this.periods; back++) {
       const p = period - back
       const slot = p % this.periods
       if (p < 0 || this.tags[slot] !== p) continue
+      if (sameKind && isWeekend(p) !== kind) continue
       const c = this.counts[slot * this.bins + bin]!
       if (c === 0) continue
       const v = this.sums[slot * this.bins + bin]! / c
@@ -128,6 +140,9 @@ class SeasonRing {
   }
 }
 
+/** Day number (epoch days, UTC) on a Saturday or Sunday. Day 0 was a Thursday. */
+const isWeekend = (day: number) => (day + 3) % 7 >= 5
+
 const pointPrior = (a: number) => Math.exp(-a)
 const driftPrior = (m: number) => Math.exp(-m / 0.5)
 const varPrior = (v: number) => (v <= 2 ? 1 : Math.exp(-(v - 2) / 1.5))
@@ -142,11 +157,17 @@ export class SeasonalEnsembleDetector implements PointDetector {
 
   private readonly level = new Float64Array(MODELS)
   private readonly scale = new Float64Array(MODELS)
-  private readonly err = new Float64Array(MODELS)
+  /** Recent error per forecaster, separately for weekdays [0, MODELS) and weekend days [MODELS, 2·MODELS). */
+  private readonly err = new Float64Array(2 * MODELS)
+  private readonly ok = new Uint8Array(MODELS)
+  private readonly forecasts = new Float64Array(MODELS)
+  private readonly varAbs = new Float64Array(MODELS)
+  private varRun = 0
   private readonly runSum = new Float64Array(MODELS)
   private readonly errs = new Float64Array(MODELS)
   private readonly runAbs = new Float64Array(MODELS)
-  private chosen = 0
+  /** Forecaster in use on weekdays and on weekend days. */
+  private readonly chosen = new Uint8Array(2)
   /** Spread of the whole series at warm-up: the floor of every forecaster's spread is a tiny share of it. */
   private scaleFloor = 0
 
@@ -158,6 +179,9 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private readonly days = new SeasonRing(DAYS_KEPT)
   private readonly weeks = new SeasonRing(WEEKS_KEPT)
 
+  /** Typical spacing of points (ms), from the warm-up; 0 when unknown. */
+  private stepMs = 0
+  private prevTime = 0
   private drift = 0
   private variance = 1.5
   private prevValue = Number.NaN
@@ -251,6 +275,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
       .filter((g) => g > 0)
       .sort((a, b) => a - b)
     const step = gaps.length > 0 ? gaps[gaps.length >> 1]! : 0
+    this.stepMs = step
+    this.prevTime = this.warmTimes[this.warmTimes.length - 1]!
     if (step > 0 && step <= DAY_MS / 8) {
       this.dayBins = Math.max(1, Math.floor(DAY_MS / Math.max(step, MIN_DAY_BIN_MS)))
       this.dayBinMs = DAY_MS / this.dayBins
@@ -271,34 +297,39 @@ export class SeasonalEnsembleDetector implements PointDetector {
     const week = Math.floor(time / WEEK_MS)
     const dayBin = this.dayBins > 0 ? Math.floor((time - day * DAY_MS) / this.dayBinMs) : -1
     const weekBin = this.weekBins > 0 ? Math.floor((time - week * WEEK_MS) / this.weekBinMs) : -1
-    // Seasonal forecasters compete once two earlier periods hold this bin.
+    // Seasonal forecasters compete once earlier periods hold this bin (two days, one week, one day of the kind).
     const d2 = dayBin >= 0 ? this.days.median(day, dayBin, 2) : Number.NaN
     const w3 = weekBin >= 0 ? this.weeks.median(week, weekBin, 1) : Number.NaN
-    const dailyOk = !Number.isNaN(d2)
-    const weeklyOk = !Number.isNaN(w3)
+    const d4 = dayBin >= 0 ? this.days.median(day, dayBin, 1, true) : Number.NaN
+    const ok = this.ok
+    const f = this.forecasts
+    ok[0] = 1
+    ok[1] = 1
+    ok[2] = Number.isNaN(d2) ? 0 : 1
+    ok[3] = Number.isNaN(w3) ? 0 : 1
+    ok[4] = Number.isNaN(d4) ? 0 : 1
+    f[0] = this.level[0]!
+    f[1] = this.level[1]!
+    f[2] = this.level[2]! + (ok[2] ? d2 : 0)
+    f[3] = this.level[3]! + (ok[3] ? w3 : 0)
+    f[4] = this.level[4]! + (ok[4] ? d4 : 0)
 
-    const f0 = this.level[0]!
-    const f1 = this.level[1]!
-    const f2 = this.level[2]! + (dailyOk ? d2 : 0)
-    const f3 = this.level[3]! + (weeklyOk ? w3 : 0)
-    const e0 = value - f0
-    const e1 = value - f1
-    const e2 = value - f2
-    const e3 = value - f3
-
-    // Pick the forecaster: the smallest recent error among those allowed.
-    let best = this.chosen
-    if (best === 3 && !weeklyOk) best = dailyOk ? 2 : 0
-    if (best === 2 && !dailyOk) best = 0
+    // Pick the forecaster: the smallest recent error, on this kind of day, among those allowed.
+    const dt = this.dayBins > 0 && isWeekend(day) ? 1 : 0
+    const eo = dt * MODELS
+    let best = this.chosen[dt]!
+    if (!ok[best]) best = 0
     for (let m = 0; m < MODELS; m++) {
-      if ((m === 2 && !dailyOk) || (m === 3 && !weeklyOk)) continue
-      if (this.err[m]! < SWITCH_MARGIN * this.err[best]!) best = m
+      if (ok[m] && this.err[eo + m]! < SWITCH_MARGIN * this.err[eo + best]!) best = m
     }
-    this.chosen = best
-    const forecast = best === 0 ? f0 : best === 1 ? f1 : best === 2 ? f2 : f3
+    this.chosen[dt] = best
+    const forecast = f[best]!
     const e = value - forecast
-    const spread = Math.max(this.scale[best]!, this.scaleFloor)
+    const gap = this.stepMs > 0 ? (time - this.prevTime) / this.stepMs : 1
+    const widen = gap > GAP_STEPS ? Math.sqrt(1 + 0.05 * (gap - 1)) : 1
+    const spread = Math.max(this.scale[best]!, this.scaleFloor) * widen
     const z = e / spread
+    this.prevTime = time
 
     // Statistics and their tail probabilities.
     const a = Math.abs(z)
@@ -345,33 +376,43 @@ export class SeasonalEnsembleDetector implements PointDetector {
 
     const flatAlarm = flatRun >= 3 && pFlat * FEATURES < 1e-3
     const errs = this.errs
-    errs[0] = e0
-    errs[1] = e1
-    errs[2] = e2
-    errs[3] = e3
     for (let m = 0; m < MODELS; m++) {
-      const em = errs[m]!
+      const em = value - f[m]!
+      errs[m] = em
       const sm = Math.max(this.scale[m]!, this.scaleFloor)
       const lim = CLIP * sm
       const ec = Math.min(lim, Math.max(-lim, em))
-      const alpha = LEVEL_ALPHA[m]!
-      this.level[m]! += alpha * ec
+      this.level[m]! += LEVEL_ALPHA[m]! * ec
       // A flat line is not a quieter normal: the spread keeps what it knew.
       if (flatAlarm) continue
-      const ae = Math.abs(em)
-      this.scale[m]! += SCALE_ALPHA * (Math.min(ae, 2 * lim) - this.scale[m]!)
-      this.err[m]! += SELECT_ALPHA * (Math.min(ae, 2 * lim) - this.err[m]!)
+      const ae = Math.min(Math.abs(em), lim)
+      this.scale[m]! += SCALE_ALPHA * (ae - this.scale[m]!)
+      this.err[eo + m]! += SELECT_ALPHA * (ae - this.err[eo + m]!)
     }
     if (dayBin >= 0) this.days.add(day, dayBin, value)
     if (weekBin >= 0) this.weeks.add(week, weekBin, value)
     // A seasonal forecaster's level is its offset from the seasonal median: zero until the median exists.
     // Until then it shadows the slow level's spread and error, so it competes from a fair start.
     for (let m = 2; m < MODELS; m++) {
-      if (m === 2 ? dailyOk : weeklyOk) continue
+      if (ok[m]) continue
       this.level[m] = 0
       this.scale[m] = this.scale[0]!
       this.err[m] = this.err[0]!
+      this.err[MODELS + m] = this.err[MODELS]!
     }
+
+    // A variance change that keeps alarming is a new normal: the spread becomes what it is now.
+    if (alarm && kind === 'variance_change') {
+      if (this.varRun === 0) this.varAbs.fill(0)
+      this.varRun++
+      for (let m = 0; m < MODELS; m++) this.varAbs[m]! += Math.abs(errs[m]!)
+      if (this.varRun >= 2 * this.settings.relearn_after_points) {
+        for (let m = 0; m < MODELS; m++)
+          this.scale[m] = Math.max(this.scale[m]!, this.varAbs[m]! / this.varRun)
+        this.variance = 1.5
+        this.varRun = 0
+      }
+    } else this.varRun = 0
 
     // Re-learn after a run of far-off points: a new level, a new spread.
     const far = a > RELEARN_Z
@@ -411,6 +452,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
       const left = Math.max(this.runAbs[m]! / k - (this.runSign !== 0 ? Math.abs(shift) : 0), 0)
       if (this.runSign === 0) this.scale[m] = Math.max(this.scale[m]!, left)
       this.err[m] = Math.max(this.err[m]!, this.scale[m]!)
+      this.err[MODELS + m] = Math.max(this.err[MODELS + m]!, this.scale[m]!)
     }
     this.drift = 0
     this.variance = 1.5

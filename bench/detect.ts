@@ -124,7 +124,7 @@ for (const name of names) {
     if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`)
     return performance.now() - t0
   }
-  time([bin, 'detect'], '') // builds the bundle if a source changed
+  time([bin, 'detect'], '') // warms the file cache; needs `npm run build` (bin/ runs dist/)
   const node = median(Array.from({ length: 5 }, () => time(['-e', '0'], '')))
   const start = median(Array.from({ length: 5 }, () => time([bin, 'detect'], '')))
   console.log(

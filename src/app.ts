@@ -5,8 +5,10 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Config, DecoderConfig } from './config/schema.ts'
+import { UNKNOWN_KEY } from './domain/auth-event.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
+import { UsageAnomalies } from './evaluation/usage-anomalies.ts'
 import { TokenAuth } from './http/auth.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
@@ -117,8 +119,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const status = new StatusStore(store.client, store.database)
   const keys = new KeyRegistry(new RegistryStore(store.client, store.database), logger)
   await keys.refresh()
+  const analytics = new AnalyticsStore(store.client, store.database)
   const rotation = new RotationService({
-    analytics: new AnalyticsStore(store.client, store.database),
+    analytics,
     status,
     keys,
     analysis: config.analysis,
@@ -200,6 +203,17 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     metrics,
     clock,
     ingest: () => ingestState(),
+    usage: new UsageAnomalies(config.analysis.usage_anomaly, {
+      keys: async (now) =>
+        [
+          ...new Set([
+            ...(await analytics.keys({ from: now - 86_400_000, to: now })).map((k) => k.keyId),
+            ...keys.versions().map((v) => v.keyId),
+          ]),
+        ].filter((k) => k !== UNKNOWN_KEY),
+      usageBuckets: (keyIds, w, bucketMs) => analytics.usageBucketsOfKeys(keyIds, w, bucketMs),
+      freshness: (now) => status.freshness(now),
+    }),
   })
   kickEvaluation = () => alerting.kick()
 

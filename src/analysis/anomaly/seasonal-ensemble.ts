@@ -323,6 +323,10 @@ export class SeasonalEnsembleDetector implements PointDetector {
       if (ok[m] && this.err[eo + m]! < SWITCH_MARGIN * this.err[eo + best]!) best = m
     }
     this.chosen[dt] = best
+    // The drift statistic is measured against the best slow forecaster: the fast level
+    // follows a level shift within two points, so its residuals would hide the shift.
+    let slow = 0
+    for (let m = 2; m < MODELS; m++) if (ok[m] && this.err[eo + m]! < this.err[eo + slow]!) slow = m
     const forecast = f[best]!
     const e = value - forecast
     const gap = this.stepMs > 0 ? (time - this.prevTime) / this.stepMs : 1
@@ -333,7 +337,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
 
     // Statistics and their tail probabilities.
     const a = Math.abs(z)
-    const zc = Math.min(6, Math.max(-6, z))
+    const zs = (value - f[slow]!) / (Math.max(this.scale[slow]!, this.scaleFloor) * widen)
+    const zc = Math.min(6, Math.max(-6, zs))
     const drift = (1 - DRIFT_BETA) * this.drift + DRIFT_BETA * zc
     const variance = (1 - VAR_BETA) * this.variance + VAR_BETA * Math.min(z * z, 36)
     const same = value === this.prevValue

@@ -97,6 +97,32 @@ describe('usage_anomaly from stored events', () => {
     expect(f.evidence.expectedUpper as number).toBeLessThan(120)
   })
 
+  it("reaches the daemon's evaluation as a usage_anomaly alert once an instance reports it is fresh", async () => {
+    // Before any instance reported, nothing is scored; then a caught-up heartbeat at now.
+    const ids = async () => (await app.alerting.evaluator.observe(now)).map((o) => o.alert.id)
+    expect((await ids()).filter((id) => id.startsWith('usage_anomaly:'))).toEqual([])
+    await app.store.client.insert({
+      table: 'keyshift.ingest_heartbeats',
+      values: [
+        {
+          time: now,
+          instance: 'usage-anomaly',
+          newest_event_time: surge + BUCKET - 1,
+          consumer_lag_messages: 0,
+          buffered_events: 0,
+          sources_ready: 1,
+        },
+      ],
+      format: 'JSONEachRow',
+    })
+    const observed = await app.alerting.evaluator.observe(now)
+    const usage = observed.filter((o) => o.alert.type === 'usage_anomaly')
+    expect(usage.map((o) => [o.channel, o.alert.id, o.startedAt])).toEqual([
+      ['alert', 'usage_anomaly:shop::metric=requests', surge],
+      ['alert', 'usage_anomaly:shop:v1:metric=requests', surge],
+    ])
+  })
+
   it('scores nothing while the store is not known to be fresh up to the bucket', async () => {
     expect(await watch(null).findings(now)).toEqual([])
     // Ingest 10 minutes behind: the surge bucket is not complete in the store yet.

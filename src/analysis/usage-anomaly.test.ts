@@ -38,10 +38,8 @@ describe('UsageWatch', () => {
     const rows = [...calm(CALM), { bucket: T0 + CALM * BUCKET, version: 'v1', requests: 300, failures: 1 }]
     feed(w, rows, T0, T0 + (CALM + 1) * BUCKET)
     const f = w.findings('acme')
-    expect(f.map((x) => x.id)).toEqual([
-      'usage_anomaly:acme::metric=requests',
-      'usage_anomaly:acme:v1:metric=requests',
-    ])
+    // v1 carries all of the key's traffic: one finding, for the key.
+    expect(f.map((x) => x.id)).toEqual(['usage_anomaly:acme::metric=requests'])
     const all = f[0]!
     expect(all.type).toBe('usage_anomaly')
     expect(all.evidence.observed).toBe(300)
@@ -54,6 +52,27 @@ describe('UsageWatch', () => {
     expect(all.firstSeen).toBe(T0 + CALM * BUCKET)
     expect(all.lastSeen).toBe(T0 + (CALM + 1) * BUCKET)
     expect(all.title).toContain('traffic surged (300, expected')
+  })
+
+  it('watches each version with traffic: a surge on one of two versions is listed for the key and that version', () => {
+    const w = new UsageWatch()
+    const v2 = (n: number): UsageBucket[] =>
+      Array.from({ length: n }, (_, i) => ({
+        bucket: T0 + i * BUCKET,
+        version: 'v2',
+        requests: 50 + noise(i + 3),
+        failures: 0,
+      }))
+    const rows = [
+      ...calm(CALM + 1),
+      ...v2(CALM),
+      { bucket: T0 + CALM * BUCKET, version: 'v2', requests: 300, failures: 0 },
+    ]
+    feed(w, rows, T0, T0 + (CALM + 1) * BUCKET)
+    expect(w.findings('acme').map((f) => [f.id, f.evidence.observed])).toEqual([
+      ['usage_anomaly:acme::metric=requests', 100 + noise(CALM) + 300],
+      ['usage_anomaly:acme:v2:metric=requests', 300],
+    ])
   })
 
   it('counts a bucket without any row as zero requests: traffic collapsing to nothing is an anomaly', () => {

@@ -187,15 +187,22 @@ export class UsageWatch {
     state.next = end
   }
 
-  /** Ongoing anomalies of `keyId` after its last fed bucket. */
+  /**
+   * Ongoing anomalies of `keyId` after its last fed bucket. A version's anomaly that
+   * says what the key's says (same start, same value: all the key's traffic is on
+   * that version) is listed once, for the key.
+   */
   findings(keyId: string): Finding[] {
     const state = this.#keys.get(keyId)
     if (!state) return []
     const out: Finding[] = []
     for (const [key, series] of state.series) {
-      if (!series.run) continue
+      const run = series.run
+      if (!run) continue
       const [version, metric] = key.split('\u0000') as [string, UsageMetric]
-      out.push(this.#finding(keyId, version === ALL ? '' : version, metric, series.run))
+      const whole = version === ALL ? null : state.series.get(`${ALL}\u0000${metric}`)?.run
+      if (whole && whole.since === run.since && whole.observed === run.observed) continue
+      out.push(this.#finding(keyId, version === ALL ? '' : version, metric, run))
     }
     return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
   }

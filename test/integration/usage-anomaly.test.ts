@@ -85,10 +85,8 @@ describe('usage_anomaly from stored events', () => {
 
   it('raises usage_anomaly for the surge bucket, for the key and its version, with the expected band', async () => {
     const findings = await watch(0).findings(now)
-    expect(findings.map((f) => f.id)).toEqual([
-      'usage_anomaly:shop::metric=requests',
-      'usage_anomaly:shop:v1:metric=requests',
-    ])
+    // v1 carries all of the key's traffic: one finding, for the key.
+    expect(findings.map((f) => f.id)).toEqual(['usage_anomaly:shop::metric=requests'])
     const f = findings[0]!
     expect(f.evidence).toMatchObject({ metric: 'requests', observed: 120, since: surge })
     expect(f.title).toContain('traffic surged (120, expected')
@@ -119,7 +117,6 @@ describe('usage_anomaly from stored events', () => {
     const usage = observed.filter((o) => o.alert.type === 'usage_anomaly')
     expect(usage.map((o) => [o.channel, o.alert.id, o.startedAt])).toEqual([
       ['alert', 'usage_anomaly:shop::metric=requests', surge],
-      ['alert', 'usage_anomaly:shop:v1:metric=requests', surge],
     ])
   })
 

@@ -36,6 +36,7 @@ import { EventStore } from './store/clickhouse/event-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
+import { UsageBandStore } from './store/clickhouse/usage-band-store.ts'
 import { createLogger, type Logger } from './telemetry/logger.ts'
 import { createRegistry, type Registry } from './telemetry/metrics.ts'
 
@@ -120,6 +121,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const keys = new KeyRegistry(new RegistryStore(store.client, store.database), logger)
   await keys.refresh()
   const analytics = new AnalyticsStore(store.client, store.database)
+  const usageBands = new UsageBandStore(store.client, store.database)
   const rotation = new RotationService({
     analytics,
     status,
@@ -203,17 +205,22 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     metrics,
     clock,
     ingest: () => ingestState(),
-    usage: new UsageAnomalies(config.analysis.usage_anomaly, {
-      keys: async (now) =>
-        [
-          ...new Set([
-            ...(await analytics.keys({ from: now - 86_400_000, to: now })).map((k) => k.keyId),
-            ...keys.versions().map((v) => v.keyId),
-          ]),
-        ].filter((k) => k !== UNKNOWN_KEY),
-      usageBuckets: (keyIds, w, bucketMs) => analytics.usageBucketsOfKeys(keyIds, w, bucketMs),
-      freshness: (now) => status.freshness(now),
-    }),
+    usage: new UsageAnomalies(
+      config.analysis.usage_anomaly,
+      {
+        keys: async (now) =>
+          [
+            ...new Set([
+              ...(await analytics.keys({ from: now - 86_400_000, to: now })).map((k) => k.keyId),
+              ...keys.versions().map((v) => v.keyId),
+            ]),
+          ].filter((k) => k !== UNKNOWN_KEY),
+        usageBuckets: (keyIds, w, bucketMs) => analytics.usageBucketsOfKeys(keyIds, w, bucketMs),
+        freshness: (now) => status.freshness(now),
+        recordBands: (points) => usageBands.insert(points),
+      },
+      logger,
+    ),
   })
   kickEvaluation = () => alerting.kick()
 

@@ -8,7 +8,7 @@ import { z } from 'zod'
 import { alertId, SCOPE_ALL } from '../domain/alert.ts'
 import { ALARM_SCORES, ANOMALY_SENSITIVITIES, type AnomalySensitivity } from './anomaly/score.ts'
 import { SeasonalEnsembleDetector } from './anomaly/seasonal-ensemble.ts'
-import type { AnomalyKind } from './anomaly/types.ts'
+import type { AnomalyKind, AnomalyPoint } from './anomaly/types.ts'
 import type { Finding } from './findings.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from './types.ts'
 
@@ -73,6 +73,20 @@ export interface UsageBucket {
 
 export type UsageMetric = 'requests' | 'failure_ratio'
 
+/** One scored bucket of one series: the value against the band the detector expected. */
+export interface UsageBandPoint {
+  keyId: string
+  /** '' for the key's total. */
+  version: string
+  metric: UsageMetric
+  bucket: number
+  observed: number
+  expected: number
+  lower: number
+  upper: number
+  score: number
+}
+
 /** The band and run of an ongoing anomaly on one series. */
 interface Run {
   since: number
@@ -132,9 +146,11 @@ export class UsageWatch {
   /**
    * Feeds `keyId`'s buckets that have ended by `completeUntil` and were not fed
    * yet, in time order; a bucket with no row is zero requests. `rows` may hold
-   * buckets already fed or not complete yet: they are ignored.
+   * buckets already fed or not complete yet: they are ignored. Returns every point
+   * scored (series past their warm-up), for the expected-band panel.
    */
-  advance(keyId: string, rows: readonly UsageBucket[], completeUntil: number): void {
+  advance(keyId: string, rows: readonly UsageBucket[], completeUntil: number): UsageBandPoint[] {
+    const points: UsageBandPoint[] = []
     const s = this.#s
     const end = this.bucketStart(completeUntil) // buckets [next, end) are complete
     let state = this.#keys.get(keyId)
@@ -147,7 +163,7 @@ export class UsageWatch {
       }
       this.#keys.set(keyId, state)
     }
-    if (end <= state.next) return
+    if (end <= state.next) return points
     const byBucket = new Map<number, UsageBucket[]>()
     for (const r of rows) {
       if (r.bucket < state.next || r.bucket >= end) continue
@@ -167,7 +183,7 @@ export class UsageWatch {
         v.failures += r.failures
         versions.set(r.version, v)
       }
-      this.#feed(state, ALL, b, requests, failures)
+      this.#feed(state, keyId, ALL, b, requests, failures, points)
       for (const [version, v] of versions) {
         if (v.requests > 0 && !state.series.has(`${version}\u0000requests`))
           this.#series(state, version, 'requests', b)
@@ -176,7 +192,7 @@ export class UsageWatch {
         const [version, metric] = key.split('\u0000') as [string, UsageMetric]
         if (version === ALL || metric !== 'requests') continue
         const v = versions.get(version) ?? { requests: 0, failures: 0 }
-        this.#feed(state, version, b, v.requests, v.failures)
+        this.#feed(state, keyId, version, b, v.requests, v.failures, points)
         const series = state.series.get(key)!
         if (b - series.lastActive > s.forget_after_ms) {
           state.series.delete(key)
@@ -185,6 +201,7 @@ export class UsageWatch {
       }
     }
     state.next = end
+    return points
   }
 
   /**
@@ -223,20 +240,46 @@ export class UsageWatch {
   }
 
   /** Feeds one bucket's totals to a version's (or the key's) series; a series starts at its first traffic. */
-  #feed(state: KeyState, version: string, bucket: number, requests: number, failures: number): void {
+  #feed(
+    state: KeyState,
+    keyId: string,
+    version: string,
+    bucket: number,
+    requests: number,
+    failures: number,
+    points: UsageBandPoint[],
+  ): void {
+    const record = (metric: UsageMetric, p: AnomalyPoint) => {
+      if (p.expected === null) return
+      const v = version === ALL ? '' : version
+      points.push({
+        keyId,
+        version: v,
+        metric,
+        bucket,
+        observed: p.value,
+        expected: p.expected,
+        lower: p.lower!,
+        upper: p.upper!,
+        score: p.score,
+      })
+    }
     const volume = state.series.get(`${version}\u0000requests`)
     if (!volume && requests === 0) return
     const threshold = state.threshold
     const v = volume ?? this.#series(state, version, 'requests', bucket)
     if (requests > 0) v.lastActive = bucket
-    this.#score(v, bucket, requests, threshold, this.#s.min_requests_change)
+    record('requests', this.#score(v, bucket, requests, threshold, this.#s.min_requests_change))
     if (requests >= this.#s.min_ratio_requests) {
       const r = this.#series(state, version, 'failure_ratio', bucket)
-      this.#score(r, bucket, failures / requests, threshold, this.#s.min_ratio_change)
+      record(
+        'failure_ratio',
+        this.#score(r, bucket, failures / requests, threshold, this.#s.min_ratio_change),
+      )
     }
   }
 
-  #score(series: Series, bucket: number, value: number, threshold: number, minChange: number): void {
+  #score(series: Series, bucket: number, value: number, threshold: number, minChange: number): AnomalyPoint {
     const p = series.detector.push(bucket, value)
     const run = series.run
     if (run) {
@@ -248,11 +291,11 @@ export class UsageWatch {
         run.observed = value
         if (p.expected !== null && (value >= p.expected ? 1 : -1) === run.side)
           run.score = Math.max(run.score, p.score)
-        return
+        return p
       }
       series.run = null
     }
-    if (p.expected === null || p.score < threshold || Math.abs(value - p.expected) < minChange) return
+    if (p.expected === null || p.score < threshold || Math.abs(value - p.expected) < minChange) return p
     const side = value >= p.expected ? 1 : -1
     series.run = {
       since: bucket,
@@ -265,6 +308,7 @@ export class UsageWatch {
       score: p.score,
       kind: p.kind ?? (side > 0 ? 'spike' : 'dip'),
     }
+    return p
   }
 
   #finding(keyId: string, version: string, metric: UsageMetric, run: Run): Finding {

@@ -6,7 +6,13 @@
 // the store is fresh: with ingest lagging, nothing is scored (zero is not evidence).
 import type { Finding } from '../analysis/findings.ts'
 import type { TimeWindow } from '../analysis/types.ts'
-import { type UsageAnomalySettings, type UsageBucket, UsageWatch } from '../analysis/usage-anomaly.ts'
+import {
+  type UsageAnomalySettings,
+  type UsageBandPoint,
+  type UsageBucket,
+  UsageWatch,
+} from '../analysis/usage-anomaly.ts'
+import type { Logger } from '../telemetry/logger.ts'
 
 /** The reads the watch needs (AnalyticsStore, StatusStore, KeyRegistry). */
 export interface UsageSources {
@@ -18,10 +24,14 @@ export interface UsageSources {
     bucketMs: number,
   ): Promise<Map<string, UsageBucket[]>>
   freshness(now: number): Promise<{ lagMs: number | null }>
+  /** Stores the scored buckets (the expected-band panel's data); optional. */
+  recordBands?(points: readonly UsageBandPoint[]): Promise<void>
 }
 
 /** Keys per read: one read's rows stay bounded (8 days of 5-min buckets ≈ 2 300 rows per version). */
 const KEYS_PER_READ = 10
+/** Band rows kept for the next try while the store refuses them (8 days of ~30 series). */
+const MAX_PENDING_BANDS = 100_000
 
 export class UsageAnomalies {
   readonly #s: UsageAnomalySettings
@@ -30,10 +40,14 @@ export class UsageAnomalies {
   /** Bucket start up to which every watched key was fed at the last read, and the findings then. */
   #fedUntil = Number.NEGATIVE_INFINITY
   #last: Finding[] = []
+  #pendingBands: UsageBandPoint[] = []
 
-  constructor(settings: UsageAnomalySettings, sources: UsageSources) {
+  readonly #log: Pick<Logger, 'warn'> | null
+
+  constructor(settings: UsageAnomalySettings, sources: UsageSources, logger?: Pick<Logger, 'warn'>) {
     this.#s = settings
     this.#src = sources
+    this.#log = logger ?? null
     this.#watch = new UsageWatch(settings)
   }
 
@@ -64,12 +78,33 @@ export class UsageAnomalies {
     }
     // Every read succeeded: only now is anything fed, so a failure leaves the watch as it was.
     const out: Finding[] = []
+    const bands = this.#pendingBands
     for (const k of keys) {
-      this.#watch.advance(k, rowsOf.get(k) ?? [], completeUntil)
+      bands.push(...this.#watch.advance(k, rowsOf.get(k) ?? [], completeUntil))
       out.push(...this.#watch.findings(k))
     }
     this.#fedUntil = end
     this.#last = out
+    await this.#recordBands(bands)
     return out
+  }
+
+  /**
+   * The band rows are for display: a store refusing them must not hold the alerts
+   * back. They are kept (the newest MAX_PENDING_BANDS) and written with the next
+   * bucket's.
+   */
+  async #recordBands(bands: UsageBandPoint[]): Promise<void> {
+    if (!this.#src.recordBands || bands.length === 0) return
+    try {
+      await this.#src.recordBands(bands)
+      this.#pendingBands = []
+    } catch (err) {
+      this.#pendingBands = bands.slice(-MAX_PENDING_BANDS)
+      this.#log?.warn(
+        { err: (err as Error).message, pending: this.#pendingBands.length },
+        'Writing usage bands failed; keeping them for the next bucket.',
+      )
+    }
   }
 }

@@ -120,6 +120,34 @@ describe('usage_anomaly from stored events', () => {
     ])
   })
 
+  it('stores every scored bucket with its expected band for the Grafana panel', async () => {
+    const rs = await app.store.client.query({
+      query: `SELECT count() AS n, max(bucket) = toDateTime({surge:UInt32}, 'UTC') AS last_is_surge,
+          argMax(observed, bucket) AS observed, argMax(expected, bucket) AS expected,
+          argMax(upper, bucket) AS upper, argMax(score, bucket) AS score
+        FROM keyshift.usage_bands FINAL
+        WHERE key_id = 'shop' AND version = '' AND metric = 'requests'`,
+      query_params: { surge: surge / 1000 },
+      format: 'JSONEachRow',
+    })
+    const [r] = await rs.json<{
+      n: string
+      last_is_surge: number
+      observed: number
+      expected: number
+      upper: number
+      score: number
+    }>()
+    // Every bucket from the first with traffic, less the detector's 16-point warm-up.
+    expect(Number(r!.n)).toBe(BUCKETS + 1 - 16)
+    expect(r!.last_is_surge).toBe(1)
+    expect(r!.observed).toBe(120)
+    expect(r!.expected).toBeGreaterThan(19)
+    expect(r!.expected).toBeLessThan(25)
+    expect(r!.upper).toBeLessThan(120)
+    expect(r!.score).toBeGreaterThanOrEqual(0.5)
+  })
+
   it('scores nothing while the store is not known to be fresh up to the bucket', async () => {
     expect(await watch(null).findings(now)).toEqual([])
     // Ingest 10 minutes behind: the surge bucket is not complete in the store yet.

@@ -5,7 +5,6 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Config, DecoderConfig } from './config/schema.ts'
-import { UNKNOWN_KEY } from './domain/auth-event.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
 import { UsageAnomalies } from './evaluation/usage-anomalies.ts'
@@ -225,13 +224,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     usage: new UsageAnomalies(
       config.analysis.usage_anomaly,
       {
-        keys: async (now) =>
-          [
-            ...new Set([
-              ...(await analytics.keys({ from: now - 86_400_000, to: now })).map((k) => k.keyId),
-              ...keys.versions().map((v) => v.keyId),
-            ]),
-          ].filter((k) => k !== UNKNOWN_KEY),
+        keys: async (now) => [
+          ...new Set([
+            ...(await analytics.keys({ from: now - 86_400_000, to: now })).map((k) => k.keyId),
+            ...keys.versions().map((v) => v.keyId),
+          ]),
+        ],
         usageBuckets: (keyIds, w, bucketMs) => analytics.usageBucketsOfKeys(keyIds, w, bucketMs),
         freshness: (now) => status.freshness(now),
         recordBands: (points) => usageBands.insert(points),

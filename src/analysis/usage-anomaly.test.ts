@@ -75,6 +75,18 @@ describe('UsageWatch', () => {
     ])
   })
 
+  it('watches the unknown key like any other: a surge of requests no key was found for', () => {
+    const w = new UsageWatch()
+    const rows = [
+      ...calm(CALM),
+      { bucket: T0 + CALM * BUCKET, version: 'v1', requests: 300, failures: 1 },
+    ].map((r) => ({ ...r, version: 'unknown' }))
+    for (let t = T0 + BUCKET; t <= T0 + (CALM + 1) * BUCKET; t += BUCKET) w.advance('unknown', rows, t)
+    expect(w.findings('unknown').map((f) => [f.id, f.title.split(':')[0]])).toEqual([
+      ['usage_anomaly:unknown::metric=requests', 'Usage anomaly on requests with an unknown key'],
+    ])
+  })
+
   it('counts a bucket without any row as zero requests: traffic collapsing to nothing is an anomaly', () => {
     const w = new UsageWatch()
     feed(w, calm(CALM), T0, T0 + CALM * BUCKET)

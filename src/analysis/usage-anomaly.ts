@@ -6,6 +6,7 @@
 // buckets and "now" (`completeUntil`); the watch only keeps the detectors' state.
 import { z } from 'zod'
 import { alertId, SCOPE_ALL } from '../domain/alert.ts'
+import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
 import { ALARM_SCORES, ANOMALY_SENSITIVITIES, type AnomalySensitivity } from './anomaly/score.ts'
 import { SeasonalEnsembleDetector } from './anomaly/seasonal-ensemble.ts'
 import type { AnomalyKind, AnomalyPoint } from './anomaly/types.ts'
@@ -314,7 +315,15 @@ export class UsageWatch {
   #finding(keyId: string, version: string, metric: UsageMetric, run: Run): Finding {
     const s = this.#s
     const scope = `metric=${metric}`
-    const what = version === '' ? keyId : `${keyId} ${version}`
+    // Traffic no key could be identified for is watched as one more key: the unknown-key rate.
+    const what =
+      keyId === UNKNOWN_KEY
+        ? 'requests with an unknown key'
+        : version === UNKNOWN_VERSION
+          ? `${keyId} with an unregistered version`
+          : version === ''
+            ? keyId
+            : `${keyId} ${version}`
     const minutes = s.bucket_ms / MINUTE_MS
     const fmt = (x: number) =>
       metric === 'failure_ratio' ? `${(100 * x).toFixed(1)}%` : `${Math.round(x * 10) / 10}`

@@ -57,7 +57,9 @@ const outcomesAt = (name: string, t: number, filter: (s: LabelledSeries) => bool
     .filter(({ s }) => filter(s))
     .map(({ s, i }): SeriesOutcome => scoreSeries(results[name]!.scores[i]!, s.windows, s.probation, t))
 
-console.log('\ndetector            threshold   score  found/total  delay  false alarms  per 10k calm')
+console.log(
+  '\ndetector            threshold   score  found/total  delay  false alarms  per 10k calm  precision  recall     F1',
+)
 for (const name of names) {
   let best = { t: 0.5, score: Number.NEGATIVE_INFINITY }
   for (const t of thresholds) {
@@ -71,7 +73,8 @@ for (const name of names) {
     const o = summarise(outcomesAt(name, t))
     console.log(
       `${name.padEnd(20)}${label.padEnd(10)}${fmt(o.score)}  ${`${o.detected}/${o.windows}`.padStart(11)}` +
-        `${fmt(o.meanDelay, 2)}  ${String(o.falseAlarms).padStart(12)}  ${fmt(o.falseAlarmsPer10k, 2)}`,
+        `${fmt(o.meanDelay, 2)}  ${String(o.falseAlarms).padStart(12)}  ${fmt(o.falseAlarmsPer10k, 2)}` +
+        `      ${fmt(o.precision, 3)}${fmt(o.recall, 3)}${fmt(o.f1, 3)}`,
     )
   }
 }

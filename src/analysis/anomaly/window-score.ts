@@ -17,6 +17,8 @@ export interface SeriesOutcome {
   delaySum: number
   /** Alarm points outside every window, after probation. */
   falseAlarms: number
+  /** Runs of consecutive such points: what an operator sees as separate false alarms. */
+  falseAlarmEvents: number
   /** Points outside every window, after probation. */
   calmPoints: number
 }
@@ -44,13 +46,21 @@ export function scoreSeries(
     }
   }
   let falseAlarms = 0
+  let falseAlarmEvents = 0
   let calmPoints = 0
+  let inRun = false
   for (let i = probation; i < scores.length; i++) {
-    if (inWindow[i]) continue
+    if (inWindow[i]) {
+      inRun = false
+      continue
+    }
     calmPoints++
-    if (scores[i]! >= threshold) falseAlarms++
+    const alarm = scores[i]! >= threshold
+    if (alarm) falseAlarms++
+    if (alarm && !inRun) falseAlarmEvents++
+    inRun = alarm
   }
-  return { windows: windows.length, detected, delaySum, falseAlarms, calmPoints }
+  return { windows: windows.length, detected, delaySum, falseAlarms, falseAlarmEvents, calmPoints }
 }
 
 export interface SuiteOutcome extends SeriesOutcome {
@@ -58,17 +68,27 @@ export interface SuiteOutcome extends SeriesOutcome {
   score: number
   falseAlarmsPer10k: number
   meanDelay: number
+  /** Event-wise: detected windows / (detected windows + false alarm events); 1 with no alarm at all. */
+  precision: number
+  /** Detected windows / windows. */
+  recall: number
+  f1: number
 }
 
 export function summarise(outcomes: readonly SeriesOutcome[]): SuiteOutcome {
-  const t = { windows: 0, detected: 0, delaySum: 0, falseAlarms: 0, calmPoints: 0 }
+  const t = { windows: 0, detected: 0, delaySum: 0, falseAlarms: 0, falseAlarmEvents: 0, calmPoints: 0 }
   for (const o of outcomes) {
     t.windows += o.windows
     t.detected += o.detected
     t.delaySum += o.delaySum
     t.falseAlarms += o.falseAlarms
+    t.falseAlarmEvents += o.falseAlarmEvents
     t.calmPoints += o.calmPoints
   }
+  const claimed = t.detected + t.falseAlarmEvents
+  const precision = claimed > 0 ? t.detected / claimed : 1
+  const recall = t.windows > 0 ? t.detected / t.windows : 1
+  const f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0
   const w = WINDOW_WEIGHTS
   const raw =
     t.detected -
@@ -80,5 +100,8 @@ export function summarise(outcomes: readonly SeriesOutcome[]): SuiteOutcome {
     score: t.windows > 0 ? (100 * raw) / t.windows : 0,
     falseAlarmsPer10k: t.calmPoints > 0 ? (1e4 * t.falseAlarms) / t.calmPoints : 0,
     meanDelay: t.detected > 0 ? t.delaySum / t.detected : 0,
+    precision,
+    recall,
+    f1,
   }
 }

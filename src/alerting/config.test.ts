@@ -67,6 +67,10 @@ describe('alertingConfigSchema', () => {
         receivers: ['ops'],
         continue: true,
         groupBy: ['type', 'keyId'],
+        groupByType: {
+          incident_unknown_source: ['labels.source'],
+          incident_accepted_after_deactivation: ['labels.gateway'],
+        },
         groupWaitMs: 0,
         groupIntervalMs: 60_000,
         repeatIntervalMs: 3_600_000,
@@ -77,6 +81,10 @@ describe('alertingConfigSchema', () => {
         receivers: ['ops'],
         continue: false,
         groupBy: ['type', 'keyId'],
+        groupByType: {
+          incident_unknown_source: ['labels.source'],
+          incident_accepted_after_deactivation: ['labels.gateway'],
+        },
         groupWaitMs: 1_000,
         groupIntervalMs: 60_000,
         repeatIntervalMs: 3_600_000,

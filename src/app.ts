@@ -8,11 +8,13 @@ import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
 import { TokenAuth } from './http/auth.ts'
+import { incidentRoutes } from './http/routes/incidents.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
 import { silenceRoutes } from './http/routes/silences.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
 import { statusPageRoutes } from './http/status-page/routes.ts'
+import { IncidentService } from './incident/incident-service.ts'
 import { createDecoder } from './ingest/decode/decoder.ts'
 import { FileDeadLetterSink } from './ingest/file-dead-letter.ts'
 import { createKafka } from './ingest/kafka/kafka-client.ts'
@@ -21,7 +23,7 @@ import { isKafkaSourceId, KafkaSource, kafkaSourceId } from './ingest/kafka/kafk
 import { LifecycleConsumer } from './ingest/kafka/lifecycle-consumer.ts'
 import { type DeadLetterSink, IngestPipeline, type RecordDecoder } from './ingest/pipeline.ts'
 import { createFingerprinter } from './ingest/secrets/fingerprint.ts'
-import { scrubBytes } from './ingest/secrets/scrub.ts'
+import { scrubBytes, scrubText } from './ingest/secrets/scrub.ts'
 import type { Source } from './ingest/source.ts'
 import { createFileSource } from './ingest/sources/file-source.ts'
 import { createStdinSource } from './ingest/sources/stdin-source.ts'
@@ -31,6 +33,7 @@ import { RotationService } from './rotation/rotation-service.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
 import { createStoreClient, type StoreClient } from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
+import { IncidentStore } from './store/clickhouse/incident-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
@@ -54,6 +57,7 @@ export interface App {
   keys: KeyRegistry
   status: StatusStore
   rotation: RotationService
+  incidents: IncidentService
   alerting: Alerting
   auth: TokenAuth
   pipeline: IngestPipeline
@@ -119,6 +123,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     status,
     keys,
     analysis: config.analysis,
+  })
+  const incidents = new IncidentService({
+    store: new IncidentStore(store.client, store.database),
+    versions: () => keys.versions(),
+    freshness: (now) => status.freshness(now),
+    readiness: (req, now) => rotation.readiness(req, now),
+    audit: (e) => status.audit(e),
+    auditLog: (keyId, version) => status.auditLog(keyId, version, 1000),
+    scrub: (text) => scrubText(text, fingerprint),
+    settings: config.incidents,
   })
   const auth = new TokenAuth(config.http.read_tokens, config.http.admin_tokens)
   if (config.http.enabled && auth.open && !isLoopback(config.http.host)) {
@@ -192,6 +206,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     rotation,
     status,
     keys,
+    incidents,
     kafka,
     logger,
     metrics,
@@ -229,6 +244,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         groupId: config.kafka.group_id,
         topic: config.kafka.lifecycle_topic,
         registry: keys,
+        incidents,
         fingerprint,
         logger,
         metrics,
@@ -281,7 +297,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       })
     : null
   if (http) {
-    await http.register(rotationRoutes({ rotation, auth, clock }))
+    await http.register(
+      rotationRoutes({ rotation, auth, clock, verdict: (req, now) => incidents.verdict(req, now) }),
+    )
+    await http.register(incidentRoutes({ incidents, auth, clock }))
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
     await http.register(statusPageRoutes())
     await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))
@@ -310,6 +329,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     keys,
     status,
     rotation,
+    incidents,
     alerting,
     auth,
     pipeline,

@@ -5,6 +5,7 @@ import { registerConfigCommand } from './config-check.ts'
 import { registerDemoCommand } from './demo.ts'
 import { registerDetectCommand } from './detect-command.ts'
 import { registerGateCommand } from './gate.ts'
+import { registerIncidentCommand } from './incident.ts'
 import { registerKeyCommand } from './key.ts'
 import { registerMigrateCommand } from './migrate.ts'
 import { registerNotifyCommand } from './notify.ts'
@@ -37,6 +38,7 @@ registerDemoCommand(program)
 registerSilenceCommand(program)
 registerNotifyCommand(program)
 registerDetectCommand(program)
+registerIncidentCommand(program)
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`keyshift: ${err.message}\n`)

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ValidationError } from '../../domain/errors.ts'
-import type { RotationService } from '../../rotation/rotation-service.ts'
+import type { RotationService, VerdictRequest } from '../../rotation/rotation-service.ts'
 import type { TokenAuth } from '../auth.ts'
 import { problemFromError } from '../problems.ts'
 
@@ -31,8 +31,15 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.
   return r.data
 }
 
-export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAuth; clock: () => number }) {
+export function rotationRoutes(opts: {
+  rotation: RotationService
+  auth: TokenAuth
+  clock: () => number
+  /** The gate's verdict (IncidentService.verdict: incident rules while an incident is open); default rotation.readiness. */
+  verdict?: (req: VerdictRequest, now: number) => Promise<object>
+}) {
   const { rotation, auth, clock } = opts
+  const verdict = opts.verdict ?? ((req: VerdictRequest, now: number) => rotation.readiness(req, now))
   return async function plugin(app: FastifyInstance) {
     const read = { preHandler: auth.require('read') }
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
@@ -90,7 +97,7 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
       )
       const now = clock()
       try {
-        const v = await rotation.readiness(
+        const v = await verdict(
           {
             keyId: p.keyId,
             version: p.version,

@@ -204,8 +204,12 @@ export interface IncidentViewInput {
 }
 
 const uniq = (xs: Iterable<string>) => [...new Set(xs)].filter((x) => x !== '').sort()
-const maxOrNull = (xs: number[]) => (xs.length === 0 ? null : Math.max(...xs))
-const minOrNull = (xs: number[]) => (xs.length === 0 ? null : Math.min(...xs))
+const maxOrNull = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => (b > a ? b : a)))
+const minOrNull = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => (b < a ? b : a)))
+/** At most `n` names in a sentence, then how many more. */
+export function nameList(xs: readonly string[], n = 10): string {
+  return xs.length > n ? `${xs.slice(0, n).join(', ')} (+${xs.length - n} more)` : xs.join(', ')
+}
 const sum = <T>(rows: readonly T[], f: (r: T) => number) => rows.reduce((s, r) => s + f(r), 0)
 const minutes = (ms: number) => `${Math.round(ms / MINUTE_MS)} min`
 
@@ -242,9 +246,12 @@ export function analyseIncident(input: IncidentViewInput): IncidentView {
   const merged = mergeKnownUsers(input.knownUsers)
   const knownAddresses = new Set(input.knownUsers.map((u) => u.sourceAddress))
   const knownUsers: KnownUserView[] = []
+  // Indexes, so the view stays linear in rows and known users.
+  const leakedById = groupRows(leaked, knownUserId)
+  const newerByClient = groupRows(onNewer, clientAtSource)
   for (const [id, u] of merged) {
-    const old = leaked.filter((r) => knownUserId(r) === id)
-    const fresh = onNewer.filter((r) => r.clientId === u.clientId && r.sourceAddress === u.sourceAddress)
+    const old = leakedById.get(id) ?? []
+    const fresh = newerByClient.get(clientAtSource(u)) ?? []
     const lastLeakedUse = maxOrNull(old.map((r) => r.lastSeen))
     const firstNewerUse = minOrNull(fresh.map((r) => r.firstSeen))
     const lastNewerUse = maxOrNull(fresh.map((r) => r.lastSeen))
@@ -281,7 +288,9 @@ export function analyseIncident(input: IncidentViewInput): IncidentView {
   >()
   for (const r of leaked) {
     if (!knownAddresses.has(r.sourceAddress)) {
-      bySource.set(r.sourceAddress, [...(bySource.get(r.sourceAddress) ?? []), r])
+      const list = bySource.get(r.sourceAddress)
+      if (list) list.push(r)
+      else bySource.set(r.sourceAddress, [r])
     } else if (!knownIds.has(knownUserId(r))) {
       const id = knownUserId(r)
       const m = unmatched.get(id) ?? {
@@ -305,8 +314,8 @@ export function analyseIncident(input: IncidentViewInput): IncidentView {
     accepted: sum(rows, (r) => r.accepted),
     rejected: sum(rows, (r) => r.requests - r.accepted),
     acceptedAfterDeactivation: sum(rows, (r) => r.acceptedAfterDeactivation),
-    firstSeen: Math.min(...rows.map((r) => r.firstSeen)),
-    lastSeen: Math.max(...rows.map((r) => r.lastSeen)),
+    firstSeen: minOrNull(rows.map((r) => r.firstSeen))!,
+    lastSeen: maxOrNull(rows.map((r) => r.lastSeen))!,
   }))
   unknownSources.sort((a, b) => b.lastSeen - a.lastSeen || (a.sourceAddress < b.sourceAddress ? -1 : 1))
 
@@ -362,6 +371,19 @@ export function analyseIncident(input: IncidentViewInput): IncidentView {
   }
   view.checklist = checklist(view, input, onNewer, s)
   return view
+}
+
+const clientAtSource = (r: { clientId: string; sourceAddress: string }) => `${r.clientId}|${r.sourceAddress}`
+
+function groupRows<T>(rows: readonly T[], key: (r: T) => string): Map<string, T[]> {
+  const out = new Map<string, T[]>()
+  for (const r of rows) {
+    const k = key(r)
+    const list = out.get(k)
+    if (list) list.push(r)
+    else out.set(k, [r])
+  }
+  return out
 }
 
 function stateRank(s: KnownUserState): number {
@@ -425,7 +447,7 @@ function checklist(
           ? `all ${v.knownUsers.length} known user(s) moved`
           : unaccepted.length === 0
             ? `${v.knownUsersMoved} of ${v.knownUsers.length} moved; breakage of the other ${left.length} accepted`
-            : `${left.length} of ${v.knownUsers.length} not moved: ${left.map((u) => u.clientId || u.sourceAddress).join(', ')}`,
+            : `${left.length} of ${v.knownUsers.length} not moved: ${nameList(left.map((u) => u.clientId || u.sourceAddress))}`,
   })
   // 3. Old version deactivated.
   out.push({
@@ -457,7 +479,7 @@ function checklist(
     state: recent.length > 0 ? 'failed' : sinceOpen < s.quiet_window_ms ? 'pending' : 'done',
     detail:
       recent.length > 0
-        ? `${recent.length} unknown source(s) in the last ${minutes(s.quiet_window_ms)}: ${recent.map((u) => u.sourceAddress).join(', ')}`
+        ? `${recent.length} unknown source(s) in the last ${minutes(s.quiet_window_ms)}: ${nameList(recent.map((u) => u.sourceAddress))}`
         : sinceOpen < s.quiet_window_ms
           ? `none so far; open for ${minutes(sinceOpen)} of the ${minutes(s.quiet_window_ms)} needed`
           : `none in the last ${minutes(s.quiet_window_ms)}`,

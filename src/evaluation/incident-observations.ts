@@ -8,6 +8,13 @@ import type { IncidentSettings, IncidentView } from '../analysis/incident.ts'
 import { alertId } from '../domain/alert.ts'
 
 const MAX_LABEL_ROUTES = 5
+/**
+ * Unknown sources paged per incident, most recent first: a botnet must not
+ * become a thousand pages. The incident_open alert counts them all.
+ */
+export const MAX_SOURCE_ALERTS = 50
+/** Names listed in an evidence list (counts are always complete). */
+const MAX_EVIDENCE_NAMES = 50
 const short = (xs: readonly string[], n = MAX_LABEL_ROUTES) =>
   xs.length > n ? `${xs.slice(0, n).join(',')},+${xs.length - n}` : xs.join(',')
 
@@ -51,16 +58,20 @@ export function incidentObservations(views: readonly IncidentView[], s: Incident
           incident: id,
           reason,
           openedBy: v.incident.openedBy,
-          clients: [...new Set(left.map((u) => u.clientId))].sort(),
+          clients: [...new Set(left.map((u) => u.clientId))].sort().slice(0, MAX_EVIDENCE_NAMES),
           knownUsers: v.knownUsers.length,
           knownUsersMoved: v.knownUsersMoved,
-          unknownSources: v.unknownSources.map((u) => u.sourceAddress),
+          unknownSourceCount: v.unknownSources.length,
+          unknownSources: v.unknownSources.slice(0, MAX_EVIDENCE_NAMES).map((u) => u.sourceAddress),
           checklist: Object.fromEntries(v.checklist.map((c) => [c.id, c.state])),
         },
       }),
     })
-    for (const u of v.unknownSources) {
-      if (u.lastSeen < v.now - s.quiet_window_ms) continue
+    // unknownSources is sorted most recent first.
+    const paged = v.unknownSources
+      .filter((u) => u.lastSeen >= v.now - s.quiet_window_ms)
+      .slice(0, MAX_SOURCE_ALERTS)
+    for (const u of paged) {
       out.push({
         channel: 'alert',
         startedAt: u.firstSeen,

@@ -13,6 +13,9 @@ const utc = (ms: number | null) =>
         .replace('T', ' ')
         .replace(/\.\d{3}Z$/, ' UTC')
 
+/** Rows listed in one notice; the rest are counted. */
+const MAX_ROWS = 50
+
 /** The known users not moved yet, as the notice lists them. */
 export function clientsStillOn(view: IncidentView): string[] {
   return [
@@ -43,12 +46,15 @@ export function buildIncidentNotice(
       : `A new version is being issued; ${kv.version} will be deactivated as soon as its known users have moved.`,
   ]
   const header = ['Client', 'Source address', 'User agent', 'Last use']
-  const rows = left.map((u) => [
-    u.clientId || '—',
-    u.sourceAddress || '—',
-    u.userAgent || '—',
-    utc(u.lastLeakedUse ?? u.lastSeenBefore),
-  ])
+  const more = left.length > MAX_ROWS ? [`  (+${left.length - MAX_ROWS} more)`] : []
+  const rows = left
+    .slice(0, MAX_ROWS)
+    .map((u) => [
+      u.clientId || '—',
+      u.sourceAddress || '—',
+      u.userAgent || '—',
+      utc(u.lastLeakedUse ?? u.lastSeenBefore),
+    ])
   const text = [
     'Hello,',
     '',
@@ -58,6 +64,7 @@ export function buildIncidentNotice(
       ? 'None of your known clients uses it any more.'
       : 'These uses of it are still to move:',
     ...rows.map((r) => `  ${r.join('  ')}`),
+    ...more,
     '',
     ...(view.unknownSources.length > 0
       ? [
@@ -80,7 +87,7 @@ export function buildIncidentNotice(
             (r) =>
               `<tr>${r.map((c) => `<td style="padding:2px 12px 2px 0">${escapeHtml(c)}</td>`).join('')}</tr>`,
           )
-          .join('')}</table>`,
+          .join('')}</table>${more.length > 0 ? `<p>${escapeHtml(more[0]!.trim())}</p>` : ''}`,
     ...(view.unknownSources.length > 0
       ? [
           `<p>${view.unknownSources.length} source(s) outside your known clients used it since the incident opened.</p>`,

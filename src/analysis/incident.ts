@@ -204,8 +204,8 @@ export interface IncidentViewInput {
 }
 
 const uniq = (xs: Iterable<string>) => [...new Set(xs)].filter((x) => x !== '').sort()
-const maxOrNull = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => (b > a ? b : a)))
-const minOrNull = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => (b < a ? b : a)))
+const maxOrNull = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => Math.max(a, b)))
+const minOrNull = (xs: number[]) => (xs.length === 0 ? null : xs.reduce((a, b) => Math.min(a, b)))
 /** At most `n` names in a sentence, then how many more. */
 export function nameList(xs: readonly string[], n = 10): string {
   return xs.length > n ? `${xs.slice(0, n).join(', ')} (+${xs.length - n} more)` : xs.join(', ')

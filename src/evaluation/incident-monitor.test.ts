@@ -194,6 +194,18 @@ describe('IncidentMonitor observations', () => {
       alert: { ...observations[0]!.alert, keyId: 'acme', version: 'v0' },
     }
     expect(withoutIncidentRollbacks([rollback, other], views)).toEqual([other])
+    // The finding's own alert says "reactivate v1": dropped for the leaked version too.
+    const advice = (version: string) => ({
+      channel: 'alert' as const,
+      alert: {
+        ...observations[0]!.alert,
+        type: 'failures_after_deactivation' as const,
+        keyId: 'acme',
+        version,
+      },
+    })
+    const page = observations[1]!
+    expect(withoutIncidentRollbacks([advice('v1'), advice('v0'), page], views)).toEqual([advice('v0'), page])
   })
 
   it('stops paging for a source quiet for longer than the quiet window', async () => {

@@ -121,9 +121,11 @@ export function incidentObservations(views: readonly IncidentView[], s: Incident
 }
 
 /**
- * Drops the rollback signal for versions under an open incident: reactivating a
- * leaked version is never the advice; its failures after deactivation are the
- * listed breakage, not a reason to undo it.
+ * Drops the rollback advice for versions under an open incident, both the
+ * rollback signal and the failures_after_deactivation alert whose text says to
+ * reactivate: reactivating a leaked version is never the advice; its failures
+ * after deactivation are the listed breakage (the incident view shows who
+ * breaks), not a reason to undo it.
  */
 export function withoutIncidentRollbacks(
   observations: readonly Observation[],
@@ -136,6 +138,8 @@ export function withoutIncidentRollbacks(
   )
   if (leaked.size === 0) return [...observations]
   return observations.filter(
-    (o) => o.channel !== 'rollback' || !leaked.has(`${o.alert.keyId}\u0000${o.alert.version}`),
+    (o) =>
+      !(o.channel === 'rollback' || o.alert.type === 'failures_after_deactivation') ||
+      !leaked.has(`${o.alert.keyId}\u0000${o.alert.version}`),
   )
 }

@@ -54,7 +54,11 @@ async function api(opts: RemoteOpts, method: string, path: string, body?: unknow
 }
 
 async function withService<T>(opts: RemoteOpts, fn: (s: IncidentService) => Promise<T>): Promise<T> {
-  const app = await createApp(offlineConfig(configFrom(opts)), { logger: silentLogger() })
+  // Every incident command needs the store the daemon filled: never invent an empty one.
+  const app = await createApp(offlineConfig(configFrom(opts)), {
+    logger: silentLogger(),
+    existingStore: true,
+  })
   try {
     return await fn(app.incidents)
   } finally {

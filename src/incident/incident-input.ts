@@ -6,9 +6,11 @@ import { z } from 'zod'
 import { ValidationError } from '../domain/errors.ts'
 import { INCIDENT_REASONS, type IncidentReason } from '../domain/incident.ts'
 import { lifecycleInputSchema } from '../registry/lifecycle-input.ts'
+import { instantSchema, instantToMs } from '../shared/instant.ts'
 
-const time = z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })])
-const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))
+/** Instants the store holds (up to 2299-12-31), as every edge accepts them. */
+const time = instantSchema
+const toMs = instantToMs
 
 export const incidentIdSchema = z
   .string()

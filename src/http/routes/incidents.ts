@@ -4,23 +4,13 @@
 // before it is stored or echoed.
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { ValidationError } from '../../domain/errors.ts'
 import type { Incident } from '../../domain/incident.ts'
 import { incidentIdSchema, parseAccept, parseClose, parseOpen } from '../../incident/incident-input.ts'
 import type { IncidentService } from '../../incident/incident-service.ts'
 import { reportMarkdown } from '../../incident/report-markdown.ts'
 import type { TokenAuth } from '../auth.ts'
+import { noQuery, parseParams } from '../params.ts'
 import { problemFromError } from '../problems.ts'
-
-function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
-  const r = schema.safeParse(value)
-  if (!r.success) {
-    throw new ValidationError(
-      `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`,
-    )
-  }
-  return r.data
-}
 
 /** An incident without its raw step list (GET /incidents/:id/report has the timeline). */
 export function incidentSummary(i: Incident) {
@@ -33,11 +23,12 @@ const idParams = z.object({ id: incidentIdSchema })
 export function incidentRoutes(opts: { incidents: IncidentService; auth: TokenAuth; clock: () => number }) {
   const { incidents, auth, clock } = opts
   return async function plugin(app: FastifyInstance) {
-    const read = { preHandler: auth.require('read') }
-    const admin = { preHandler: auth.require('admin') }
+    const read = { onRequest: auth.require('read') }
+    const admin = { onRequest: auth.require('admin') }
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
 
     app.post('/api/v1/incidents', admin, async (req, reply) => {
+      parseParams(noQuery, req.query, 'query')
       const now = clock()
       const r = await incidents.open(parseOpen(req.body ?? {}, `api:${req.ip}`), 'api', now)
       return reply
@@ -46,7 +37,7 @@ export function incidentRoutes(opts: { incidents: IncidentService; auth: TokenAu
     })
 
     app.get('/api/v1/incidents', read, async (req) => {
-      const q = parse(
+      const q = parseParams(
         z
           .object({
             state: z.enum(['open', 'closed']).optional(),
@@ -64,25 +55,28 @@ export function incidentRoutes(opts: { incidents: IncidentService; auth: TokenAu
     })
 
     app.get('/api/v1/incidents/:id', read, async (req) => {
-      const { id } = parse(idParams, req.params, 'path')
+      const { id } = parseParams(idParams, req.params, 'path')
+      parseParams(noQuery, req.query, 'query')
       return incidents.view(id, clock())
     })
 
     app.post('/api/v1/incidents/:id/close', admin, async (req) => {
-      const { id } = parse(idParams, req.params, 'path')
+      const { id } = parseParams(idParams, req.params, 'path')
+      parseParams(noQuery, req.query, 'query')
       const { incidentId: _ignored, ...r } = parseClose(req.body ?? {}, `api:${req.ip}`)
       return { incident: incidentSummary(await incidents.close(id, r, 'api', clock())) }
     })
 
     app.post('/api/v1/incidents/:id/accept-breakage', admin, async (req) => {
-      const { id } = parse(idParams, req.params, 'path')
+      const { id } = parseParams(idParams, req.params, 'path')
+      parseParams(noQuery, req.query, 'query')
       const { incidentId: _ignored, ...r } = parseAccept(req.body ?? {})
       return { incident: incidentSummary(await incidents.acceptBreakage(id, r, 'api', clock())) }
     })
 
     app.get('/api/v1/incidents/:id/report', read, async (req, reply) => {
-      const { id } = parse(idParams, req.params, 'path')
-      const q = parse(
+      const { id } = parseParams(idParams, req.params, 'path')
+      const q = parseParams(
         z.object({ format: z.enum(['json', 'md']).default('json') }).strict(),
         req.query,
         'query',

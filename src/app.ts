@@ -11,11 +11,13 @@ import { UsageAnomalies } from './evaluation/usage-anomalies.ts'
 import { openApiDocument } from './http/api-docs.ts'
 import { TokenAuth } from './http/auth.ts'
 import { checkOpenApiBinding } from './http/bind-check.ts'
+import { incidentRoutes } from './http/routes/incidents.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
 import { silenceRoutes } from './http/routes/silences.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
 import { statusPageRoutes } from './http/status-page/routes.ts'
+import { IncidentService } from './incident/incident-service.ts'
 import { createDecoder } from './ingest/decode/decoder.ts'
 import { FileDeadLetterSink } from './ingest/file-dead-letter.ts'
 import { createKafka } from './ingest/kafka/kafka-client.ts'
@@ -24,7 +26,7 @@ import { isKafkaSourceId, KafkaSource, kafkaSourceId } from './ingest/kafka/kafk
 import { LifecycleConsumer } from './ingest/kafka/lifecycle-consumer.ts'
 import { type DeadLetterSink, IngestPipeline, type RecordDecoder } from './ingest/pipeline.ts'
 import { createFingerprinter } from './ingest/secrets/fingerprint.ts'
-import { scrubBytes } from './ingest/secrets/scrub.ts'
+import { scrubBytes, scrubText } from './ingest/secrets/scrub.ts'
 import type { Source } from './ingest/source.ts'
 import { createFileSource } from './ingest/sources/file-source.ts'
 import { createStdinSource } from './ingest/sources/stdin-source.ts'
@@ -41,6 +43,7 @@ import {
   storeUnreachable,
 } from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
+import { IncidentStore } from './store/clickhouse/incident-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
@@ -67,6 +70,7 @@ export interface App {
   keys: KeyRegistry
   status: StatusStore
   rotation: RotationService
+  incidents: IncidentService
   alerting: Alerting
   auth: TokenAuth
   pipeline: IngestPipeline
@@ -153,6 +157,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     keys,
     analysis: config.analysis,
   })
+  const incidents = new IncidentService({
+    store: new IncidentStore(store.client, store.database),
+    versions: () => keys.versions(),
+    freshness: (now) => status.freshness(now),
+    readiness: (req, now) => rotation.readiness(req, now),
+    audit: (e) => status.audit(e),
+    auditLog: (keyId, version) => status.auditLog(keyId, version, 1000),
+    scrub: (text) => scrubText(text, fingerprint),
+    settings: config.incidents,
+  })
   const auth = new TokenAuth(config.http.read_tokens, config.http.admin_tokens)
   if (config.http.enabled) await checkOpenApiBinding({ host: config.http.host, open: auth.open })
 
@@ -217,6 +231,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     rotation,
     status,
     keys,
+    incidents,
     kafka,
     logger,
     metrics,
@@ -269,6 +284,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         groupId: config.kafka.group_id,
         topic: config.kafka.lifecycle_topic,
         registry: keys,
+        incidents,
         fingerprint,
         logger,
         metrics,
@@ -322,7 +338,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       })
     : null
   if (http) {
-    await http.register(rotationRoutes({ rotation, auth, clock }))
+    await http.register(
+      rotationRoutes({ rotation, auth, clock, verdict: (req, now) => incidents.verdict(req, now) }),
+    )
+    await http.register(incidentRoutes({ incidents, auth, clock }))
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
     await http.register(statusPageRoutes())
     await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))
@@ -354,6 +373,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     keys,
     status,
     rotation,
+    incidents,
     alerting,
     auth,
     pipeline,

@@ -4,6 +4,7 @@
 import { z } from 'zod'
 import { alertingConfigSchema } from '../alerting/config.ts'
 import { findingSettingsSchema } from '../analysis/findings.ts'
+import { incidentSettingsSchema } from '../analysis/incident.ts'
 import { readinessConfigSchema } from '../analysis/readiness.ts'
 import { spikeSettingsSchema } from '../analysis/spikes.ts'
 import { trendSettingsSchema } from '../analysis/trend.ts'
@@ -174,6 +175,8 @@ export const configSchema = z
       .strict()
       .prefault({}),
     alerting: alertingConfigSchema.prefault({}),
+    /** Emergency rotations of leaked key versions (docs/incidents.md). */
+    incidents: incidentSettingsSchema.prefault({}),
   })
   .strict()
 

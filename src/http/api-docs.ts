@@ -4,6 +4,7 @@
 import { z } from 'zod'
 import { PACKAGE_VERSION } from '../shared/package-version.ts'
 import { buildOpenApi, type RouteDoc } from './openapi.ts'
+import { incidentRouteDocs } from './routes/incidents.ts'
 import { lifecycleRouteDocs } from './routes/lifecycle.ts'
 import { rotationRouteDocs } from './routes/rotation.ts'
 import { silenceRouteDocs } from './routes/silences.ts'
@@ -69,6 +70,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
   ...rotationRouteDocs,
   ...lifecycleRouteDocs,
   ...silenceRouteDocs,
+  ...incidentRouteDocs,
 ]
 
 export function openApiDocument() {

@@ -221,3 +221,158 @@ export const problemSchema = z.object({
   detail: z.string(),
   code: z.string().describe('stable error code, see docs/errors.md'),
 })
+
+// --- incidents (src/domain/incident.ts, src/analysis/incident.ts, incident-report.ts) ---
+
+export const incidentSummarySchema = z.object({
+  id: z.string(),
+  keyId: z.string(),
+  version: z.string(),
+  reason: z.enum(['leaked', 'suspected', 'compromised']),
+  note: z.string(),
+  state: z.enum(['open', 'closed']),
+  openedAt: epochMs,
+  openedBy: z.string(),
+  closedAt: nullableMs,
+  closedBy: z.string().nullable(),
+  closeNote: z.string(),
+  snapshot: z
+    .object({ id: z.string(), from: epochMs, to: epochMs, users: z.number().int(), takenAt: epochMs })
+    .nullable(),
+  acceptedBreakage: z
+    .object({ by: z.string(), why: z.string(), at: epochMs, users: z.array(z.string()) })
+    .nullable(),
+  notices: z.array(
+    z.object({
+      at: epochMs,
+      kind: z.enum(['opened', 'reminder']),
+      recipients: z.array(z.string()),
+      clients: z.array(z.string()),
+      skipped: z.string(),
+    }),
+  ),
+})
+
+const knownUserViewSchema = z.object({
+  id: z.string(),
+  clientId: z.string(),
+  sourceAddress: z.string(),
+  userAgent: z.string(),
+  gateways: z.array(z.string()),
+  requestsBefore: z.number().int(),
+  lastSeenBefore: epochMs,
+  state: z.string(),
+  requestsSince: z.number().int(),
+  lastLeakedUse: nullableMs,
+  firstNewerUse: nullableMs,
+  lastNewerUse: nullableMs,
+  movedAt: nullableMs,
+  rejectedAfterDeactivation: z.number().int(),
+  breakageAccepted: z.boolean(),
+})
+
+const unknownSourceSchema = z.object({
+  sourceAddress: z.string(),
+  userAgents: z.array(z.string()),
+  gateways: z.array(z.string()),
+  clients: z.array(z.string()),
+  routes: z.array(z.string()),
+  reasons: z.array(z.string()),
+  requests: z.number().int(),
+  accepted: z.number().int(),
+  rejected: z.number().int(),
+  acceptedAfterDeactivation: z.number().int(),
+  firstSeen: epochMs,
+  lastSeen: epochMs,
+})
+
+const checklistItemSchema = z.object({ id: z.string(), state: z.string(), detail: z.string() })
+
+export const incidentViewSchema = z.object({
+  incident: incidentSummarySchema,
+  now: epochMs,
+  sinceOpenMs: z.number(),
+  versionState: z.string().nullable(),
+  deactivatedAt: nullableMs,
+  newerVersions: z.array(z.object({ version: z.string(), state: z.string() })),
+  knownUsers: z.array(knownUserViewSchema),
+  knownUsersOnVersion: z.number().int(),
+  knownUsersMoved: z.number().int(),
+  unknownSources: z.array(unknownSourceSchema),
+  unmatchedFromKnownSources: z.array(
+    z.object({
+      clientId: z.string(),
+      sourceAddress: z.string(),
+      userAgent: z.string(),
+      requests: z.number().int(),
+    }),
+  ),
+  routesReached: z.array(z.string()),
+  scopes: z.array(z.string()),
+  share: z.object({
+    from: epochMs,
+    to: epochMs,
+    requests: z.number().int(),
+    totalRequests: z.number().int(),
+    share: z.number(),
+  }),
+  afterDeactivation: z.object({
+    acceptedByGateway: z.array(
+      z.object({ gateway: z.string(), requests: z.number().int(), sources: z.array(z.string()) }),
+    ),
+    breaking: z.array(
+      z.object({
+        id: z.string(),
+        clientId: z.string(),
+        sourceAddress: z.string(),
+        rejected: z.number().int(),
+      }),
+    ),
+  }),
+  checklist: z.array(checklistItemSchema),
+  readiness: z
+    .object({
+      keyId: z.string(),
+      version: z.string(),
+      verdict: z.enum(['ready', 'not_ready', 'unknown']),
+      rules: z.array(
+        z.object({
+          id: z.string(),
+          outcome: z.enum(['pass', 'fail', 'unknown']),
+          detail: z.string(),
+          numbers: z.record(z.string(), z.number().nullable()),
+        }),
+      ),
+      incidentId: z.string(),
+    })
+    .describe('the gate verdict under incident rules'),
+})
+
+export const incidentReportSchema = z.object({
+  incident: incidentSummarySchema,
+  generatedAt: epochMs,
+  summary: z.object({
+    state: z.enum(['open', 'closed']),
+    durationMs: z.number(),
+    knownUsers: z.number().int(),
+    knownUsersMoved: z.number().int(),
+    unknownSources: z.number().int(),
+    unknownRequests: z.number().int(),
+    unknownAccepted: z.number().int(),
+    deactivatedAt: nullableMs,
+    timeToDeactivateMs: z.number().nullable(),
+    verdict: z.string(),
+  }),
+  timeline: z.array(
+    z.object({
+      time: epochMs,
+      step: z.string(),
+      detail: z.string(),
+      evidence: z.record(z.string(), z.unknown()),
+    }),
+  ),
+  checklist: z.array(checklistItemSchema),
+  knownUsers: z.array(knownUserViewSchema),
+  unknownSources: z.array(unknownSourceSchema),
+  routesReached: z.array(z.string()),
+})

@@ -392,6 +392,35 @@ const ROWS: Row[] = [
     code: 'KS_VALIDATION_FAILED',
   },
   {
+    name: 'incidents listed with an unknown parameter',
+    request: get(`/api/v1/incidents?${CANARY}=1`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'incident id not inc_…',
+    request: get(`/api/v1/incidents/${CANARY}.x/report`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'read token opening an incident',
+    request: withBody('POST', '/api/v1/incidents', read + json, `{"note":"${CANARY}"}`),
+    status: 403,
+    code: 'KS_FORBIDDEN',
+  },
+  {
+    name: 'incident opened with an unknown field',
+    request: withBody(
+      'POST',
+      '/api/v1/incidents',
+      admin + json,
+      '{"key_id":"acme","version":"v1","reason":"leaked","extra":1}',
+    ),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
     name: 'silences listed with an unknown parameter',
     request: get(`/api/v1/silences?${CANARY}=1`, read),
     status: 400,

@@ -27,6 +27,9 @@ const TYPE_LABELS: Record<AlertType, string> = {
   ingest_lag: 'ingest lag',
   dead_letter_rate: 'dead-letter rate',
   delivery_failing: 'delivery failing',
+  incident_open: 'incident open',
+  incident_unknown_source: 'leaked key used by an unknown source',
+  incident_accepted_after_deactivation: 'leaked key still accepted after deactivation',
 }
 
 export function typeLabel(type: AlertType): string {
@@ -286,6 +289,20 @@ export function nextSteps(a: Alert, kind: NotificationKind): string[] {
     case 'delivery_failing':
       return [
         'Notifications to a receiver keep failing: check its configuration and that its endpoint is reachable. keyshift keeps retrying.',
+      ]
+    case 'incident_open':
+      return [
+        `Move every known user listed in the evidence to the new version now; \`keyshift incident show ${String(a.labels.incident ?? '')}\` lists who is left.`,
+        `Deactivate ${v} as soon as they have moved (or accept the listed breakage with \`keyshift gate --accept-breakage\`).`,
+      ]
+    case 'incident_unknown_source':
+      return [
+        `A source outside the snapshot of ${v}'s known users is using it: block the address at the gateway if it is not yours.`,
+        `Deactivate ${v} as soon as its known users have moved; ${gate(a)} says when.`,
+      ]
+    case 'incident_accepted_after_deactivation':
+      return [
+        `${v} is deactivated but the gateway under Where still accepts it: remove it from that gateway's key store or flush its credential cache now.`,
       ]
     default:
       return []

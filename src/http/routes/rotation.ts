@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ValidationError } from '../../domain/errors.ts'
-import type { RotationService } from '../../rotation/rotation-service.ts'
+import type { RotationService, VerdictRequest } from '../../rotation/rotation-service.ts'
 import { durationSchema } from '../../shared/duration.ts'
 import { instantParamSchema, instantToMs } from '../../shared/instant.ts'
 import {
@@ -128,8 +128,15 @@ export const rotationRouteDocs: RouteDoc[] = [
   },
 ]
 
-export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAuth; clock: () => number }) {
+export function rotationRoutes(opts: {
+  rotation: RotationService
+  auth: TokenAuth
+  clock: () => number
+  /** The gate's verdict (IncidentService.verdict: incident rules while an incident is open); default rotation.readiness. */
+  verdict?: (req: VerdictRequest, now: number) => Promise<object>
+}) {
   const { rotation, auth, clock } = opts
+  const verdict = opts.verdict ?? ((req: VerdictRequest, now: number) => rotation.readiness(req, now))
   return async function plugin(app: FastifyInstance) {
     const read = { onRequest: auth.require('read') }
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
@@ -179,7 +186,7 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
       const q = parseParams(readinessQuery, req.query, 'query')
       const now = clock()
       try {
-        const v = await rotation.readiness(
+        const v = await verdict(
           {
             keyId: p.keyId,
             version: p.version,

@@ -263,13 +263,22 @@ async function loadAlerts(errors) {
   return data
 }
 
+/** Open incidents with their live views (null when the daemon has no incidents API). */
+async function loadIncidents(errors) {
+  const list = await load('api/v1/incidents?state=open', errors, { optional: true, list: 'incidents' })
+  if (list === null) return null
+  const views = await Promise.all(list.incidents.map((i) => load(`api/v1/incidents/${enc(i.id)}`, errors)))
+  return views.filter((v) => v !== null)
+}
+
 async function loadAll() {
   const errors = []
+  const incidentsP = loadIncidents(errors)
   const findingsP = load('api/v1/findings', errors, { list: 'findings' })
   const alertsP = loadAlerts(errors)
   const list = await load('api/v1/keys', errors, { list: 'keys' })
   const keys = list ? await Promise.all(list.keys.map((k) => loadKey(k, errors))) : null
-  return { list, keys, findings: await findingsP, alerts: await alertsP, errors }
+  return { list, keys, findings: await findingsP, alerts: await alertsP, incidents: await incidentsP, errors }
 }
 
 // ---------------------------------------------------------------------------
@@ -969,6 +978,77 @@ function renderAlerts(state) {
 // Banner, status line, refresh loop
 // ---------------------------------------------------------------------------
 
+const CHECK_MARK = { done: '✔', pending: '…', failed: '✘', unknown: '?' }
+
+/** One open incident: what to chase now (the live view of GET /api/v1/incidents/:id). */
+function incidentBlock(v) {
+  const i = v.incident
+  const left = v.knownUsers.filter((u) => u.state !== 'moved')
+  return h(
+    'article',
+    { class: 'incident', 'data-incident': i.id },
+    h(
+      'p',
+      { class: 'incident-title' },
+      `INCIDENT ${i.id}: ${i.keyId} ${i.version} ${i.reason}, open ${ago(i.openedAt, v.now).replace(' ago', '')}`,
+      ` · ${pct(v.share.share)} of the key's traffic`,
+    ),
+    h(
+      'ul',
+      { class: 'incident-checklist' },
+      v.checklist.map((c) =>
+        h(
+          'li',
+          { 'data-step': c.id, 'data-state': c.state },
+          `${CHECK_MARK[c.state] ?? '?'} ${c.id.replaceAll('_', ' ')}: ${c.detail}`,
+        ),
+      ),
+    ),
+    table(
+      `Known users still on ${i.version} (${left.length} of ${v.knownUsers.length})`,
+      ['Client', 'Source', 'User agent', 'State', 'Last use'],
+      left.map((u) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, u.clientId || '—'),
+          h('td', {}, u.sourceAddress || '—'),
+          h('td', {}, u.userAgent || '—'),
+          h('td', {}, u.state.replace('_', ' ')),
+          h('td', {}, timeAgo(u.lastLeakedUse, v.now)),
+        ),
+      ),
+      { class: 'incident-known' },
+    ),
+    table(
+      `Unknown sources (${v.unknownSources.length})`,
+      ['Source', 'User agents', 'Gateways', 'Routes', 'Requests', 'Accepted', 'Last use'],
+      v.unknownSources.map((u) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, u.sourceAddress || '—'),
+          h('td', {}, shortList(u.userAgents)),
+          h('td', {}, shortList(u.gateways)),
+          h('td', {}, shortList(u.routes)),
+          h('td', { class: 'num' }, num(u.requests)),
+          h('td', { class: 'num' }, num(u.accepted)),
+          h('td', {}, timeAgo(u.lastSeen, v.now)),
+        ),
+      ),
+      { class: 'incident-unknown' },
+    ),
+    h('p', {}, 'Routes reached: ', shortList(v.routesReached), ` · gate: ${v.readiness.verdict}`),
+  )
+}
+
+function renderIncidents(state) {
+  const el = document.getElementById('incidents')
+  const views = state.incidents ?? []
+  el.hidden = views.length === 0
+  fill(el, views.map(incidentBlock))
+}
+
 let lastBannerText = ''
 let lastSuccess = null
 
@@ -1041,6 +1121,7 @@ async function refresh() {
   clearTimeout(timer)
   try {
     const state = await loadAll()
+    renderIncidents(state)
     renderAttention(state)
     renderKeys(state)
     renderAlerts(state)

@@ -21,7 +21,7 @@ import { isKafkaSourceId, KafkaSource, kafkaSourceId } from './ingest/kafka/kafk
 import { LifecycleConsumer } from './ingest/kafka/lifecycle-consumer.ts'
 import { type DeadLetterSink, IngestPipeline, type RecordDecoder } from './ingest/pipeline.ts'
 import { createFingerprinter } from './ingest/secrets/fingerprint.ts'
-import { scrubBytes } from './ingest/secrets/scrub.ts'
+import { scrubBytes, scrubTruncatedBytes } from './ingest/secrets/scrub.ts'
 import type { Source } from './ingest/source.ts'
 import { createFileSource } from './ingest/sources/file-source.ts'
 import { createStdinSource } from './ingest/sources/stdin-source.ts'
@@ -172,7 +172,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       return d
     },
     deadLetters,
-    scrub: (bytes) => scrubBytes(bytes, fingerprint),
+    scrub: (bytes, truncated) =>
+      truncated ? scrubTruncatedBytes(bytes, fingerprint) : scrubBytes(bytes, fingerprint),
     logger,
     registry: metrics,
     batchMaxEvents: config.ingest.batch_max_events,

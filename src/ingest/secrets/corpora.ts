@@ -364,6 +364,15 @@ export const KEEP_CORPUS: Readonly<Record<string, readonly string[]>> = {
     'GetCustomerPaymentMethodsRequest',
     'PAYMENTS_API_PRODUCTION_EU_WEST',
   ],
+  // What keyshift writes into its own log lines, which the log edge scrubs too.
+  "keyshift's own ids": [
+    'ntf_3f1d0c9a8b7e6f5a4d3c2b1a09f8e7d6',
+    'sil_9f9ca5c1-588a-49b5-a47b-7417d255c803',
+    'api:72df782b-1280-488b-b660-5ebdf298c925',
+    'file:3733ac4617c7c015f1f21cf790eeeb58',
+    'kafka:auth-events:3:123456',
+    'fp_2dac67a58230cc77598ee76ddbf0d037',
+  ],
 }
 
 export interface CorpusResult {

@@ -111,6 +111,9 @@ const MIN_HEX_ENTROPY_BITS = 3
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const XRAY_TRACE_RE = /^\d-[0-9a-f]{8}-[0-9a-f]{24}$/
 const TRACEPARENT_RE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
+// keyshift's own notification ids (alerting/pipeline/record.ts): a content hash that
+// log lines carry to name a delivery. No vendor key uses the `ntf_` head.
+const NOTIFICATION_ID_RE = /^ntf_[0-9a-f]{32}$/
 // `cus_NffrFeUfNV2Hib`, `pi_3MtwBwLkdIwHu7ix28a3tqPa`, `sil_<uuid>`: a lowercase type
 // word, then a short id. Vendor keys of this shape have bodies of 30+ characters
 // (or a known head); prefixes that say "secret" never count as ids.
@@ -238,7 +241,8 @@ function isPathLike(v: string): boolean {
  * - UUIDs, hex ids of ≤ 32 chars (request/trace/span ids), X-Ray and W3C trace ids;
  * - paths (leading `/`, judged segment by segment by the caller);
  * - product chains (`svc-06/okhttp/4.12.0`), slugs (`payments-7f9c8d6b5-x2k9p`),
- *   prefixed ids (`cus_NffrFeUfNV2Hib`, `sil_<uuid>`) and keyshift fingerprints.
+ *   prefixed ids (`cus_NffrFeUfNV2Hib`, `sil_<uuid>`), keyshift fingerprints and
+ *   notification ids (`ntf_` + 32 hex).
  */
 function isHighEntropyToken(v: string): boolean {
   const n = v.length
@@ -271,7 +275,7 @@ function isHighEntropyToken(v: string): boolean {
   if (letters === 0) return false
   if (hex && n <= 32) return false
   if (n === 35 && (isFingerprint(v) || XRAY_TRACE_RE.test(v))) return false
-  if (n === 36 && UUID_RE.test(v)) return false
+  if (n === 36 && (UUID_RE.test(v) || NOTIFICATION_ID_RE.test(v))) return false
   if (n === 55 && TRACEPARENT_RE.test(v)) return false
   if (digits === 0 && (upper * 4 < letters || upper * 4 > letters * 3)) return false // see isRandomCase
   // Hex has 4 bits a character at most: a random 33+ hex run measures ~3.7.
@@ -555,6 +559,49 @@ export function scrubTextCounted(
 export function scrubBytes(buf: Buffer, fingerprint: Fingerprinter): Buffer {
   if (isUtf8(buf)) return Buffer.from(scrubText(buf.toString('utf8'), fingerprint), 'utf8')
   return Buffer.from(scrubText(buf.toString('latin1'), fingerprint), 'latin1')
+}
+
+// Bytes that end a token: a cut right after one of these splits no key.
+const TOKEN_DELIMITERS = new Uint8Array(128)
+for (const c of ' \t\r\n"\',;{}[]()<>') TOKEN_DELIMITERS[c.charCodeAt(0)] = 1
+
+/**
+ * Where a truncated record can be cut without leaving part of a key: before the
+ * opening quote of a JSON string the cut fell inside (its name and the rest of its
+ * value are gone, so no rule could recognise it), then back over any partial token.
+ */
+export function safeCutOffset(text: string): number {
+  let inString = false
+  let open = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++
+      else if (c === 34) inString = false
+    } else if (c === 34) {
+      inString = true
+      open = i
+    }
+  }
+  let end = inString ? open : text.length
+  while (end > 0) {
+    const c = text.charCodeAt(end - 1)
+    if (c < 128 && TOKEN_DELIMITERS[c] === 1) break
+    end--
+  }
+  return end
+}
+
+/**
+ * Scrubs the kept beginning of a record that was cut at a size limit (a line over
+ * the line limit). The cut can fall inside a key and leave a fragment shorter than
+ * any rule's minimum, so the tail is first cut back to a safe point
+ * (`safeCutOffset`), then the rest is scrubbed like any record: no fragment of a
+ * key survives the cut.
+ */
+export function scrubTruncatedBytes(buf: Buffer, fingerprint: Fingerprinter): Buffer {
+  const end = safeCutOffset(buf.toString('latin1'))
+  return scrubBytes(buf.subarray(0, end), fingerprint)
 }
 
 // ---------------------------------------------------------------------------

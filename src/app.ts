@@ -21,6 +21,7 @@ import { isKafkaSourceId, KafkaSource, kafkaSourceId } from './ingest/kafka/kafk
 import { LifecycleConsumer } from './ingest/kafka/lifecycle-consumer.ts'
 import { type DeadLetterSink, IngestPipeline, type RecordDecoder } from './ingest/pipeline.ts'
 import { createFingerprinter } from './ingest/secrets/fingerprint.ts'
+import { createInputScrubber } from './ingest/secrets/input-scrubber.ts'
 import { scrubBytes, scrubTruncatedBytes } from './ingest/secrets/scrub.ts'
 import type { Source } from './ingest/source.ts'
 import { createFileSource } from './ingest/sources/file-source.ts'
@@ -99,6 +100,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const metrics = deps.registry ?? createRegistry()
   const clock = deps.clock ?? Date.now
   const fingerprint = createFingerprinter(resolvePepper(config))
+  // The same scrubber as gateway logs at the HTTP edge (registry files and the
+  // lifecycle topic build theirs from the same fingerprinter).
+  const scrubInput = createInputScrubber(fingerprint)
 
   const store = createStoreClient(config)
   await migrate(store.client, store.database, {
@@ -266,6 +270,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     ? createHttpServer({
         logger,
         registry: metrics,
+        scrubInput,
         checks: [
           {
             name: 'store',

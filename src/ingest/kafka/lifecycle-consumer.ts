@@ -9,6 +9,7 @@ import type { KeyRegistry } from '../../registry/key-registry.ts'
 import { parseLifecycle, type RecordedLifecycleEvent } from '../../registry/lifecycle-input.ts'
 import type { Logger } from '../../telemetry/logger.ts'
 import type { Registry } from '../../telemetry/metrics.ts'
+import { createInputScrubber, type InputScrubber } from '../secrets/input-scrubber.ts'
 import type { Source } from '../source.ts'
 import { ConsumerSupervisor } from './supervisor.ts'
 import { ensureTopic } from './topics.ts'
@@ -18,6 +19,8 @@ export class LifecycleConsumer implements Source {
   #supervisor: ConsumerSupervisor | null = null
   #assigned = false
   readonly #rejected: Counter<'reason'>
+  // Applied to each message before it is parsed: the lifecycle topic's edge.
+  readonly #scrubInput: InputScrubber
 
   constructor(
     private readonly o: {
@@ -32,6 +35,7 @@ export class LifecycleConsumer implements Source {
     },
   ) {
     this.id = `kafka:${o.topic}`
+    this.#scrubInput = createInputScrubber(o.fingerprint)
     this.#rejected = new Counter({
       name: 'keyshift_lifecycle_events_rejected_total',
       help: 'Lifecycle messages that could not be parsed, by reason.',
@@ -83,7 +87,7 @@ export class LifecycleConsumer implements Source {
     const events: RecordedLifecycleEvent[] = []
     for (const m of batch.messages) {
       try {
-        const doc = JSON.parse(m.value?.toString('utf8') ?? '')
+        const doc = this.#scrubInput(JSON.parse(m.value?.toString('utf8') ?? '') as unknown)
         events.push(
           parseLifecycle(doc, {
             now: Number(m.timestamp) || clock(),

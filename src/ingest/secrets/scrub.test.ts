@@ -476,3 +476,14 @@ describe('scrubTruncatedBytes (a line cut at the line limit)', () => {
     expect(safeCutOffset('')).toBe(0)
   })
 })
+
+describe('scrubText: a full stop after a key', () => {
+  it.each([
+    [`rotated after ${KEY} leaked.`, `rotated after ${F} leaked.`],
+    [`the leaked key was ${KEY}.`, `the leaked key was ${F}.`],
+    [`see ${KEY}... and more`, `see ${F}... and more`],
+    ['okhttp/4.12.0.', 'okhttp/4.12.0.'],
+  ])('%s', (input, expected) => {
+    expect(scrubText(input, fp)).toBe(expected)
+  })
+})

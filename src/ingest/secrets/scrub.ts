@@ -460,6 +460,16 @@ function scrubBare(tok: string, st: ScrubState): string {
 }
 
 function scrubToken(tok: string, st: ScrubState): string {
+  // A sentence's full stop is not part of the key before it (`… leaked sk_live_….`):
+  // no key format ends in a dot, and keeping it out lets the key fingerprint the
+  // same as everywhere else.
+  let end = tok.length
+  while (end > 0 && tok.charCodeAt(end - 1) === 46) end--
+  if (end > 0 && end < tok.length) return scrubTokenBody(tok.slice(0, end), st) + tok.slice(end)
+  return scrubTokenBody(tok, st)
+}
+
+function scrubTokenBody(tok: string, st: ScrubState): string {
   const eq = tok.indexOf('=')
   if (
     (tok.charCodeAt(0) === 47 && (tok.length < MIN_GENERIC_KEY_LENGTH || isPathLike(tok))) ||

@@ -35,7 +35,7 @@ import { EventStore } from './store/clickhouse/event-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
-import { createLogger, type Logger } from './telemetry/logger.ts'
+import { createLogger, type Logger, scrubLogsWith } from './telemetry/logger.ts'
 import { createRegistry, type Registry } from './telemetry/metrics.ts'
 
 export interface AppDeps {
@@ -100,6 +100,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const metrics = deps.registry ?? createRegistry()
   const clock = deps.clock ?? Date.now
   const fingerprint = createFingerprinter(resolvePepper(config))
+  scrubLogsWith(logger, fingerprint)
   // The same scrubber as gateway logs at the HTTP edge (registry files and the
   // lifecycle topic build theirs from the same fingerprinter).
   const scrubInput = createInputScrubber(fingerprint)

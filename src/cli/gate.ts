@@ -97,6 +97,12 @@ async function verdictFromStore(o: GateOpts, keyId: string, version: string): Pr
   }
 }
 
+function defaultAskedBy(): string {
+  return process.env.GITHUB_ACTOR
+    ? `github:${process.env.GITHUB_ACTOR}${process.env.GITHUB_RUN_ID ? `/run/${process.env.GITHUB_RUN_ID}` : ''}`
+    : `cli:${process.env.USER ?? 'unknown'}`
+}
+
 export function registerGateCommand(program: Command): void {
   withConfigOption(program.command('gate'))
     .description(
@@ -112,7 +118,12 @@ export function registerGateCommand(program: Command): void {
       process.env.KEYSHIFT_URL,
     )
     .option('--token <token>', 'read token for --url (default $KEYSHIFT_TOKEN)', process.env.KEYSHIFT_TOKEN)
-    .option('--asked-by <who>', 'recorded in the audit log (default $GITHUB_ACTOR or $USER)')
+    // Defaults from the environment are option defaults, so the CLI edge scrubs them too.
+    .option(
+      '--asked-by <who>',
+      'recorded in the audit log (default $GITHUB_ACTOR or $USER)',
+      defaultAskedBy(),
+    )
     .option('--json', 'print the verdict as JSON')
     .action(async (keyArg: string | undefined, versionArg: string | undefined, o: GateOpts) => {
       const keyId = o.key ?? keyArg
@@ -122,9 +133,6 @@ export function registerGateCommand(program: Command): void {
         process.exitCode = EXIT.unknown
         return
       }
-      o.askedBy ??= process.env.GITHUB_ACTOR
-        ? `github:${process.env.GITHUB_ACTOR}${process.env.GITHUB_RUN_ID ? `/run/${process.env.GITHUB_RUN_ID}` : ''}`
-        : `cli:${process.env.USER ?? 'unknown'}`
       let v: GateVerdict
       try {
         v = o.url

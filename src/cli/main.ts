@@ -10,6 +10,7 @@ import { registerMigrateCommand } from './migrate.ts'
 import { registerNotifyCommand } from './notify.ts'
 import { registerReplayCommand } from './replay.ts'
 import { registerRunCommand } from './run.ts'
+import { scrubCommandInputs } from './scrub-input.ts'
 import { registerSilenceCommand } from './silence.ts'
 import { registerSimulateCommand } from './simulate.ts'
 import { registerStatusCommand } from './status.ts'
@@ -37,6 +38,7 @@ registerDemoCommand(program)
 registerSilenceCommand(program)
 registerNotifyCommand(program)
 registerDetectCommand(program)
+scrubCommandInputs(program)
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`keyshift: ${err.message}\n`)

@@ -254,6 +254,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         pollIntervalMs: s.poll_interval_ms,
         maxBatchRecords: config.ingest.batch_max_events,
         startAt: s.start_at,
+        // The position's digest of the file's first (raw, possibly key-bearing) bytes is keyed by the pepper.
+        headKey: fingerprint('file-source-head-digest'),
       })
       decoders.set(src.id, makeDecoder(s.decoder))
       sources.push(src)

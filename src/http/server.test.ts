@@ -48,6 +48,21 @@ describe('createHttpServer: the HTTP edge scrubs client input before any route s
     await app.close()
   })
 
+  it('refuses a query value over the bound before scrubbing could shorten it, without echoing it', async () => {
+    const app = serverEchoingInput(true)
+    const res = await app.inject({
+      method: 'GET',
+      url: `/api/v1/echo/acme?asked_by=${CANARY}${'a'.repeat(300)}`,
+    })
+    expect(res.statusCode).toBe(400)
+    expect(res.json()).toMatchObject({
+      code: 'KS_VALIDATION_FAILED',
+      detail: 'query: asked_by: at most 256 characters',
+    })
+    expect(res.body).not.toContain('CANARY')
+    await app.close()
+  })
+
   it('without a scrubber the same request echoes the key (the hook is what removes it)', async () => {
     const app = serverEchoingInput(false)
     const res = await app.inject({ method: 'POST', url: `/api/v1/echo/${CANARY}`, payload: { c: CANARY } })

@@ -225,6 +225,8 @@ describe('a canary secret through every edge appears nowhere', () => {
       `/api/v1/findings?key=${CANARY}`,
       `/api/v1/keys/${CANARY}/versions/v1/stragglers?lookback=1h`,
       `/api/v1/keys/${CANARY}?from=${CANARY}`,
+      `/api/v1/no-such-route/${CANARY}`,
+      `/api/v1/keys/${KEY}?${CANARY}=1`,
     ]) {
       await call('GET', path, undefined, READ_TOKEN)
       placements += 3 // the path or query value, and two headers

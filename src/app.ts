@@ -7,6 +7,8 @@ import { join, resolve } from 'node:path'
 import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
+import { UsageAnomalies } from './evaluation/usage-anomalies.ts'
+import { openApiDocument } from './http/api-docs.ts'
 import { TokenAuth } from './http/auth.ts'
 import { checkOpenApiBinding } from './http/bind-check.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
@@ -43,6 +45,7 @@ import { EventStore } from './store/clickhouse/event-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
+import { UsageBandStore } from './store/clickhouse/usage-band-store.ts'
 import { createLogger, type Logger, scrubLogsWith } from './telemetry/logger.ts'
 import { createRegistry, type Registry } from './telemetry/metrics.ts'
 
@@ -147,8 +150,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const status = new StatusStore(store.client, store.database)
   const keys = new KeyRegistry(new RegistryStore(store.client, store.database), logger)
   await keys.refresh()
+  const analytics = new AnalyticsStore(store.client, store.database)
+  const usageBands = new UsageBandStore(store.client, store.database)
   const rotation = new RotationService({
-    analytics: new AnalyticsStore(store.client, store.database),
+    analytics,
     status,
     keys,
     analysis: config.analysis,
@@ -223,6 +228,21 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     metrics,
     clock,
     ingest: () => ingestState(),
+    usage: new UsageAnomalies(
+      config.analysis.usage_anomaly,
+      {
+        keys: async (now) => [
+          ...new Set([
+            ...(await analytics.keys({ from: now - 86_400_000, to: now })).map((k) => k.keyId),
+            ...keys.versions().map((v) => v.keyId),
+          ]),
+        ],
+        usageBuckets: (keyIds, w, bucketMs) => analytics.usageBucketsOfKeys(keyIds, w, bucketMs),
+        freshness: (now) => status.freshness(now),
+        recordBands: (points) => usageBands.insert(points),
+      },
+      logger,
+    ),
   })
   kickEvaluation = () => alerting.kick()
 
@@ -315,6 +335,9 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
     await http.register(statusPageRoutes())
     await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))
+    // The contract of every route above, public like /healthz: it holds no data.
+    const openapi = openApiDocument()
+    http.get('/api/v1/openapi.json', async () => openapi)
   }
 
   const heartbeat = async () => {

@@ -647,12 +647,12 @@ describe('hostile HTTP requests', () => {
     const silences = await send(port, get('/api/v1/silences?expired=true', read))
     expect({ status: silences.status, body: JSON.parse(silences.body) }).toEqual({
       status: 200,
-      body: { silences: [] },
+      body: { silences: [], next_cursor: null },
     })
     const lifecycle = await send(port, get('/api/v1/lifecycle', read))
     expect({ status: lifecycle.status, body: JSON.parse(lifecycle.body) }).toEqual({
       status: 200,
-      body: { events: [] },
+      body: { events: [], next_cursor: null },
     })
   })
 })

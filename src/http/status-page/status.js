@@ -162,9 +162,9 @@ const lastGood = new Map()
  * never blanks what the page already showed. `optional`: a 404 means the
  * endpoint does not exist on this version of keyshift (no error, null data).
  */
-async function load(path, errors, { optional = false } = {}) {
+async function load(path, errors, { optional = false, list = null } = {}) {
   try {
-    const data = await getJson(path)
+    const data = list ? await getAllPages(path, list) : await getJson(path)
     lastGood.set(path, data)
     return data
   } catch (err) {
@@ -179,11 +179,19 @@ async function load(path, errors, { optional = false } = {}) {
 
 const enc = encodeURIComponent
 
-/**
- * Versions whose deactivation is the next step: registered versions older than
- * the newest active one (the API lists registered versions oldest first) that
- * are not deactivated yet.
- */
+/** A paginated list, every page: the first page's fields with `field` holding all items. */
+async function getAllPages(path, field) {
+  const first = await getJson(path)
+  const items = [...first[field]]
+  let cursor = first.next_cursor
+  while (cursor) {
+    const page = await getJson(`${path}${path.includes('?') ? '&' : '?'}cursor=${enc(cursor)}`)
+    items.push(...page[field])
+    cursor = page.next_cursor
+  }
+  return { ...first, [field]: items, next_cursor: null }
+}
+
 /**
  * Deactivated versions that still carried requests in the last 24 hours: the
  * gateway still accepts them, or clients keep failing on them. Either way an
@@ -195,9 +203,19 @@ export function deactivatedInUse(detail) {
     .filter((v) => v.registered && v.state === 'deactivated')
     .map((v) => ({ version: v.version, share: day.versions.find((x) => x.version === v.version) }))
     .filter((x) => x.share && x.share.requests > 0)
-    .map((x) => ({ version: x.version, requests: x.share.requests, share: x.share.share, total: day.total }))
+    .map((x) => ({
+      version: x.version,
+      requests: x.share.requests,
+      share: x.share.share,
+      total: day.totalRequests,
+    }))
 }
 
+/**
+ * Versions whose deactivation is the next step: registered versions older than
+ * the newest active one (the API lists registered versions oldest first) that
+ * are not deactivated yet.
+ */
 export function oldVersions(versions) {
   const registered = versions.filter((v) => v.registered)
   let newestActive = -1
@@ -240,16 +258,16 @@ let alertsAbsentUntil = 0
 
 async function loadAlerts(errors) {
   if (Date.now() < alertsAbsentUntil) return null
-  const data = await load('api/v1/alerts', errors, { optional: true })
+  const data = await load('api/v1/alerts', errors, { optional: true, list: 'alerts' })
   if (data === null && !lastGood.has('api/v1/alerts')) alertsAbsentUntil = Date.now() + ALERTS_REPROBE_MS
   return data
 }
 
 async function loadAll() {
   const errors = []
-  const findingsP = load('api/v1/findings', errors)
+  const findingsP = load('api/v1/findings', errors, { list: 'findings' })
   const alertsP = loadAlerts(errors)
-  const list = await load('api/v1/keys', errors)
+  const list = await load('api/v1/keys', errors, { list: 'keys' })
   const keys = list ? await Promise.all(list.keys.map((k) => loadKey(k, errors))) : null
   return { list, keys, findings: await findingsP, alerts: await alertsP, errors }
 }

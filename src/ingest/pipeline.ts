@@ -45,8 +45,12 @@ export interface PipelineOptions {
   /** Decoder per source id; sources not listed are rejected at submit. */
   decoderFor: (source: string) => RecordDecoder
   deadLetters: DeadLetterSink
-  /** Replaces anything shaped like key material in raw bytes before they are dead-lettered. */
-  scrub: (bytes: Buffer) => Buffer
+  /**
+   * Replaces anything shaped like key material in raw bytes before they are
+   * dead-lettered. `truncated`: the bytes are the kept beginning of a longer line,
+   * so the cut may have split a key (see `scrubTruncatedBytes`).
+   */
+  scrub: (bytes: Buffer, truncated: boolean) => Buffer
   logger: Logger
   registry: Registry
   batchMaxEvents: number
@@ -398,8 +402,9 @@ export class IngestPipeline implements IngestSink {
   }
 
   #decode(source: string, partition: number, record: SourceRecord, now: number): Buffered {
+    const oversized = (record as { oversized?: boolean }).oversized === true
     try {
-      if ((record as { oversized?: boolean }).oversized) {
+      if (oversized) {
         throw new DecodeError('too_large', 'line exceeds the maximum line length')
       }
       const event = this.#o.decoderFor(source).decode(record.value, {
@@ -424,7 +429,7 @@ export class IngestPipeline implements IngestSink {
           offset: record.offset,
           reason: err.reason,
           detail: err.message,
-          bytes: this.#o.scrub(record.value),
+          bytes: this.#o.scrub(record.value, oversized),
         },
       }
     }

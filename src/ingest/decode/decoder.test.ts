@@ -79,6 +79,23 @@ describe('createDecoder', () => {
     expect(ev.userAgent).toBe(`acme-admin/1.0 key=${fp(leaked)}`)
   })
 
+  it.each([
+    ['svc-06/okhttp/4.12.0', '/v1/payment_intents/pi_3MtwBwLkdIwHu7ix28a3tqPa/confirm'],
+    [
+      'billing-worker-prod-7f9c8d6b5-x2k9p/okhttp/4.12.0',
+      '/api/v1/silences/sil_0b5e7c21-f4e4-4d7a-9c3b-2a1d0e9f8c7b',
+    ],
+  ])('keeps the client identity %s and the route %s as they are', (userAgent, route) => {
+    const ev = decodeRecord(
+      kong,
+      kongRecord({
+        request: { method: 'POST', uri: route, headers: { apikey: KEY_V1, 'user-agent': userAgent } },
+      }),
+    )
+    expect(ev.userAgent).toBe(userAgent)
+    expect(ev.route).toBe(route)
+  })
+
   it('scrubs configured secret fields, even ones a mapping reads', () => {
     const d = testDecoder({
       preset: 'mapping',

@@ -22,59 +22,15 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { AuthEvent } from '../../domain/auth-event.ts'
-import type { StoredPosition } from '../../ingest/source.ts'
+import {
+  batchIdentity,
+  type EncodedEvent,
+  type IngestStore,
+  type PartitionBatch,
+  type StoredPositionRow,
+} from '../../ingest/store-port.ts'
 import { classifyStoreError } from './errors.ts'
 import { qualified, quoteString } from './identifiers.ts'
-
-/**
- * An event encoded for the store when it is decoded: its UTC day (one insert,
- * so one part, per day), its event time, and its row as one JSONCompactEachRow
- * line. Encoding at decode time keeps the flush short (the rows are ready when
- * the store is) and lets the decoded object die young instead of waiting for
- * the flush in the old generation.
- */
-export interface EncodedEvent {
-  day: number
-  time: number
-  row: string
-}
-
-export interface DeadLetterRow {
-  time: number
-  offset: bigint
-  reason: string
-  detail: string
-  size: number
-}
-
-export interface PartitionBatch {
-  source: string
-  partition: number
-  /** Position before this batch (the stored next offset it resumed from). */
-  firstOffset: bigint
-  /** Offset of the last record in the batch. */
-  lastOffset: bigint
-  /** Position after this batch. */
-  nextOffset: bigint
-  events: EncodedEvent[]
-  deadLetters: DeadLetterRow[]
-  meta: string
-  /** Rewind epoch of the partition (see IngestSink.rewind). */
-  epoch: number
-  /** Monotonic version for the position rows (pending = ver, committed = ver + 1). */
-  ver: bigint
-  /** Batches from sources with no position (stdin) skip the position rows. */
-  ephemeral?: boolean
-  /** Unique run id for ephemeral batches so their tokens never collide across runs. */
-  runId?: string
-  /**
-   * Id of the flush the batch is written in ('' for none). The embedded store
-   * writes a source's batches of one flush as one insert per day under this id,
-   * and a batch rebuilt after a crash must be written with the rest of its flush
-   * again (see `positions`). A server ignores it: one insert per batch and day.
-   */
-  flush: string
-}
 
 const DAY_MS = 86_400_000
 
@@ -145,7 +101,7 @@ const DEAD_LETTER_COLUMNS = [
 const DEAD_LETTER_STRUCTURE =
   "time DateTime64(3, 'UTC'), src String, src_partition UInt64, src_offset UInt64, reason String, detail String, size UInt32"
 
-function deadLetterValues(d: DeadLetterRow, b: PartitionBatch): unknown[] {
+function deadLetterValues(d: PartitionBatch['deadLetters'][number], b: PartitionBatch): unknown[] {
   return [d.time, b.source, b.partition, d.offset.toString(), d.reason, d.detail, d.size]
 }
 
@@ -185,13 +141,6 @@ interface Insert {
 
 /** Position rows are versioned, not deduplicated. */
 const NO_DEDUP_SETTINGS = 'insert_deduplicate = 0'
-
-/** What a batch's dedup tokens start with: the same for a batch rebuilt after a crash. */
-function batchIdentity(b: PartitionBatch): string {
-  return b.ephemeral
-    ? `${b.source}|${b.runId}|${b.firstOffset}-${b.lastOffset}`
-    : `${b.source}|${b.partition}|e${b.epoch}|${b.firstOffset}-${b.lastOffset}`
-}
 
 /** Types of `EVENT_COLUMNS`, for reading a spooled batch with `file()`. */
 const EVENT_STRUCTURE =
@@ -285,7 +234,7 @@ function eventRowsByDay(batches: readonly PartitionBatch[]): [number, string][] 
   return [...byDay].sort(([x], [y]) => x - y).map(([day, rows]) => [day, `${rows.join('\n')}\n`])
 }
 
-export class EventStore {
+export class EventStore implements IngestStore {
   readonly #client: ClickHouseClient
   readonly #db: string
   readonly #clock: () => number
@@ -311,7 +260,7 @@ export class EventStore {
   }
 
   /** Latest stored position per partition of `source`. */
-  async positions(source: string): Promise<(StoredPosition & { ver: bigint; flush: string })[]> {
+  async positions(source: string): Promise<StoredPositionRow[]> {
     try {
       const rs = await this.#client.query({
         query: `SELECT partition AS p,
@@ -359,6 +308,44 @@ export class EventStore {
       })
     } catch (err) {
       throw classifyStoreError(err, 'reading ingest positions')
+    }
+  }
+
+  encode(event: AuthEvent, source: string, partition: number, offset: bigint): EncodedEvent {
+    return encodeEvent(event, source, partition, offset)
+  }
+
+  /**
+   * Parses event rows exactly as an insert would, into a `null()` table of the
+   * same structure: nothing is stored, and rows the store refuses fail with the
+   * same error (the pipeline bisects a refused flush with this).
+   */
+  async probe(events: readonly EncodedEvent[]): Promise<void> {
+    if (events.length === 0) return
+    const text = `${events.map((e) => e.row).join('\n')}\n`
+    const target = `FUNCTION null(${quoteString(EVENT_STRUCTURE)})`
+    try {
+      if (this.#spoolDir) {
+        // Its own file: a probe runs only between a flush's write attempts.
+        const path = join(this.#spoolDir, 'probe.jsonl')
+        writeFileSync(path, text)
+        try {
+          await this.#client.command({
+            query: `INSERT INTO ${target} SETTINGS max_threads = 1, input_format_parallel_parsing = 0
+              SELECT * FROM file(${quoteString(path)}, 'JSONCompactEachRow', ${quoteString(EVENT_STRUCTURE)})`,
+          })
+        } finally {
+          rmSync(path, { force: true })
+        }
+        return
+      }
+      const { stream } = await this.#client.exec({
+        query: `INSERT INTO ${target} FORMAT JSONCompactEachRow`,
+        values: Readable.from([text]),
+      })
+      await drain(stream)
+    } catch (err) {
+      throw classifyStoreError(err, 'checking ingest rows')
     }
   }
 

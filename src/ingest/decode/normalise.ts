@@ -10,6 +10,7 @@ import {
   UNKNOWN_VERSION,
 } from '../../domain/auth-event.ts'
 import { DecodeError } from '../../domain/errors.ts'
+import { wellFormed } from '../../shared/well-formed.ts'
 import { type Fingerprinter, isFingerprint } from '../secrets/fingerprint.ts'
 import { isCredentialPlaceholder } from '../secrets/scrub.ts'
 import type { Extracted } from './extracted.ts'
@@ -113,7 +114,8 @@ function truncate(s: string, limit: number): string {
 function readText(v: unknown, field: string): string | undefined {
   if (isAbsent(v)) return undefined
   let s: string
-  if (typeof v === 'string') s = v.trim()
+  // Lone surrogates ("\ud800" in the JSON) become U+FFFD here, so they never reach the store.
+  if (typeof v === 'string') s = wellFormed(v.trim())
   else if (typeof v === 'number' && Number.isFinite(v)) s = String(v)
   else throw new DecodeError('bad_type', `${field} must be a string, got ${describeType(v)}`)
   return s === '' || s === '-' ? undefined : s

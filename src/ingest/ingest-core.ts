@@ -2,8 +2,8 @@
 // each partition's position, the rebuild of a batch that was pending when the
 // process stopped, the group-commit buffer, and how a flush's segments become
 // store batches. No I/O, no timers, no randomness: the clock and flush ids are
-// passed in, so every transition is unit-tested (ingest-core.test.ts, and
-// pipeline.test.ts against the in-memory store). IngestPipeline drives it.
+// passed in, so every transition is unit-tested (pipeline.test.ts, and
+// pipeline-faults.test.ts against the in-memory store). IngestPipeline drives it.
 import { wellFormed } from '../shared/well-formed.ts'
 import type { EncodedEvent, PartitionBatch, StoredPositionRow } from './store-port.ts'
 
@@ -110,6 +110,13 @@ export interface PlanOptions {
   now: number
 }
 
+/**
+ * A claimed partition with no stored position starts its position versions at
+ * rank × 2^32: an owner writes far fewer than 2^31 flushes before the next
+ * claim, and 2^64 holds 2^32 claims of one partition.
+ */
+const CLAIM_RANK_SHIFT = 32n
+
 /** Characters of a dead letter's detail kept in the store. */
 const DETAIL_LIMIT = 500
 
@@ -124,6 +131,10 @@ export class IngestCore {
    * from offset 0 (no position known), so it is refused.
    */
   readonly #fenced = new Set<string>()
+  /** This process's claim on each partition it was assigned (consumer groups), by source and partition. */
+  readonly #claims = new Map<string, string>()
+  /** Sources whose partitions are assigned by a consumer group (they claim what they are given). */
+  readonly #claiming = new Set<string>()
   #buffer: Segment[] = []
   #buffered = 0
   #closing = false
@@ -146,8 +157,14 @@ export class IngestCore {
     return this.#state(source, partition).nextOffset
   }
 
-  isFenced(source: string): boolean {
-    return this.#fenced.has(source)
+  /**
+   * A submit this process may not store: its source was fenced and its
+   * positions not read again, or its source claims partitions and this one was
+   * not assigned to this process (a fetch of an earlier assignment).
+   */
+  isFenced(source: string, partition: number): boolean {
+    if (this.#fenced.has(source)) return true
+    return this.#claiming.has(source) && !this.#claims.has(`${source}\u0000${partition}`)
   }
 
   /**
@@ -188,6 +205,23 @@ export class IngestCore {
     }
   }
 
+  /**
+   * `claim` is this process's hold on `partitions` of `source` (an assignment):
+   * its batches carry it. `ranks`: each partition's claim rank. A partition
+   * with no stored position numbers its position rows from its rank, not from
+   * this host's clock: an earlier owner's `pending` row that landed after this
+   * process read the positions (its write was fenced) then ranks below every
+   * row of this owner, whatever the two hosts' clocks say.
+   */
+  claimed(source: string, partitions: readonly number[], claim: string, ranks: readonly bigint[]): void {
+    this.#claiming.add(source)
+    partitions.forEach((p, i) => {
+      const k = `${source}\u0000${p}`
+      this.#claims.set(k, claim)
+      if (!this.#parts.has(k)) this.#state(source, p).ver = (ranks[i] ?? 0n) << CLAIM_RANK_SHIFT
+    })
+  }
+
   /** Moves a partition back to `offset` in a new epoch; returns where it was. */
   rewind(source: string, partition: number, offset: bigint): { from: bigint; epoch: number } {
     const st = this.#state(source, partition)
@@ -222,7 +256,33 @@ export class IngestCore {
       this.#parts.delete(k)
     }
     this.#dropRebuilds(source, err)
+    for (const k of this.#claims.keys()) if (k.startsWith(`${source}\u0000`)) this.#claims.delete(k)
     this.#fenced.add(source)
+  }
+
+  /**
+   * The store found that a later claim than `claim` owns a partition (another
+   * member was assigned it): unless this process claimed it again since, the
+   * partition's buffered records are dropped (their submits rejected with
+   * `err`), its position forgotten, and its submits refused until a new
+   * assignment claims it. Other partitions go on.
+   */
+  release(source: string, partition: number, claim: string, err: Error): boolean {
+    const k = `${source}\u0000${partition}`
+    if (this.#claims.get(k) !== claim) return false
+    this.#claims.delete(k)
+    const kept: Segment[] = []
+    for (const s of this.#buffer) {
+      if (s.source === source && s.partition === partition) {
+        this.#buffered -= s.items.length
+        for (const w of s.waiters) w.reject(err)
+      } else kept.push(s)
+    }
+    this.#buffer = kept
+    const st = this.#parts.get(k)
+    if (st) this.#rejectHeldBack(st, err)
+    this.#parts.delete(k)
+    return true
   }
 
   /** Forgets a partition's in-memory position (after a Kafka rebalance moved it away). */
@@ -403,6 +463,7 @@ export class IngestCore {
         ephemeral: o.isEphemeral(s.source),
         runId: o.runId,
         flush: s.exact ? (s.flush ?? '') : o.groupsPartitions(s.source) ? o.flush : '',
+        claim: this.#claims.get(`${s.source}\u0000${s.partition}`) ?? '',
       }
     })
   }

@@ -12,6 +12,7 @@ import {
   type IngestStore,
   type PartitionBatch,
   type StoredPositionRow,
+  type WriteResult,
 } from './store-port.ts'
 
 const DAY_MS = 86_400_000
@@ -51,6 +52,8 @@ export class MemoryIngestStore implements IngestStore {
   readonly events: StoredRow[] = []
   readonly deadLetterRows: { source: string; partition: number; offset: bigint; reason: string }[] = []
   readonly positionRows: PositionRow[] = []
+  /** Claims in the order they were made: the last one of a partition owns it. */
+  readonly claims: { source: string; partition: number; claim: string }[] = []
   /** Every write call, in order. */
   readonly writes: PartitionBatch[][] = []
   #tokens = new Set<string>()
@@ -110,14 +113,35 @@ export class MemoryIngestStore implements IngestStore {
     if (err) throw err
   }
 
-  async write(batches: readonly PartitionBatch[]): Promise<void> {
-    this.writes.push([...batches])
-    if (this.hang) return new Promise<void>(() => {})
-    const positioned = batches.filter((b) => !b.ephemeral)
-    if (positioned.length > 0) {
-      this.#step({ kind: 'pending', batches })
-      for (const b of positioned) this.positionRows.push(this.#position(b, 'pending'))
+  async claim(source: string, partitions: readonly number[], claim: string): Promise<bigint[]> {
+    return partitions.map((partition) => {
+      const rank = this.claims.filter((c) => c.source === source && c.partition === partition).length + 1
+      this.claims.push({ source, partition, claim })
+      return BigInt(rank)
+    })
+  }
+
+  /** Indexes of claimed batches whose partition was claimed by someone else since (a server store checks this). */
+  #fenced(batches: readonly PartitionBatch[]): number[] {
+    if (this.grouped) return []
+    return batches.flatMap((b, i) => {
+      if (!b.claim) return []
+      const latest = this.claims.filter((c) => c.source === b.source && c.partition === b.partition).at(-1)
+      return latest && latest.claim !== b.claim ? [i] : []
+    })
+  }
+
+  async write(all: readonly PartitionBatch[]): Promise<WriteResult> {
+    this.writes.push([...all])
+    if (this.hang) return new Promise<WriteResult>(() => {})
+    const pendingOf = all.filter((b) => !b.ephemeral)
+    if (pendingOf.length > 0) {
+      this.#step({ kind: 'pending', batches: all })
+      for (const b of pendingOf) this.positionRows.push(this.#position(b, 'pending'))
     }
+    const fenced = this.#fenced(all)
+    const batches = all.filter((_, i) => !fenced.includes(i))
+    const positioned = batches.filter((b) => !b.ephemeral)
     const groups = new Map<string, PartitionBatch[]>()
     for (const b of batches) {
       const token =
@@ -171,6 +195,7 @@ export class MemoryIngestStore implements IngestStore {
       this.#step({ kind: 'committed', batches })
       for (const b of positioned) this.positionRows.push(this.#position(b, 'committed'))
     }
+    return { fenced }
   }
 
   #position(b: PartitionBatch, state: 'pending' | 'committed'): PositionRow {

@@ -282,4 +282,108 @@ describe('rebalances (hole b)', () => {
     const [after] = await store.positions(SRC)
     expect(after!.nextOffset).toBe(15n)
   })
+
+  it('an old owner whose write lands after the next owner read the positions stores nothing of it (claims)', async () => {
+    const store = new MemoryIngestStore({ grouped: false })
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    let aWrites = 0
+    const aStore = Object.assign(Object.create(store) as MemoryIngestStore, {
+      write: async (batches: Parameters<MemoryIngestStore['write']>[0]) => {
+        if (++aWrites === 2) await gate
+        return store.write(batches)
+      },
+    })
+    const a = setup(aStore, { groupsPartitions: () => false })
+    await a.pipeline.positions(SRC, [0])
+    await a.pipeline.submit(SRC, 0, records(0, 0, 9))
+    // A's second batch is on its way to the store when the group rebalances.
+    const late = a.pipeline.submit(SRC, 0, records(0, 10, 19)).catch((err) => err)
+    await until('the old owner to start writing', () => aWrites === 2)
+    const b = setup(store, { groupsPartitions: () => false })
+    const [pos] = await b.pipeline.positions(SRC, [0])
+    expect(pos).toMatchObject({ nextOffset: 10n, pendingLastOffset: null })
+    await b.pipeline.submit(SRC, 0, records(0, 10, 24))
+    release()
+    expect(await late).toBeInstanceOf(PipelineFencedError)
+    expect(store.counts(SRC)).toEqual({ stored: 25, distinct: 25, duplicates: 0 })
+    const [after] = await store.positions(SRC)
+    expect(after).toMatchObject({ nextOffset: 25n, pendingLastOffset: null })
+    // The old owner takes nothing more of the source until it is assigned partitions again.
+    await expect(a.pipeline.submit(SRC, 0, records(0, 25, 26))).rejects.toBeInstanceOf(PipelineFencedError)
+  })
+
+  it("an old owner's late pending row of a partition's first batch ranks below the next owner's rows, whatever its clock", async () => {
+    const store = new MemoryIngestStore({ grouped: false })
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    let aWrites = 0
+    const aStore = Object.assign(Object.create(store) as MemoryIngestStore, {
+      write: async (batches: Parameters<MemoryIngestStore['write']>[0]) => {
+        if (++aWrites === 1) await gate
+        return store.write(batches)
+      },
+    })
+    const a = setup(aStore, { groupsPartitions: () => false, clock: () => NOW + 3_600_000 })
+    await a.pipeline.positions(SRC, [0])
+    const late = a.pipeline.submit(SRC, 0, records(0, 0, 9)).catch((err) => err)
+    await until('the old owner to start writing', () => aWrites === 1)
+    const b = setup(store, { groupsPartitions: () => false })
+    expect(await b.pipeline.positions(SRC, [0])).toEqual([])
+    await b.pipeline.submit(SRC, 0, records(0, 0, 14))
+    release()
+    expect(await late).toBeInstanceOf(PipelineFencedError)
+    expect(store.counts(SRC)).toEqual({ stored: 15, distinct: 15, duplicates: 0 })
+    // A's pending row landed last, but B's committed row is the partition's position.
+    expect(store.positionRows.at(-1)).toMatchObject({ state: 'pending', first: 0n, last: 9n })
+    const [after] = await store.positions(SRC)
+    expect(after).toMatchObject({ nextOffset: 15n, pendingLastOffset: null })
+  })
+
+  it('a partition claimed away mid-write stops only that partition; the others go on', async () => {
+    const store = new MemoryIngestStore({ grouped: false })
+    let release!: () => void
+    const gate = new Promise<void>((r) => {
+      release = r
+    })
+    let aWrites = 0
+    const aStore = Object.assign(Object.create(store) as MemoryIngestStore, {
+      write: async (batches: Parameters<MemoryIngestStore['write']>[0]) => {
+        if (++aWrites === 1) await gate
+        return store.write(batches)
+      },
+    })
+    // One flush of A carries both partitions; B is assigned partition 0 while it is on its way.
+    const a = setup(aStore, { groupsPartitions: () => false, batchMaxEvents: 20 })
+    await a.pipeline.positions(SRC, [0, 1])
+    const p0 = a.pipeline.submit(SRC, 0, records(0, 0, 9)).catch((err) => err)
+    const p1 = a.pipeline.submit(SRC, 1, records(1, 0, 9))
+    await until('the flush of both partitions', () => aWrites === 1)
+    const b = setup(store, { groupsPartitions: () => false })
+    await b.pipeline.positions(SRC, [0])
+    release()
+    expect(await p0).toBeInstanceOf(PipelineFencedError)
+    await p1
+    // Partition 1 is still A's: it keeps storing; partition 0 is refused until assigned again.
+    await a.pipeline.submit(SRC, 1, records(1, 10, 14))
+    await expect(a.pipeline.submit(SRC, 0, records(0, 10, 14))).rejects.toBeInstanceOf(PipelineFencedError)
+    await b.pipeline.submit(SRC, 0, records(0, 0, 14))
+    const stored = store.events.filter((e) => e.source === SRC)
+    expect([0, 1].map((p) => stored.filter((e) => e.partition === p).length)).toEqual([15, 15])
+    expect(store.counts(SRC)).toEqual({ stored: 30, distinct: 30, duplicates: 0 })
+  })
+
+  it('refuses a partition the consumer group did not assign to this process', async () => {
+    const store = new MemoryIngestStore({ grouped: false })
+    const { pipeline } = setup(store, { groupsPartitions: () => false })
+    await pipeline.positions(SRC, [0, 2])
+    await pipeline.submit(SRC, 2, records(2, 0, 4))
+    await expect(pipeline.submit(SRC, 1, records(1, 0, 4))).rejects.toBeInstanceOf(PipelineFencedError)
+    expect(store.counts(SRC)).toEqual({ stored: 5, distinct: 5, duplicates: 0 })
+    await pipeline.stop()
+  })
 })

@@ -246,9 +246,17 @@ export class IngestPipeline implements IngestSink {
     return { ok: true, detail: 'storing' }
   }
 
-  async positions(source: string): Promise<StoredPosition[]> {
+  /**
+   * `partitions`: a consumer group assigned them to this process. They are
+   * claimed in the store first, so an earlier owner's write still in flight
+   * stores nothing of them once this process may have read their positions.
+   */
+  async positions(source: string, partitions?: readonly number[]): Promise<StoredPosition[]> {
+    const claim = partitions ? randomUUID() : null
+    const ranks = partitions && claim ? await this.#o.store.claim(source, partitions, claim) : []
     const stored = await this.#o.store.positions(source)
     this.#core.load(source, stored, new PipelineFencedError())
+    if (partitions && claim) this.#core.claimed(source, partitions, claim, ranks)
     for (const p of stored) {
       if (p.pendingLastOffset === null) continue
       this.#o.logger.warn(
@@ -325,7 +333,7 @@ export class IngestPipeline implements IngestSink {
     if (this.#stopped) return Promise.reject(new PipelineStoppedError())
     // A fetch of an assignment a rebalance ended: its partitions' positions are
     // no longer known here, and the next owner reads them.
-    if (this.#core.isFenced(source)) return Promise.reject(new PipelineFencedError())
+    if (this.#core.isFenced(source, partition)) return Promise.reject(new PipelineFencedError())
     const next = this.#core.nextOffset(source, partition)
     const now = this.#clock()
     // Records below the stored position are already stored (a source re-read them
@@ -418,8 +426,9 @@ export class IngestPipeline implements IngestSink {
         // Dead letters first: once positions are committed the records are never re-read.
         if (unsent > 0) await this.#bounded(this.#o.deadLetters.send(letters.slice(-unsent)))
         unsent = 0
-        await this.#bounded(this.#o.store.write(batches))
+        const { fenced } = await this.#bounded(this.#o.store.write(batches))
         this.#m.writeSeconds.observe((performance.now() - started) / 1000)
+        if (fenced.length > 0) this.#fencedInStore(segments, batches, fenced)
         break
       } catch (err) {
         if (err instanceof PipelineStoppedError) {
@@ -482,7 +491,9 @@ export class IngestPipeline implements IngestSink {
     }
     this.#failing = null
     // Counted once stored: a batch that failed or was fenced is read and decoded again.
-    for (const l of letters) this.#m.rejected.inc({ source: l.source, reason: l.reason })
+    for (const s of segments)
+      for (const i of s.items)
+        if (i.dead) this.#m.rejected.inc({ source: i.dead.source, reason: i.dead.reason })
     let events = 0
     for (const b of batches) {
       events += b.events.length
@@ -493,6 +504,30 @@ export class IngestPipeline implements IngestSink {
     this.#m.batchSize.observe(events)
     for (const s of segments) for (const w of s.waiters) w.resolve()
     this.#o.onStored?.()
+  }
+
+  /**
+   * The store wrote nothing of these batches but their `pending` rows: another
+   * member claimed their partitions since (a rebalance this process may not
+   * have seen yet). Their submits reject as fenced, and those partitions take
+   * no more until a new assignment claims them (unless this process claimed
+   * them again meanwhile); other partitions go on. They count as nothing stored.
+   */
+  #fencedInStore(segments: Segment[], batches: PartitionBatch[], fenced: readonly number[]): void {
+    const err = new PipelineFencedError()
+    for (const i of [...fenced].sort((a, b) => b - a)) {
+      const s = segments[i]!
+      const b = batches[i]!
+      this.#o.logger.warn(
+        { source: s.source, partition: s.partition, from: String(s.firstOffset), records: s.items.length },
+        'Another member claimed the partition while its batch was being written; the batch is left to it.',
+      )
+      for (const w of s.waiters) w.reject(err)
+      this.#core.release(s.source, s.partition, b.claim ?? '', err)
+      segments.splice(i, 1)
+      batches.splice(i, 1)
+    }
+    this.#releaseRoom()
   }
 
   /**

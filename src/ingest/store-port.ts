@@ -51,6 +51,18 @@ export interface PartitionBatch {
    * after a crash is then written with the rest of its flush again.
    */
   flush: string
+  /**
+   * The claim this process holds on the partition ('' for none): a store that
+   * several processes write checks it after the `pending` rows and writes
+   * nothing more of the batch when a later claim exists.
+   */
+  claim?: string
+}
+
+/** What a write did not store: batches whose partition another member claimed since (see `claim`). */
+export interface WriteResult {
+  /** Indexes into the written batches. Their `pending` rows may have landed, nothing else did. */
+  fenced: number[]
 }
 
 /** A stored position with what the pipeline needs to rebuild a pending batch. */
@@ -74,6 +86,9 @@ export function batchIdentity(b: PartitionBatch): string {
  *    per (source, flush id) and day;
  * 3. each batch's dead-letter rows, deduplicated by `batchIdentity`;
  * 4. `committed` position rows.
+ * A store that several processes may write (a server) checks, between steps
+ * 1 and 2, that each batch's `claim` is still its partition's latest, and
+ * skips steps 2–4 for batches whose claim is not (returned as `fenced`).
  * So writing the same batches again (same bounds, same flush id) after any
  * failure stores each event once; inserts that landed are dropped as duplicates.
  * Errors are `StoreError`s classified by the adapter: `retriable`, or
@@ -85,7 +100,14 @@ export interface IngestStore {
   /** Latest stored position per partition of `source`. */
   positions(source: string): Promise<StoredPositionRow[]>
   /** Writes batches (any partitions) following the protocol above. */
-  write(batches: readonly PartitionBatch[]): Promise<void>
+  write(batches: readonly PartitionBatch[]): Promise<WriteResult>
+  /**
+   * Records that `claim` now owns `partitions` of `source` (a consumer-group
+   * assignment), ahead of every earlier claim. Called before the positions are read.
+   * Resolves with each partition's claim rank (in `partitions` order), which
+   * grows with every claim of the partition.
+   */
+  claim(source: string, partitions: readonly number[], claim: string): Promise<bigint[]>
   /**
    * Checks that the store takes these event rows, storing nothing: resolves, or
    * rejects with `StoreRefusedDataError` (the store's reason) when it refuses

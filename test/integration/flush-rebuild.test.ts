@@ -296,6 +296,7 @@ describe('bounding the records the pipeline holds', () => {
     const store: IngestStore = {
       encode: (...args) => events.encode(...args),
       probe: (rows) => events.probe(rows),
+      claim: (...args) => events.claim(...args),
       positions: (source) => events.positions(source),
       write: async (batches) => {
         writes++

@@ -28,6 +28,7 @@ import {
   type IngestStore,
   type PartitionBatch,
   type StoredPositionRow,
+  type WriteResult,
 } from '../../ingest/store-port.ts'
 import { classifyStoreError } from './errors.ts'
 import { qualified, quoteString } from './identifiers.ts'
@@ -350,13 +351,79 @@ export class EventStore implements IngestStore {
   }
 
   /** Writes batches (any partitions) following the protocol above. Idempotent per batch. */
-  async write(batches: readonly PartitionBatch[]): Promise<void> {
+  async write(batches: readonly PartitionBatch[]): Promise<WriteResult> {
     try {
-      if (this.#spoolDir) await this.#writeEmbedded(batches, this.#spoolDir)
-      else await this.#writeServer(batches)
+      if (this.#spoolDir) {
+        // One process owns an embedded store: there is no other member to be fenced by.
+        await this.#writeEmbedded(batches, this.#spoolDir)
+        return { fenced: [] }
+      }
+      return await this.#writeServer(batches)
     } catch (err) {
       throw classifyStoreError(err, 'writing an ingest batch')
     }
+  }
+
+  /**
+   * A claim's `ver` is one above the partition's latest; two members claiming
+   * the same partition at once (possible only across two quick rebalances)
+   * may pick the same `ver`, and every reader then ranks them the same way by
+   * (ver, claim): one of them owns the partition, never both.
+   */
+  async claim(source: string, partitions: readonly number[], claim: string): Promise<bigint[]> {
+    if (partitions.length === 0) return []
+    try {
+      const rs = await this.#client.query({
+        query: `SELECT partition AS p, toString(max(ver)) AS v FROM ${qualified(this.#db, 'ingest_claims')}
+          WHERE source = {source:String} AND partition IN {partitions:Array(UInt64)} GROUP BY p`,
+        query_params: { source, partitions },
+        format: 'JSONEachRow',
+      })
+      const latest = new Map(
+        (await rs.json<{ p: number; v: string }>()).map((r) => [Number(r.p), BigInt(r.v)]),
+      )
+      const ranks = partitions.map((p) => (latest.get(p) ?? 0n) + 1n)
+      await this.#client.insert({
+        table: qualified(this.#db, 'ingest_claims'),
+        format: 'JSONEachRow',
+        values: partitions.map((partition, i) => ({
+          source,
+          partition,
+          claim,
+          ver: ranks[i]!.toString(),
+          claimed_at: this.#clock(),
+        })),
+        clickhouse_settings: { insert_deduplicate: 0 },
+      })
+      return ranks
+    } catch (err) {
+      throw classifyStoreError(err, 'claiming ingest partitions')
+    }
+  }
+
+  /** Indexes of the claimed batches whose partition's latest claim is another one. */
+  async #fenced(batches: readonly PartitionBatch[]): Promise<number[]> {
+    const claimed = batches.flatMap((b, i) => (b.claim ? [i] : []))
+    if (claimed.length === 0) return []
+    const latest = new Map<string, string>()
+    for (const source of new Set(claimed.map((i) => batches[i]!.source))) {
+      const partitions = [
+        ...new Set(claimed.filter((i) => batches[i]!.source === source).map((i) => batches[i]!.partition)),
+      ]
+      const rs = await this.#client.query({
+        query: `SELECT partition AS p, argMax(claim, (ver, claim)) AS c FROM ${qualified(this.#db, 'ingest_claims')}
+          WHERE source = {source:String} AND partition IN {partitions:Array(UInt64)} GROUP BY p`,
+        query_params: { source, partitions },
+        format: 'JSONEachRow',
+      })
+      for (const r of await rs.json<{ p: number; c: string }>())
+        latest.set(`${source}\u0000${Number(r.p)}`, r.c)
+    }
+    return claimed.filter((i) => {
+      const b = batches[i]!
+      const owner = latest.get(`${b.source}\u0000${b.partition}`)
+      return owner !== undefined && owner !== b.claim
+    })
   }
 
   /**
@@ -364,7 +431,7 @@ export class EventStore implements IngestStore {
    * a source's batches of one flush share their event inserts and the pending
    * rows name the flush; otherwise every batch has its own inserts.
    */
-  #plan(batches: readonly PartitionBatch[], now: number, grouped: boolean): Insert[] {
+  #plan(batches: readonly PartitionBatch[], now: number, grouped: boolean, pending = true): Insert[] {
     const plan: Insert[] = []
     const positioned = batches.filter((b) => !b.ephemeral)
     const positions = (state: 'pending' | 'committed') => {
@@ -378,7 +445,7 @@ export class EventStore implements IngestStore {
         token: null,
       })
     }
-    positions('pending')
+    if (pending) positions('pending')
     const groups = grouped ? insertGroups(batches) : new Map(batches.map((b) => [batchIdentity(b), [b]]))
     for (const [token, group] of groups) {
       for (const [day, text] of eventRowsByDay(group))
@@ -441,24 +508,49 @@ export class EventStore implements IngestStore {
     }
   }
 
-  /** Server: one HTTP request per insert of the protocol, its rows in the request body. */
-  async #writeServer(batches: readonly PartitionBatch[]): Promise<void> {
-    for (const ins of this.#plan(batches, this.#clock(), false)) {
-      const { stream } = await this.#client.exec({
-        query: `INSERT INTO ${qualified(this.#db, ins.table)} (${ins.columns.join(', ')}) FORMAT JSONCompactEachRow`,
-        values: Readable.from([ins.text]),
-        clickhouse_settings:
-          ins.token === null
-            ? { insert_deduplicate: 0 }
-            : {
-                ...DEDUP_SETTINGS,
-                insert_deduplication_token: ins.token,
-                max_insert_block_size: '10000000',
-                min_insert_block_size_rows: '0',
-                min_insert_block_size_bytes: '0',
-              },
-      })
-      await drain(stream)
-    }
+  /**
+   * Server: one HTTP request per insert of the protocol, its rows in the
+   * request body. Several members may write one server: after the `pending`
+   * rows, batches whose partition was claimed by a later assignment are
+   * fenced (nothing more of them is written). Either the new owner read the
+   * positions after this `pending` row landed, and rebuilds the same batch
+   * (same identity, deduplicated), or it claimed before this check, and this
+   * member writes no events: a rebalance never stores a batch twice.
+   */
+  async #writeServer(batches: readonly PartitionBatch[]): Promise<WriteResult> {
+    const now = this.#clock()
+    const positioned = batches.some((b) => !b.ephemeral)
+    const plan = this.#plan(batches, now, false)
+    if (positioned) await this.#insert(plan.shift()!)
+    const fenced = await this.#fenced(batches)
+    const rest =
+      fenced.length === 0
+        ? plan
+        : this.#plan(
+            batches.filter((_, i) => !fenced.includes(i)),
+            now,
+            false,
+            false,
+          )
+    for (const ins of rest) await this.#insert(ins)
+    return { fenced }
+  }
+
+  async #insert(ins: Insert): Promise<void> {
+    const { stream } = await this.#client.exec({
+      query: `INSERT INTO ${qualified(this.#db, ins.table)} (${ins.columns.join(', ')}) FORMAT JSONCompactEachRow`,
+      values: Readable.from([ins.text]),
+      clickhouse_settings:
+        ins.token === null
+          ? { insert_deduplicate: 0 }
+          : {
+              ...DEDUP_SETTINGS,
+              insert_deduplication_token: ins.token,
+              max_insert_block_size: '10000000',
+              min_insert_block_size_rows: '0',
+              min_insert_block_size_bytes: '0',
+            },
+    })
+    await drain(stream)
   }
 }

@@ -2,8 +2,9 @@
 // each partition's position, the rebuild of a batch that was pending when the
 // process stopped, the group-commit buffer, and how a flush's segments become
 // store batches. No I/O, no timers, no randomness: the clock and flush ids are
-// passed in, so every transition is unit-tested (pipeline.test.ts, and
-// pipeline-faults.test.ts against the in-memory store). IngestPipeline drives it.
+// passed in, so every transition is unit-tested (ingest-core.test.ts,
+// pipeline.test.ts, and pipeline-faults.test.ts against the in-memory double
+// of the store port). IngestPipeline drives it.
 import { wellFormed } from '../shared/well-formed.ts'
 import type { EncodedEvent, PartitionBatch, StoredPositionRow } from './store-port.ts'
 

@@ -35,7 +35,8 @@ export type DecodeReason = (typeof DECODE_REASONS)[number]
 
 /** What each code means and what to do about it (shown by the CLI and in docs). */
 export const DECODE_REASON_DOCS: Readonly<Record<DecodeReason, string>> = {
-  invalid_utf8: 'The record is not valid UTF-8. Check the shipper encoding.',
+  invalid_utf8:
+    'The record is not valid UTF-8, and not JSON once its invalid bytes are replaced with U+FFFD. Check the shipper encoding.',
   invalid_json:
     'The record is not one JSON document. Check the gateway log format (JSON, one object per line).',
   not_an_object: 'The record is JSON but not an object (an array, a string, …). Batched logs must be split.',

@@ -94,6 +94,13 @@ export const configSchema = z
         public_url: z.string().url().optional(),
         read_tokens: z.array(secret).default([]),
         admin_tokens: z.array(secret).default([]),
+        /** Largest request body accepted (after authentication); larger ones get 413. */
+        max_body_bytes: z
+          .number()
+          .int()
+          .min(1_024)
+          .max(16 * 1_048_576)
+          .default(65_536),
       })
       .strict()
       .prefault({}),

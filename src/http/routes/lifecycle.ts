@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify'
 import type { KeyRegistry } from '../../registry/key-registry.ts'
 import { parseLifecycle } from '../../registry/lifecycle-input.ts'
 import type { TokenAuth } from '../auth.ts'
+import { noQuery, parseParams } from '../params.ts'
 import { problemFromError } from '../problems.ts'
 
 export function lifecycleRoutes(opts: {
@@ -16,7 +17,7 @@ export function lifecycleRoutes(opts: {
 }) {
   return async function plugin(app: FastifyInstance) {
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
-    app.post('/api/v1/lifecycle', { preHandler: opts.auth.require('admin') }, async (req, reply) => {
+    app.post('/api/v1/lifecycle', { onRequest: opts.auth.require('admin') }, async (req, reply) => {
       const ev = parseLifecycle(req.body, {
         now: opts.clock(),
         fingerprint: opts.fingerprint,
@@ -27,8 +28,9 @@ export function lifecycleRoutes(opts: {
       const version = opts.keys.version(ev.keyId, ev.version)
       return reply.code(201).send({ recorded: { ...ev }, version })
     })
-    app.get('/api/v1/lifecycle', { preHandler: opts.auth.require('read') }, async () => ({
-      events: opts.keys.events(),
-    }))
+    app.get('/api/v1/lifecycle', { onRequest: opts.auth.require('read') }, async (req) => {
+      parseParams(noQuery, req.query, 'query')
+      return { events: opts.keys.events() }
+    })
   }
 }

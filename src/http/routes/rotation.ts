@@ -6,52 +6,53 @@ import { z } from 'zod'
 import { ValidationError } from '../../domain/errors.ts'
 import type { RotationService } from '../../rotation/rotation-service.ts'
 import { durationSchema } from '../../shared/duration.ts'
+import { instantParamSchema, instantToMs } from '../../shared/instant.ts'
 import type { TokenAuth } from '../auth.ts'
+import { noQuery, parseParams } from '../params.ts'
 import { problemFromError } from '../problems.ts'
 
 const idParam = z.string().min(1).max(256)
-const isoOrMs = z.union([z.coerce.number().int().nonnegative(), z.string().datetime({ offset: true })])
-const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))
-
-function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
-  const r = schema.safeParse(value)
-  if (!r.success) {
-    throw new ValidationError(
-      `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`,
-    )
-  }
-  return r.data
-}
+/** Longest lookback or custom window accepted: the longest retention the store can hold. */
+export const MAX_WINDOW_MS = 3_650 * 86_400_000
+const lookbackParam = durationSchema.refine(
+  (ms) => ms > 0 && ms <= MAX_WINDOW_MS,
+  'must be more than 0 and at most 3650d',
+)
 
 export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAuth; clock: () => number }) {
   const { rotation, auth, clock } = opts
   return async function plugin(app: FastifyInstance) {
-    const read = { preHandler: auth.require('read') }
+    const read = { onRequest: auth.require('read') }
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
 
-    app.get('/api/v1/keys', read, async () => {
+    app.get('/api/v1/keys', read, async (req) => {
+      parseParams(noQuery, req.query, 'query')
       const now = clock()
       const keys = await rotation.listKeys(now)
       return { now, keys }
     })
 
     app.get('/api/v1/keys/:keyId', read, async (req) => {
-      const { keyId } = parse(z.object({ keyId: idParam }), req.params, 'path')
-      const q = parse(
-        z.object({ from: isoOrMs.optional(), to: isoOrMs.optional() }).strict(),
+      const { keyId } = parseParams(z.object({ keyId: idParam }), req.params, 'path')
+      const q = parseParams(
+        z.object({ from: instantParamSchema.optional(), to: instantParamSchema.optional() }).strict(),
         req.query,
         'query',
       )
       const now = clock()
       const custom =
-        q.from !== undefined ? { from: toMs(q.from), to: q.to !== undefined ? toMs(q.to) : now } : undefined
+        q.from !== undefined
+          ? { from: instantToMs(q.from), to: q.to !== undefined ? instantToMs(q.to) : now }
+          : undefined
       if (custom && !(custom.from < custom.to)) throw new ValidationError('query: from must be before to')
+      if (custom && custom.to - custom.from > MAX_WINDOW_MS)
+        throw new ValidationError('query: from..to spans more than 3650 days; narrow the window')
       return rotation.keyDetail(keyId, now, custom)
     })
 
     app.get('/api/v1/keys/:keyId/versions/:version/stragglers', read, async (req) => {
-      const p = parse(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
-      const q = parse(z.object({ lookback: durationSchema.optional() }).strict(), req.query, 'query')
+      const p = parseParams(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
+      const q = parseParams(z.object({ lookback: lookbackParam.optional() }).strict(), req.query, 'query')
       const now = clock()
       return {
         keyId: p.keyId,
@@ -62,14 +63,14 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
     })
 
     app.get('/api/v1/findings', read, async (req) => {
-      const q = parse(z.object({ key: idParam.optional() }).strict(), req.query, 'query')
+      const q = parseParams(z.object({ key: idParam.optional() }).strict(), req.query, 'query')
       const now = clock()
       return { now, findings: await rotation.findings(now, q.key) }
     })
 
     app.get('/api/v1/keys/:keyId/versions/:version/readiness', read, async (req) => {
-      const p = parse(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
-      const q = parse(
+      const p = parseParams(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
+      const q = parseParams(
         z
           .object({
             asked_by: z.string().max(256).optional(),

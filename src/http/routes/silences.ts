@@ -6,12 +6,14 @@
 // silences at its next evaluation.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
 import { type AlertView, listOpenAlerts } from '../../alerting/alert-view.ts'
 import { isSilenceActive, newSilence } from '../../alerting/pipeline/silence.ts'
 import type { Silence } from '../../alerting/pipeline/types.ts'
 import type { AlertPipelineStore } from '../../alerting/pipeline.ts'
 import type { AlertStore } from '../../store/clickhouse/alert-store.ts'
 import type { TokenAuth } from '../auth.ts'
+import { noQuery, parseParams } from '../params.ts'
 import { problemFromError, sendProblem } from '../problems.ts'
 
 export interface SilenceRoutesOptions {
@@ -36,6 +38,7 @@ export interface SilenceView {
 }
 
 const EXPIRED_SHOWN_MS = 7 * 86_400_000
+const listQuery = z.object({ expired: z.enum(['true', 'false', '1', '0']).optional() }).strict()
 const iso = (t: number) => new Date(t).toISOString()
 
 export function toSilenceView(s: Silence, now: number): SilenceView {
@@ -58,21 +61,18 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
   return async function plugin(app: FastifyInstance) {
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
 
-    app.get<{ Querystring: { expired?: string } }>(
-      '/api/v1/silences',
-      { preHandler: opts.auth.require('read') },
-      async (req) => {
-        const now = clock()
-        const expired = req.query.expired === 'true' || req.query.expired === '1'
-        const list = await opts.silences.listSilences({
-          now,
-          ...(expired ? { includeExpiredSince: now - EXPIRED_SHOWN_MS } : {}),
-        })
-        return { silences: list.map((s) => toSilenceView(s, now)) }
-      },
-    )
+    app.get('/api/v1/silences', { onRequest: opts.auth.require('read') }, async (req) => {
+      const q = parseParams(listQuery, req.query, 'query')
+      const now = clock()
+      const expired = q.expired === 'true' || q.expired === '1'
+      const list = await opts.silences.listSilences({
+        now,
+        ...(expired ? { includeExpiredSince: now - EXPIRED_SHOWN_MS } : {}),
+      })
+      return { silences: list.map((s) => toSilenceView(s, now)) }
+    })
 
-    app.post('/api/v1/silences', { preHandler: opts.auth.require('admin') }, async (req, reply) => {
+    app.post('/api/v1/silences', { onRequest: opts.auth.require('admin') }, async (req, reply) => {
       const now = clock()
       const s = newSilence(req.body, now, newId())
       await opts.silences.saveSilence(s)
@@ -85,10 +85,11 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
 
     app.delete<{ Params: { id: string } }>(
       '/api/v1/silences/:id',
-      { preHandler: opts.auth.require('admin') },
+      { onRequest: opts.auth.require('admin') },
       async (req, reply) => {
         if (!/^[A-Za-z0-9_-]{1,128}$/.test(req.params.id)) {
-          return sendProblem(reply, 'KS_NOT_FOUND', `no silence with id ${req.params.id}`)
+          // Not echoed: the id is whatever the client put in the path.
+          return sendProblem(reply, 'KS_NOT_FOUND', 'no silence with that id (ids are sil_… as listed)')
         }
         const now = clock()
         const s = await opts.silences.expireSilence(req.params.id, now)
@@ -97,7 +98,8 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
       },
     )
 
-    app.get('/api/v1/alerts', { preHandler: opts.auth.require('read') }, async () => {
+    app.get('/api/v1/alerts', { onRequest: opts.auth.require('read') }, async (req) => {
+      parseParams(noQuery, req.query, 'query')
       const alerts: AlertView[] = await listOpenAlerts(opts.silences, clock())
       return { alerts }
     })

@@ -7,13 +7,17 @@ import { join, resolve } from 'node:path'
 import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
+import { UsageAnomalies } from './evaluation/usage-anomalies.ts'
+import { openApiDocument } from './http/api-docs.ts'
 import { TokenAuth } from './http/auth.ts'
 import { checkOpenApiBinding } from './http/bind-check.ts'
+import { incidentRoutes } from './http/routes/incidents.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
 import { silenceRoutes } from './http/routes/silences.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
 import { statusPageRoutes } from './http/status-page/routes.ts'
+import { IncidentService } from './incident/incident-service.ts'
 import { createDecoder } from './ingest/decode/decoder.ts'
 import { FileDeadLetterSink } from './ingest/file-dead-letter.ts'
 import { createKafka } from './ingest/kafka/kafka-client.ts'
@@ -22,7 +26,7 @@ import { isKafkaSourceId, KafkaSource, kafkaSourceId } from './ingest/kafka/kafk
 import { LifecycleConsumer } from './ingest/kafka/lifecycle-consumer.ts'
 import { type DeadLetterSink, IngestPipeline, type RecordDecoder } from './ingest/pipeline.ts'
 import { createFingerprinter } from './ingest/secrets/fingerprint.ts'
-import { scrubBytes } from './ingest/secrets/scrub.ts'
+import { scrubBytes, scrubText } from './ingest/secrets/scrub.ts'
 import type { Source } from './ingest/source.ts'
 import { createFileSource } from './ingest/sources/file-source.ts'
 import { createStdinSource } from './ingest/sources/stdin-source.ts'
@@ -39,9 +43,11 @@ import {
   storeUnreachable,
 } from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
+import { IncidentStore } from './store/clickhouse/incident-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
+import { UsageBandStore } from './store/clickhouse/usage-band-store.ts'
 import { createLogger, type Logger } from './telemetry/logger.ts'
 import { createRegistry, type Registry } from './telemetry/metrics.ts'
 
@@ -64,6 +70,7 @@ export interface App {
   keys: KeyRegistry
   status: StatusStore
   rotation: RotationService
+  incidents: IncidentService
   alerting: Alerting
   auth: TokenAuth
   pipeline: IngestPipeline
@@ -142,11 +149,23 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const status = new StatusStore(store.client, store.database)
   const keys = new KeyRegistry(new RegistryStore(store.client, store.database), logger)
   await keys.refresh()
+  const analytics = new AnalyticsStore(store.client, store.database)
+  const usageBands = new UsageBandStore(store.client, store.database)
   const rotation = new RotationService({
-    analytics: new AnalyticsStore(store.client, store.database),
+    analytics,
     status,
     keys,
     analysis: config.analysis,
+  })
+  const incidents = new IncidentService({
+    store: new IncidentStore(store.client, store.database),
+    versions: () => keys.versions(),
+    freshness: (now) => status.freshness(now),
+    readiness: (req, now) => rotation.readiness(req, now),
+    audit: (e) => status.audit(e),
+    auditLog: (keyId, version) => status.auditLog(keyId, version, 1000),
+    scrub: (text) => scrubText(text, fingerprint),
+    settings: config.incidents,
   })
   const auth = new TokenAuth(config.http.read_tokens, config.http.admin_tokens)
   if (config.http.enabled) await checkOpenApiBinding({ host: config.http.host, open: auth.open })
@@ -212,11 +231,27 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     rotation,
     status,
     keys,
+    incidents,
     kafka,
     logger,
     metrics,
     clock,
     ingest: () => ingestState(),
+    usage: new UsageAnomalies(
+      config.analysis.usage_anomaly,
+      {
+        keys: async (now) => [
+          ...new Set([
+            ...(await analytics.keys({ from: now - 86_400_000, to: now })).map((k) => k.keyId),
+            ...keys.versions().map((v) => v.keyId),
+          ]),
+        ],
+        usageBuckets: (keyIds, w, bucketMs) => analytics.usageBucketsOfKeys(keyIds, w, bucketMs),
+        freshness: (now) => status.freshness(now),
+        recordBands: (points) => usageBands.insert(points),
+      },
+      logger,
+    ),
   })
   kickEvaluation = () => alerting.kick()
 
@@ -249,6 +284,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         groupId: config.kafka.group_id,
         topic: config.kafka.lifecycle_topic,
         registry: keys,
+        incidents,
         fingerprint,
         logger,
         metrics,
@@ -307,10 +343,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       })
     : null
   if (http) {
-    await http.register(rotationRoutes({ rotation, auth, clock }))
+    await http.register(
+      rotationRoutes({ rotation, auth, clock, verdict: (req, now) => incidents.verdict(req, now) }),
+    )
+    await http.register(incidentRoutes({ incidents, auth, clock }))
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
     await http.register(statusPageRoutes())
     await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))
+    // The contract of every route above, public like /healthz: it holds no data.
+    const openapi = openApiDocument()
+    http.get('/api/v1/openapi.json', async () => openapi)
   }
 
   const heartbeat = async () => {
@@ -336,6 +378,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     keys,
     status,
     rotation,
+    incidents,
     alerting,
     auth,
     pipeline,

@@ -9,7 +9,7 @@ import { createFingerprinter } from '../ingest/secrets/fingerprint.ts'
 import { parseLifecycle } from '../registry/lifecycle-input.ts'
 import type { KeyListEntry } from '../rotation/rotation-service.ts'
 import { silentLogger } from '../telemetry/logger.ts'
-import { callApi } from './api-client.ts'
+import { callApi, callApiAll } from './api-client.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
 
 async function readStdin(): Promise<string> {
@@ -119,8 +119,13 @@ export function registerKeyCommand(program: Command): void {
 }
 
 async function versionsFromUrl(url: string, token: string | undefined): Promise<KeyVersion[]> {
-  const r = await callApi<{ keys: KeyListEntry[] }>(url, '/api/v1/keys', token === undefined ? {} : { token })
-  return r.keys.flatMap((k) => k.registryVersions)
+  const keys = await callApiAll<KeyListEntry>(
+    url,
+    '/api/v1/keys',
+    'keys',
+    token === undefined ? {} : { token },
+  )
+  return keys.flatMap((k) => k.registryVersions)
 }
 
 async function versionsFromStore(opts: { config?: string }): Promise<KeyVersion[]> {

@@ -3,14 +3,9 @@
 // Only the module of the command being run is loaded (a command's module pulls in
 // the store engine, HTTP server, Kafka client...): `--version` and light commands
 // such as `detect` start in a fraction of the time a full load takes.
-import { readFileSync } from 'node:fs'
 import { Command, CommanderError } from 'commander'
+import { PACKAGE_VERSION as version } from '../shared/package-version.ts'
 import { COMMANDS, commandsToLoad } from './commands.ts'
-
-// src/cli/main.ts and its compiled dist/cli/main.js both sit two levels below the package root.
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string
-}
 
 const program = new Command()
 program

@@ -7,7 +7,7 @@ import { createApp } from '../app.ts'
 import type { KeyDetail, KeyListEntry } from '../rotation/rotation-service.ts'
 import { formatDurationMs, parseDuration } from '../shared/duration.ts'
 import { silentLogger } from '../telemetry/logger.ts'
-import { callApi } from './api-client.ts'
+import { callApi, callApiAll } from './api-client.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
 
 interface VersionView {
@@ -126,7 +126,7 @@ function httpSource(url: string, token: string | undefined): Source {
   const get = <T>(path: string): Promise<T> => callApi<T>(url, path, token === undefined ? {} : { token })
   const enc = encodeURIComponent
   return {
-    keys: async () => (await get<{ keys: KeyListEntry[] }>('/api/v1/keys')).keys,
+    keys: () => callApiAll<KeyListEntry>(url, '/api/v1/keys', 'keys', token === undefined ? {} : { token }),
     detail: (k) => get(`/api/v1/keys/${enc(k)}`),
     stragglers: (k, v, lookbackMs) =>
       get(`/api/v1/keys/${enc(k)}/versions/${enc(v)}/stragglers?lookback=${formatDurationMs(lookbackMs)}`),

@@ -11,6 +11,7 @@ export const PROBLEMS = {
   KS_FORBIDDEN: { status: 403, title: 'This token may not do that' },
   KS_NOT_FOUND: { status: 404, title: 'No such resource' },
   KS_VALIDATION_FAILED: { status: 400, title: 'The request is invalid' },
+  KS_CONFLICT: { status: 409, title: 'The request conflicts with the current state' },
   KS_STORE_UNAVAILABLE: { status: 503, title: 'The store is unavailable' },
   KS_STORE_REJECTED: { status: 500, title: 'The store rejected the request' },
   KS_INTERNAL: { status: 500, title: 'Internal error' },

@@ -392,6 +392,35 @@ const ROWS: Row[] = [
     code: 'KS_VALIDATION_FAILED',
   },
   {
+    name: 'incidents listed with an unknown parameter',
+    request: get(`/api/v1/incidents?${CANARY}=1`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'incident id not inc_…',
+    request: get(`/api/v1/incidents/${CANARY}.x/report`, read),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
+    name: 'read token opening an incident',
+    request: withBody('POST', '/api/v1/incidents', read + json, `{"note":"${CANARY}"}`),
+    status: 403,
+    code: 'KS_FORBIDDEN',
+  },
+  {
+    name: 'incident opened with an unknown field',
+    request: withBody(
+      'POST',
+      '/api/v1/incidents',
+      admin + json,
+      '{"key_id":"acme","version":"v1","reason":"leaked","extra":1}',
+    ),
+    status: 400,
+    code: 'KS_VALIDATION_FAILED',
+  },
+  {
     name: 'silences listed with an unknown parameter',
     request: get(`/api/v1/silences?${CANARY}=1`, read),
     status: 400,
@@ -647,12 +676,12 @@ describe('hostile HTTP requests', () => {
     const silences = await send(port, get('/api/v1/silences?expired=true', read))
     expect({ status: silences.status, body: JSON.parse(silences.body) }).toEqual({
       status: 200,
-      body: { silences: [] },
+      body: { silences: [], next_cursor: null },
     })
     const lifecycle = await send(port, get('/api/v1/lifecycle', read))
     expect({ status: lifecycle.status, body: JSON.parse(lifecycle.body) }).toEqual({
       status: 200,
-      body: { events: [] },
+      body: { events: [], next_cursor: null },
     })
   })
 })

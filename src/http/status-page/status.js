@@ -162,9 +162,9 @@ const lastGood = new Map()
  * never blanks what the page already showed. `optional`: a 404 means the
  * endpoint does not exist on this version of keyshift (no error, null data).
  */
-async function load(path, errors, { optional = false } = {}) {
+async function load(path, errors, { optional = false, list = null } = {}) {
   try {
-    const data = await getJson(path)
+    const data = list ? await getAllPages(path, list) : await getJson(path)
     lastGood.set(path, data)
     return data
   } catch (err) {
@@ -179,11 +179,19 @@ async function load(path, errors, { optional = false } = {}) {
 
 const enc = encodeURIComponent
 
-/**
- * Versions whose deactivation is the next step: registered versions older than
- * the newest active one (the API lists registered versions oldest first) that
- * are not deactivated yet.
- */
+/** A paginated list, every page: the first page's fields with `field` holding all items. */
+async function getAllPages(path, field) {
+  const first = await getJson(path)
+  const items = [...first[field]]
+  let cursor = first.next_cursor
+  while (cursor) {
+    const page = await getJson(`${path}${path.includes('?') ? '&' : '?'}cursor=${enc(cursor)}`)
+    items.push(...page[field])
+    cursor = page.next_cursor
+  }
+  return { ...first, [field]: items, next_cursor: null }
+}
+
 /**
  * Deactivated versions that still carried requests in the last 24 hours: the
  * gateway still accepts them, or clients keep failing on them. Either way an
@@ -195,9 +203,19 @@ export function deactivatedInUse(detail) {
     .filter((v) => v.registered && v.state === 'deactivated')
     .map((v) => ({ version: v.version, share: day.versions.find((x) => x.version === v.version) }))
     .filter((x) => x.share && x.share.requests > 0)
-    .map((x) => ({ version: x.version, requests: x.share.requests, share: x.share.share, total: day.total }))
+    .map((x) => ({
+      version: x.version,
+      requests: x.share.requests,
+      share: x.share.share,
+      total: day.totalRequests,
+    }))
 }
 
+/**
+ * Versions whose deactivation is the next step: registered versions older than
+ * the newest active one (the API lists registered versions oldest first) that
+ * are not deactivated yet.
+ */
 export function oldVersions(versions) {
   const registered = versions.filter((v) => v.registered)
   let newestActive = -1
@@ -240,18 +258,27 @@ let alertsAbsentUntil = 0
 
 async function loadAlerts(errors) {
   if (Date.now() < alertsAbsentUntil) return null
-  const data = await load('api/v1/alerts', errors, { optional: true })
+  const data = await load('api/v1/alerts', errors, { optional: true, list: 'alerts' })
   if (data === null && !lastGood.has('api/v1/alerts')) alertsAbsentUntil = Date.now() + ALERTS_REPROBE_MS
   return data
 }
 
+/** Open incidents with their live views (null when the daemon has no incidents API). */
+async function loadIncidents(errors) {
+  const list = await load('api/v1/incidents?state=open', errors, { optional: true, list: 'incidents' })
+  if (list === null) return null
+  const views = await Promise.all(list.incidents.map((i) => load(`api/v1/incidents/${enc(i.id)}`, errors)))
+  return views.filter((v) => v !== null)
+}
+
 async function loadAll() {
   const errors = []
-  const findingsP = load('api/v1/findings', errors)
+  const incidentsP = loadIncidents(errors)
+  const findingsP = load('api/v1/findings', errors, { list: 'findings' })
   const alertsP = loadAlerts(errors)
-  const list = await load('api/v1/keys', errors)
+  const list = await load('api/v1/keys', errors, { list: 'keys' })
   const keys = list ? await Promise.all(list.keys.map((k) => loadKey(k, errors))) : null
-  return { list, keys, findings: await findingsP, alerts: await alertsP, errors }
+  return { list, keys, findings: await findingsP, alerts: await alertsP, incidents: await incidentsP, errors }
 }
 
 // ---------------------------------------------------------------------------
@@ -951,6 +978,77 @@ function renderAlerts(state) {
 // Banner, status line, refresh loop
 // ---------------------------------------------------------------------------
 
+const CHECK_MARK = { done: '✔', pending: '…', failed: '✘', unknown: '?' }
+
+/** One open incident: what to chase now (the live view of GET /api/v1/incidents/:id). */
+function incidentBlock(v) {
+  const i = v.incident
+  const left = v.knownUsers.filter((u) => u.state !== 'moved')
+  return h(
+    'article',
+    { class: 'incident', 'data-incident': i.id },
+    h(
+      'p',
+      { class: 'incident-title' },
+      `INCIDENT ${i.id}: ${i.keyId} ${i.version} ${i.reason}, open ${ago(i.openedAt, v.now).replace(' ago', '')}`,
+      ` · ${pct(v.share.share)} of the key's traffic`,
+    ),
+    h(
+      'ul',
+      { class: 'incident-checklist' },
+      v.checklist.map((c) =>
+        h(
+          'li',
+          { 'data-step': c.id, 'data-state': c.state },
+          `${CHECK_MARK[c.state] ?? '?'} ${c.id.replaceAll('_', ' ')}: ${c.detail}`,
+        ),
+      ),
+    ),
+    table(
+      `Known users still on ${i.version} (${left.length} of ${v.knownUsers.length})`,
+      ['Client', 'Source', 'User agent', 'State', 'Last use'],
+      left.map((u) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, u.clientId || '—'),
+          h('td', {}, u.sourceAddress || '—'),
+          h('td', {}, u.userAgent || '—'),
+          h('td', {}, u.state.replace('_', ' ')),
+          h('td', {}, timeAgo(u.lastLeakedUse, v.now)),
+        ),
+      ),
+      { class: 'incident-known' },
+    ),
+    table(
+      `Unknown sources (${v.unknownSources.length})`,
+      ['Source', 'User agents', 'Gateways', 'Routes', 'Requests', 'Accepted', 'Last use'],
+      v.unknownSources.map((u) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, u.sourceAddress || '—'),
+          h('td', {}, shortList(u.userAgents)),
+          h('td', {}, shortList(u.gateways)),
+          h('td', {}, shortList(u.routes)),
+          h('td', { class: 'num' }, num(u.requests)),
+          h('td', { class: 'num' }, num(u.accepted)),
+          h('td', {}, timeAgo(u.lastSeen, v.now)),
+        ),
+      ),
+      { class: 'incident-unknown' },
+    ),
+    h('p', {}, 'Routes reached: ', shortList(v.routesReached), ` · gate: ${v.readiness.verdict}`),
+  )
+}
+
+function renderIncidents(state) {
+  const el = document.getElementById('incidents')
+  const views = state.incidents ?? []
+  el.hidden = views.length === 0
+  fill(el, views.map(incidentBlock))
+}
+
 let lastBannerText = ''
 let lastSuccess = null
 
@@ -1023,6 +1121,7 @@ async function refresh() {
   clearTimeout(timer)
   try {
     const state = await loadAll()
+    renderIncidents(state)
     renderAttention(state)
     renderKeys(state)
     renderAlerts(state)

@@ -339,6 +339,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
               return r.success ? { ok: true } : { ok: false, detail: 'store ping failed' }
             },
           },
+          {
+            // Not ready while nothing is being stored (a write failing again and again, or halted).
+            name: 'ingest',
+            check: async () => pipeline.health(),
+          },
           ...sources.map((s) => ({
             name: `source ${s.id}`,
             check: async () => ({ ok: s.ready(), detail: s.ready() ? 'consuming' : 'not consuming yet' }),

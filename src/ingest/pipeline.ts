@@ -21,8 +21,17 @@ import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import type { IngestSink, SourceRecord, StoredPosition } from './source.ts'
 
+/** What one record became (see `Decoder.decodeAll`): a batch record may hold many events. */
+export interface DecodedRecord {
+  events: AuthEvent[]
+  /** Requests counted and skipped as `not_auth_traffic`. */
+  skipped: number
+  /** Why the record (or part of a batch) is dead-lettered. */
+  rejected?: DecodeError
+}
+
 export interface RecordDecoder {
-  decode(bytes: Buffer, ctx: { now: number; fallbackEventId: string }): AuthEvent
+  decodeAll(bytes: Buffer, ctx: { now: number; fallbackEventId: string }): DecodedRecord
 }
 
 /** A rejected record on its way to the dead-letter destination. Bytes are already scrubbed of key material. */
@@ -103,8 +112,10 @@ interface Rebuild {
 interface Buffered {
   offset: bigint
   nextOffset: bigint
-  /** The decoded event, encoded for the store at once. */
-  event?: EncodedEvent
+  /** The decoded events (one, or a batch record's), encoded for the store at once. */
+  events?: EncodedEvent[]
+  /** Requests skipped as `not_auth_traffic`, counted once stored. */
+  skipped?: number
   dead?: DeadLetter
   /** The record's size in bytes, for dead letters. */
   size: number
@@ -191,6 +202,7 @@ export class IngestPipeline implements IngestSink {
   readonly #m: {
     ingested: Counter<'source'>
     rejected: Counter<'source' | 'reason'>
+    skipped: Counter<'source' | 'reason'>
     batchSize: Histogram
     writeSeconds: Histogram
     writeErrors: Counter<'retriable'>
@@ -213,6 +225,12 @@ export class IngestPipeline implements IngestSink {
       rejected: new PCounter({
         name: 'keyshift_events_rejected_total',
         help: 'Records dead-lettered instead of stored, by source and reason.',
+        labelNames: ['source', 'reason'],
+        registers: r,
+      }),
+      skipped: new PCounter({
+        name: 'keyshift_events_skipped_total',
+        help: 'Requests neither stored nor dead-lettered, by source and reason (not_auth_traffic: no identity and not rejected, e.g. health checks and routing 404s).',
         labelNames: ['source', 'reason'],
         registers: r,
       }),
@@ -402,16 +420,34 @@ export class IngestPipeline implements IngestSink {
       if ((record as { oversized?: boolean }).oversized) {
         throw new DecodeError('too_large', 'line exceeds the maximum line length')
       }
-      const event = this.#o.decoderFor(source).decode(record.value, {
+      const decoded = this.#o.decoderFor(source).decodeAll(record.value, {
         now,
         fallbackEventId: `${source}:${partition}:${record.offset}`,
       })
-      return {
+      if (decoded.rejected !== undefined && decoded.events.length === 0 && decoded.skipped === 0) {
+        throw decoded.rejected
+      }
+      const item: Buffered = {
         offset: record.offset,
         nextOffset: record.nextOffset,
-        event: encodeEvent(event, source, partition, record.offset),
         size: record.value.length,
       }
+      if (decoded.events.length > 0) {
+        item.events = decoded.events.map((e) => encodeEvent(e, source, partition, record.offset))
+      }
+      if (decoded.skipped > 0) item.skipped = decoded.skipped
+      if (decoded.rejected !== undefined) {
+        // Part of a batch was bad: its good elements are stored, the record is dead-lettered too.
+        item.dead = {
+          source,
+          partition,
+          offset: record.offset,
+          reason: decoded.rejected.reason,
+          detail: decoded.rejected.message,
+          bytes: this.#o.scrub(record.value),
+        }
+      }
+      return item
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err
       return {
@@ -617,6 +653,11 @@ export class IngestPipeline implements IngestSink {
     }
     // Counted once stored: a batch that failed or was fenced is read and decoded again.
     for (const l of letters) this.#m.rejected.inc({ source: l.source, reason: l.reason })
+    for (const s of segments) {
+      let skipped = 0
+      for (const i of s.items) skipped += i.skipped ?? 0
+      if (skipped > 0) this.#m.skipped.inc({ source: s.source, reason: 'not_auth_traffic' }, skipped)
+    }
     let events = 0
     for (const b of batches) {
       events += b.events.length
@@ -661,8 +702,8 @@ export class IngestPipeline implements IngestSink {
     const deadLetters: DeadLetterRow[] = []
     const now = this.#clock()
     for (const i of s.items) {
-      if (i.event) events.push(i.event)
-      else if (i.dead) {
+      if (i.events) for (const e of i.events) events.push(e)
+      if (i.dead) {
         deadLetters.push({
           time: now,
           offset: i.offset,

@@ -265,6 +265,17 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE ${qualified(db, 'ingest_positions')} ADD COLUMN IF NOT EXISTS flush String DEFAULT ''`,
     ],
   },
+  {
+    version: 11,
+    name: 'auth events record what identified their key',
+    statements: (db) => [
+      // key_material, credential, key_id, client_name, consumer, principal, client, none
+      // (domain/auth-event.ts IDENTITY_SOURCES). Rows written before this migration
+      // read ''. The rollups do not group by it: it describes how an event was
+      // attributed, not who made it, and their views select named columns only.
+      `ALTER TABLE ${qualified(db, 'auth_events')} ADD COLUMN IF NOT EXISTS identity_source LowCardinality(String) DEFAULT ''`,
+    ],
+  },
 ]
 
 /** Tables whose TTL follows config, and the expression their TTL applies to. */

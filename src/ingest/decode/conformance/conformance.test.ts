@@ -23,7 +23,7 @@ describe('gateway conformance fixtures', () => {
       expect(r.skipped).toBe(f.expect.skipped ?? 0)
       const want = f.expect.events ?? []
       expect(r.events).toHaveLength(want.length)
-      want.forEach((w, i) => expect(r.events[i]).toMatchObject(w))
+      for (const [i, w] of want.entries()) expect(r.events[i]).toMatchObject(w)
       // No raw key survives into an event.
       expect(JSON.stringify(r.events)).not.toMatch(/sk_live_/)
     })

@@ -2,6 +2,7 @@
 // modules as the daemon. Exit codes: 0 ok, 1 failure/not ready, 2 usage/unknown.
 import { Command } from 'commander'
 import { registerConfigCommand } from './config-check.ts'
+import { registerDecodeCommand } from './decode.ts'
 import { registerDemoCommand } from './demo.ts'
 import { registerDetectCommand } from './detect-command.ts'
 import { registerGateCommand } from './gate.ts'
@@ -37,6 +38,7 @@ registerDemoCommand(program)
 registerSilenceCommand(program)
 registerNotifyCommand(program)
 registerDetectCommand(program)
+registerDecodeCommand(program)
 
 program.parseAsync(process.argv).catch((err: Error) => {
   process.stderr.write(`keyshift: ${err.message}\n`)

@@ -28,6 +28,26 @@ describe('configuration', () => {
     expect(Object.isFrozen(c.ingest)).toBe(true)
   })
 
+  it('takes the duration grammar in every *_ms field, from the file and the environment', () => {
+    const path = file('durations.yaml', 'ingest:\n  batch_max_wait_ms: 1500ms\n  heartbeat_interval_ms: 2s\n')
+    const c = loadConfig(path, { KEYSHIFT_INGEST__RETRY_MAX_MS: '1m30s' })
+    expect(c.ingest.batch_max_wait_ms).toBe(1_500)
+    expect(c.ingest.heartbeat_interval_ms).toBe(2_000)
+    expect(c.ingest.retry_max_ms).toBe(90_000)
+    const files = parseConfig({
+      sources: [
+        { type: 'file', path: '/x.log', decoder: { preset: 'canonical' }, poll_interval_ms: '250ms' },
+      ],
+    })
+    expect(files.sources[0]).toMatchObject({ poll_interval_ms: 250 })
+  })
+
+  it('names the *_ms field whose duration is outside the grammar', () => {
+    expect(() => parseConfig({ ingest: { batch_max_wait_ms: '2 seconds' } }, 'keyshift.yaml')).toThrow(
+      'invalid configuration (keyshift.yaml):\n  - ingest.batch_max_wait_ms: "2 seconds" is not a duration; write e.g. 500ms, 90s, 15m, 1h30m, 24h or 7d, or a number of milliseconds',
+    )
+  })
+
   it('applies KEYSHIFT_SECTION__FIELD overrides as YAML scalars and *_FILE secrets', () => {
     const secret = file('pw', 's3cret-value\n')
     const c = loadConfig(undefined, {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import { parse as parseYaml } from 'yaml'
 import type { z } from 'zod'
 import { ConfigError } from '../domain/errors.ts'
+import { DURATION_HINT, tryParseDuration } from '../shared/duration.ts'
 import { type Config, configSchema } from './schema.ts'
 
 const PREFIX = 'KEYSHIFT_'
@@ -77,9 +78,35 @@ function deepFreeze<T>(value: T): T {
   return value
 }
 
+/**
+ * Every field named `…_ms` also takes a duration in the one grammar keyshift reads
+ * everywhere (`90s`, `15m`, `24h`, `7d`; src/shared/duration.ts), turned into
+ * milliseconds before validation; a string outside the grammar names its field.
+ */
+export function durationFieldsToMs(doc: unknown, origin = 'config', path: string[] = []): unknown {
+  if (Array.isArray(doc)) return doc.map((v, i) => durationFieldsToMs(v, origin, [...path, String(i)]))
+  if (doc === null || typeof doc !== 'object') return doc
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(doc)) {
+    if (key.endsWith('_ms') && typeof value === 'string') {
+      const ms = tryParseDuration(value)
+      if (ms === undefined) {
+        const field = [...path, key].join('.')
+        throw new ConfigError(
+          `invalid configuration (${origin}):\n  - ${field}: "${value}" is not a duration; ${DURATION_HINT}, or a number of milliseconds`,
+        )
+      }
+      out[key] = ms
+    } else {
+      out[key] = durationFieldsToMs(value, origin, [...path, key])
+    }
+  }
+  return out
+}
+
 /** Validates a parsed document (file plus overrides); returns the frozen config. */
 export function parseConfig(doc: unknown, origin = 'config'): Config {
-  const result = configSchema.safeParse(doc ?? {})
+  const result = configSchema.safeParse(durationFieldsToMs(doc ?? {}, origin))
   if (!result.success) throw new ConfigError(formatIssues(result.error, origin))
   return deepFreeze(result.data)
 }

@@ -5,19 +5,11 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ValidationError } from '../../domain/errors.ts'
 import type { RotationService } from '../../rotation/rotation-service.ts'
+import { durationSchema } from '../../shared/duration.ts'
 import type { TokenAuth } from '../auth.ts'
 import { problemFromError } from '../problems.ts'
 
 const idParam = z.string().min(1).max(256)
-const durationParam = z
-  .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like 30m, 24h or 7d')
-  .transform((s) => {
-    const n = Number.parseInt(s, 10)
-    const unit = s.replace(/^\d+/, '')
-    const mult = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms']
-    return n * mult
-  })
 const isoOrMs = z.union([z.coerce.number().int().nonnegative(), z.string().datetime({ offset: true })])
 const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))
 
@@ -59,7 +51,7 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
 
     app.get('/api/v1/keys/:keyId/versions/:version/stragglers', read, async (req) => {
       const p = parse(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
-      const q = parse(z.object({ lookback: durationParam.optional() }).strict(), req.query, 'query')
+      const q = parse(z.object({ lookback: durationSchema.optional() }).strict(), req.query, 'query')
       const now = clock()
       return {
         keyId: p.keyId,

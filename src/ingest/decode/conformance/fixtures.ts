@@ -600,10 +600,35 @@ const tykRecord = {
   expireAt: '2024-10-19T22:10:39.789Z',
 }
 
+/** The Kafka pump's message: a subset of the record, `request_time_ms`, and `meta_data` ({env: prod}). */
+const kafkaPumpMessage = {
+  timestamp: tykRecord.timestamp,
+  method: tykRecord.method,
+  path: tykRecord.path,
+  raw_path: tykRecord.raw_path,
+  response_code: tykRecord.response_code,
+  alias: tykRecord.alias,
+  api_key: tykRecord.api_key,
+  api_version: tykRecord.api_version,
+  api_name: tykRecord.api_name,
+  api_id: tykRecord.api_id,
+  org_id: tykRecord.org_id,
+  oauth_id: tykRecord.oauth_id,
+  raw_request: '',
+  request_time_ms: 31,
+  raw_response: '',
+  ip_address: tykRecord.ip_address,
+  host: tykRecord.host,
+  content_length: 0,
+  user_agent: tykRecord.user_agent,
+  tags: tykRecord.tags,
+  env: 'prod',
+}
+
 const TYK: ConformanceFixture[] = [
   {
     preset: 'tyk',
-    name: 'Kafka pump record',
+    name: 'analytics record (all fields)',
     source: 'tyk.io/docs/api-management/tyk-pump "Tyk Analytics Record Fields" (Tyk 5.x)',
     record: tykRecord,
     expect: {
@@ -615,6 +640,39 @@ const TYK: ConformanceFixture[] = [
           identitySource: 'key_material',
         },
       ],
+    },
+  },
+  {
+    preset: 'tyk',
+    name: 'Kafka pump message, meta_data',
+    source:
+      'github.com/TykTechnologies/tyk-pump pumps/kafka.go WriteData (master): the message map (timestamp, request_time_ms, tags) plus the meta_data fields',
+    record: kafkaPumpMessage,
+    expect: {
+      events: [
+        {
+          time: T_MS + 789,
+          keyId: 'acme-payments',
+          keyVersion: 'v2',
+          clientId: 'acme-billing',
+          latencyMs: 31,
+          route: '/orders/42',
+          identitySource: 'key_material',
+        },
+      ],
+    },
+  },
+  {
+    preset: 'tyk',
+    name: 'Kafka pump message, @timestamp (early pumps)',
+    source:
+      'github.com/TykTechnologies/tyk-pump pumps/kafka.go as first released: "@timestamp", no tags, no meta_data',
+    record: (() => {
+      const { timestamp, tags, env, ...rest } = kafkaPumpMessage
+      return { '@timestamp': timestamp, ...rest }
+    })(),
+    expect: {
+      events: [{ time: T_MS + 789, keyVersion: 'v2', latencyMs: 31, identitySource: 'key_material' }],
     },
   },
   {

@@ -6,7 +6,9 @@
 // (`responsecode`, `apikey`, `ipaddress`, `useragent`, `requesttime`) are read too.
 //
 // Shapes:
-// - Kafka pump: the record itself, one per message;
+// - Kafka pump (tyk-pump pumps/kafka.go): one message per record, a subset of its
+//   fields with `request_time_ms` for the latency (older pumps: `@timestamp` for
+//   the time), plus the pump's static `meta_data` fields;
 // - stdout pump (`format: json`, tyk-pump pumps/stdout.go): a logrus line
 //   `{"level":"info","msg":"","time":…,"tyk-analytics-record":{…}}`; the record is
 //   unwrapped from `tyk-analytics-record`, or from whatever `log_field_name` names
@@ -58,7 +60,8 @@ export const tykPreset: PresetMapper = (outer): Extracted => {
   return {
     // `_id` appears only in MongoDB exports, and is used only when it is a plain string.
     eventId: firstPresent(doc.request_id, typeof doc._id === 'string' ? doc._id : undefined),
-    time: firstPresent(doc.timestamp, outer === doc ? undefined : outer.time),
+    // `@timestamp`: the Kafka pump before it switched to `timestamp`, and the Logz.io pump.
+    time: firstPresent(doc.timestamp, doc['@timestamp'], outer === doc ? undefined : outer.time),
     keyId: firstPresent(tagValue(tags, 'key_id'), versioned ? ref.keyId : undefined),
     keyVersion: firstPresent(tagValue(tags, 'key_version'), ref?.version),
     keyMaterial: key(firstPresent(doc.api_key, doc.apikey)),

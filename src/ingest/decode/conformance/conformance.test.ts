@@ -141,6 +141,16 @@ describe('never keep failures while dropping successes', () => {
 })
 
 describe('docs/gateways/README.md', () => {
+  it('links a setup guide for every gateway preset, and each guide exists', () => {
+    const readme = readFileSync(new URL('../../../../docs/gateways/README.md', import.meta.url), 'utf8')
+    for (const p of PRESET_NAMES.filter((n) => n !== 'canonical')) {
+      expect(readme).toContain(`| \`${p}\` | [${p}.md](${p}.md) |`)
+      const guide = readFileSync(new URL(`../../../../docs/gateways/${p}.md`, import.meta.url), 'utf8')
+      expect(guide).toContain(`Preset: \`${p}\``)
+      expect(guide).toContain(`keyshift decode --preset ${p}`)
+    }
+  })
+
   it('holds the current conformance table (regenerate: node --import tsx scripts/gateway-conformance.ts)', () => {
     const readme = readFileSync(new URL('../../../../docs/gateways/README.md', import.meta.url), 'utf8')
     expect(readme).toContain(conformanceTable())

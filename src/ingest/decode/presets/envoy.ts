@@ -40,10 +40,8 @@ export const envoyPreset: PresetMapper = (doc): Extracted => {
     time: field('start_time', 'timestamp', '@timestamp'),
     keyId: field('key_id', 'x_key_id', 'x-key-id'),
     keyVersion: field('key_version', 'x_key_version', 'x-key-version'),
-    keyMaterial: firstPresent(
-      field('x_api_key', 'x-api-key', 'api_key', 'apikey', 'authorization'),
-      queryKey(path),
-    ),
+    keyMaterial:
+      firstPresent(field('x_api_key', 'x-api-key', 'api_key', 'apikey', 'authorization')) ?? queryKey(path),
     keyFingerprint: field('key_fingerprint'),
     principal: field('principal', 'jwt_sub', 'sub'),
     status: field('response_code', 'status'),

@@ -79,12 +79,13 @@ export const kongPreset: PresetMapper = (doc): Extracted => {
       tagValue(tags, 'key_version'),
       ref?.version,
     ),
-    keyMaterial: firstPresent(
-      header(reqHeaders, 'apikey'),
-      header(reqHeaders, 'x-api-key'),
-      header(reqHeaders, 'authorization'),
-      queryStringKey(prop(request, 'querystring'), prop(request, 'uri')),
-    ),
+    // The query string is parsed only when no key header is logged (most records have one).
+    keyMaterial:
+      firstPresent(
+        header(reqHeaders, 'apikey'),
+        header(reqHeaders, 'x-api-key'),
+        header(reqHeaders, 'authorization'),
+      ) ?? queryStringKey(prop(request, 'querystring'), prop(request, 'uri')),
     credentialId: prop(entity, 'id'),
     consumer: consumerName,
     status: prop(response, 'status'),

@@ -38,20 +38,22 @@ export const nginxPreset: PresetMapper = (doc): Extracted => {
     time: field('time_iso8601', 'time', 'timestamp', '@timestamp', 'msec', 'time_local'),
     keyId: field('api_key_id', 'key_id', 'http_x_key_id'),
     keyVersion: field('key_version', 'http_x_key_version'),
-    keyMaterial: firstPresent(
-      field(
-        'http_x_api_key',
-        'http_apikey',
-        'http_authorization',
-        'arg_api_key',
-        'arg_apikey',
-        'arg_key',
-        'arg_access_token',
-      ),
-      queryKey(requestUri),
-      queryKey(line?.[2]),
+    // Query strings are parsed only when no key variable is logged.
+    keyMaterial:
+      firstPresent(
+        field(
+          'http_x_api_key',
+          'http_apikey',
+          'http_authorization',
+          'arg_api_key',
+          'arg_apikey',
+          'arg_key',
+          'arg_access_token',
+        ),
+      ) ??
+      queryKey(requestUri) ??
+      queryKey(line?.[2]) ??
       queryKey(field('args', 'query_string')),
-    ),
     keyFingerprint: field('key_fingerprint'),
     clientName: field('api_client_name', 'client_name'),
     principal: field('remote_user'),

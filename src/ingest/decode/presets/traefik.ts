@@ -34,10 +34,10 @@ export const traefikPreset: PresetMapper = (doc): Extracted => {
     time: firstPresent(doc.StartUTC, doc.StartLocal, doc.time),
     keyId: field('request_X-Key-Id'),
     keyVersion: field('request_X-Key-Version'),
-    keyMaterial: firstPresent(
-      field('request_X-Api-Key', 'request_Apikey', 'request_Authorization', 'request_X-Auth-Token'),
-      queryKey(doc.RequestPath),
-    ),
+    keyMaterial:
+      firstPresent(
+        field('request_X-Api-Key', 'request_Apikey', 'request_Authorization', 'request_X-Auth-Token'),
+      ) ?? queryKey(doc.RequestPath),
     principal: user,
     status: doc.DownstreamStatus,
     clientId: firstPresent(field('request_X-Client-Id'), user),

@@ -13,6 +13,7 @@ export const FINDING_TYPES = [
   'expiring_with_traffic',
   'unknown_key_surge',
   'failure_spike',
+  'usage_anomaly',
   'deactivation_ready',
   'deactivation_not_ready',
 ] as const

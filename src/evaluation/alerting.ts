@@ -22,6 +22,7 @@ import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import { Evaluator } from './evaluator.ts'
 import { OwnerReminders } from './reminders.ts'
+import type { UsageAnomalies } from './usage-anomalies.ts'
 
 export interface AlertingDeps {
   config: Config
@@ -36,6 +37,8 @@ export interface AlertingDeps {
   clock?: () => number
   /** The daemon's ingest backlog and readiness (evaluations space out while it catches up). */
   ingest?: () => { backlog: number; ready: boolean }
+  /** The usage-anomaly watch, whose findings join the rotation findings. */
+  usage?: Pick<UsageAnomalies, 'findings'>
   /** Overrides for the notifiers (tests: fetch). */
   notifierDeps?: Pick<NotifierDeps, 'fetch'>
   /** Overrides the leader election (tests). */
@@ -128,7 +131,10 @@ export function createAlerting(deps: AlertingDeps): Alerting {
 
   const evaluator = new Evaluator({
     sources: {
-      findings: (now) => deps.rotation.findings(now),
+      findings: async (now) => [
+        ...(await deps.rotation.findings(now)),
+        ...(deps.usage ? await deps.usage.findings(now) : []),
+      ],
       readiness: (keyId, version, now) =>
         deps.rotation.readiness(
           { keyId, version, askedBy: 'keyshift', via: 'evaluation', audit: false },

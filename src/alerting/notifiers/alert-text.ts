@@ -21,6 +21,7 @@ const TYPE_LABELS: Record<AlertType, string> = {
   expiring_with_traffic: 'expiring with traffic',
   unknown_key_surge: 'unknown key surge',
   failure_spike: 'failure spike',
+  usage_anomaly: 'usage anomaly',
   deactivation_ready: 'deactivation ready',
   deactivation_not_ready: 'deactivation not ready',
   ingest_lag: 'ingest lag',
@@ -263,6 +264,11 @@ export function nextSteps(a: Alert, kind: NotificationKind): string[] {
     case 'failure_spike':
       return [
         'Look at the failure reasons in the evidence; if the spike began with a rotation step, undo that step.',
+      ]
+    case 'usage_anomaly':
+      return [
+        'Compare the observed value with the expected band in the evidence: a surge can be a leaked key or a retry storm, a collapse clients failing before the gateway.',
+        "If the new level is expected (a launch, a migration), silence this alert or lower the key's sensitivity (`analysis.usage_anomaly.keys`).",
       ]
     case 'deactivation_ready':
       return [`${v} has no remaining traffic: it is safe to deactivate; ${gate(a)} will pass.`]

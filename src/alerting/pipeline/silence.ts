@@ -8,6 +8,7 @@ import { z } from 'zod'
 import type { Alert } from '../../domain/alert.ts'
 import { ValidationError } from '../../domain/errors.ts'
 import { durationSchema } from '../../shared/duration.ts'
+import { INSTANT_TOO_LATE, instantSchema, instantToMs, MAX_INSTANT_MS } from '../../shared/instant.ts'
 import { matchesAny, matchesLabels } from '../glob.ts'
 import type { LiveAlert, Silence, SilenceMatchers } from './types.ts'
 
@@ -42,10 +43,8 @@ export const silenceMatchersSchema = z
     'give at least one matcher (type, key, version, scope or labels); a silence of everything is refused',
   )
 
-const time = z.union([
-  z.number().int().nonnegative(),
-  z.iso.datetime({ offset: true, error: 'must be an RFC 3339 time, e.g. 2026-11-28T15:00:00Z' }),
-])
+/** Instants up to the store's last (2299-12-31): later ones would break every silence listing. */
+const time = instantSchema
 
 /** The body of `POST /api/v1/silences` (and what `keyshift silence add` builds). */
 export const silenceInputSchema = z
@@ -64,8 +63,6 @@ export const silenceInputSchema = z
   })
 export type SilenceInput = z.input<typeof silenceInputSchema>
 
-const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))
-
 /** Validates a silence request and builds the silence; throws ValidationError naming the field and the fix. */
 export function newSilence(input: unknown, now: number, id: string): Silence {
   const r = silenceInputSchema.safeParse(input)
@@ -74,11 +71,12 @@ export function newSilence(input: unknown, now: number, id: string): Silence {
     throw new ValidationError(`invalid silence: ${issues}`)
   }
   const d = r.data
-  const startsAt = d.starts_at === undefined ? now : toMs(d.starts_at)
-  const endsAt = d.duration !== undefined ? startsAt + d.duration : toMs(d.ends_at!)
+  const startsAt = d.starts_at === undefined ? now : instantToMs(d.starts_at)
+  const endsAt = d.duration !== undefined ? startsAt + d.duration : instantToMs(d.ends_at!)
   if (endsAt <= startsAt) throw new ValidationError('invalid silence: ends_at must be after starts_at')
   if (endsAt <= now)
     throw new ValidationError('invalid silence: ends_at is in the past; it would never apply')
+  if (endsAt > MAX_INSTANT_MS) throw new ValidationError(`invalid silence: ends_at ${INSTANT_TOO_LATE}`)
   if (endsAt - startsAt > MAX_SILENCE_MS) {
     throw new ValidationError('invalid silence: a silence may last at most 366 days; fix the cause instead')
   }

@@ -276,6 +276,29 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE ${qualified(db, 'auth_events')} ADD COLUMN IF NOT EXISTS identity_source LowCardinality(String) DEFAULT ''`,
     ],
   },
+  {
+    version: 12,
+    name: 'usage bands: each watched series per bucket, observed against the band the detector expected',
+    statements: (db) => [
+      // Written by the usage-anomaly watch (one row per series and bucket; a re-read
+      // after a restart or a leader change rewrites the same rows, so replacing).
+      // version '' is the key's total. Read by Grafana's expected-band panel.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'usage_bands')} (
+        bucket DateTime('UTC'),
+        key_id String,
+        version String,
+        metric LowCardinality(String),
+        observed Float64,
+        expected Float64,
+        lower Float64,
+        upper Float64,
+        score Float32
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(bucket)
+      ORDER BY (key_id, metric, version, bucket)
+      TTL bucket + INTERVAL 90 DAY`,
+    ],
+  },
 ]
 
 /** Tables whose TTL follows config, and the expression their TTL applies to. */

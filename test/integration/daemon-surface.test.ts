@@ -54,6 +54,7 @@ describe('keyshift run with a file source', () => {
         status: 'ready',
         checks: [
           { name: 'store', ok: true },
+          { name: 'ingest', ok: true, detail: 'storing' },
           { name: `source file:${log}`, ok: true, detail: 'consuming' },
           // The gateway (Kong's default_gateway) and the file its lines came through.
           {
@@ -117,6 +118,7 @@ describe('keyshift replay', () => {
       stored: 1000,
       deadLettered: 2,
       skipped: 0,
+      notAuthTraffic: 0,
       reasons: { invalid_json: 1, time_out_of_range: 1 },
       seconds: undefined,
     })

@@ -266,6 +266,17 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 11,
+    name: 'auth events record what identified their key',
+    statements: (db) => [
+      // key_material, credential, key_id, client_name, consumer, principal, client, none
+      // (domain/auth-event.ts IDENTITY_SOURCES). Rows written before this migration
+      // read ''. The rollups do not group by it: it describes how an event was
+      // attributed, not who made it, and their views select named columns only.
+      `ALTER TABLE ${qualified(db, 'auth_events')} ADD COLUMN IF NOT EXISTS identity_source LowCardinality(String) DEFAULT ''`,
+    ],
+  },
+  {
     version: 12,
     name: 'usage bands: each watched series per bucket, observed against the band the detector expected',
     statements: (db) => [
@@ -326,6 +337,27 @@ export const MIGRATIONS: readonly Migration[] = [
       ) ENGINE = ReplacingMergeTree
       ORDER BY (incident_id, snapshot_id, client_id, source_address, user_agent, gateway)
       SETTINGS ${DEDUP}`,
+    ],
+  },
+  {
+    version: 8,
+    name: 'ingest claims fence a partition to the member that was assigned it last',
+    statements: (db) => [
+      // One row per assignment of a partition; the highest (ver, claim) is its
+      // owner. A member writes a batch's events only while its claim is the
+      // latest (store/clickhouse/event-store.ts), so an old owner's write that
+      // lands after a rebalance stores nothing twice. Rows are never replaced
+      // (every reader must rank the same rows); claims older than 90 days are
+      // dropped, long after any write of their assignment could still land.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'ingest_claims')} (
+        source String,
+        partition UInt64,
+        claim String,
+        ver UInt64,
+        claimed_at DateTime64(3, 'UTC') DEFAULT now64(3)
+      ) ENGINE = MergeTree
+      ORDER BY (source, partition, ver, claim)
+      TTL toDateTime(claimed_at) + INTERVAL 90 DAY`,
     ],
   },
   {

@@ -4,4 +4,6 @@
 import { register } from 'tsx/esm/api'
 
 register()
-await import('../src/cli/main.ts')
+// The embedded store must not see the real stdin: see src/cli/stdin-handover.ts.
+const { handOverStdin } = await import('../src/cli/stdin-handover.ts')
+if (handOverStdin().role !== 'parent') await import('../src/cli/main.ts')

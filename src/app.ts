@@ -28,6 +28,7 @@ import { createStdinSource } from './ingest/sources/stdin-source.ts'
 import { KeyRegistry } from './registry/key-registry.ts'
 import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
 import { RotationService } from './rotation/rotation-service.ts'
+import { hostStdin } from './shared/host-stdin.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
 import { createStoreClient, type StoreClient } from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
@@ -250,7 +251,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       sources.push(src)
     } else if (s.type === 'stdin') {
       const src = createStdinSource({
-        input: deps.stdin ?? process.stdin,
+        input: deps.stdin ?? hostStdin(),
         logger,
         sink: pipeline,
         maxBatchRecords: config.ingest.batch_max_events,

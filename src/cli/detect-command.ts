@@ -1,6 +1,7 @@
 // Registers `keyshift detect` (logic in detect.ts): the failure-spike detector
 // over a CSV series on stdin, one scored row out per row in.
 import { type Command, Option } from 'commander'
+import { hostStdin } from '../shared/host-stdin.ts'
 import { DETECT_OPTIONS, runDetect } from './detect.ts'
 
 export function registerDetectCommand(program: Command): void {
@@ -15,7 +16,7 @@ export function registerDetectCommand(program: Command): void {
     cmd.addOption(opt)
   }
   cmd.action(async (opts: Record<string, string>) => {
-    const result = await runDetect(process.stdin, process.stdout, opts)
+    const result = await runDetect(hostStdin(), process.stdout, opts)
     process.exitCode = result.exitCode
   })
 }

@@ -217,13 +217,10 @@ async function main() {
     void fetch(`${url}/metrics`)
       .then(async (r) => {
         const text = await r.text()
-        nodePeak.heap = Math.max(
-          nodePeak.heap,
-          metricValue(text, 'keyshift_process_nodejs_heap_size_total_bytes') || 0,
-        )
+        nodePeak.heap = Math.max(nodePeak.heap, metricValue(text, 'nodejs_heap_size_total_bytes') || 0)
         nodePeak.external = Math.max(
           nodePeak.external,
-          metricValue(text, 'keyshift_process_nodejs_external_memory_bytes') || 0,
+          metricValue(text, 'nodejs_external_memory_bytes') || 0,
         )
       })
       .catch(() => {})

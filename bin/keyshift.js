@@ -1,9 +1,12 @@
 #!/usr/bin/env node
-// Entry point for the `keyshift` CLI. Sources are TypeScript run through tsx's
-// loader, so a fresh clone works after `npm install` with no build step.
-import { register } from 'tsx/esm/api'
+// Entry point for the `keyshift` CLI: runs the compiled JavaScript in dist/
+// (`npm run build`; `npm install` in a checkout builds it through `prepare`).
+// During development `npm run dev -- <args>` runs the TypeScript sources through tsx.
+import { existsSync } from 'node:fs'
 
-register()
-// The embedded store must not see the real stdin: see src/cli/stdin-handover.ts.
-const { handOverStdin } = await import('../src/cli/stdin-handover.ts')
-if (handOverStdin().role !== 'parent') await import('../src/cli/main.ts')
+const main = new URL('../dist/cli/main.js', import.meta.url)
+if (!existsSync(main)) {
+  process.stderr.write('keyshift: dist/ is missing; in a source checkout run `npm run build` first\n')
+  process.exit(2)
+}
+await import(main.href)

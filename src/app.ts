@@ -30,7 +30,7 @@ import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
 import { RotationService } from './rotation/rotation-service.ts'
 import { hostStdin } from './shared/host-stdin.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
-import { createStoreClient, type StoreClient } from './store/clickhouse/client.ts'
+import { assertStoreExists, createStoreClient, type StoreClient } from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
@@ -44,6 +44,8 @@ export interface AppDeps {
   clock?: () => number
   /** Overrides stdin for the stdin source (tests, replay). */
   stdin?: NodeJS.ReadableStream
+  /** Refuse to create an embedded store (and its pepper) that does not exist yet: read commands. */
+  existingStore?: boolean
 }
 
 export interface App {
@@ -99,9 +101,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const logger = deps.logger ?? createLogger({ level: config.log.level })
   const metrics = deps.registry ?? createRegistry()
   const clock = deps.clock ?? Date.now
+  if (deps.existingStore) assertStoreExists(config)
   const fingerprint = createFingerprinter(resolvePepper(config))
 
-  const store = createStoreClient(config)
+  const store = createStoreClient(config, { metrics })
   await migrate(store.client, store.database, {
     rawDays: config.clickhouse.retention_days,
     rollupDays: config.clickhouse.rollup_retention_days,

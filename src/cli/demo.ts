@@ -108,7 +108,35 @@ export function registerDemoCommand(program: Command): void {
         onProgress: () => {},
       })
       await new Promise<void>((r) => file.end(r))
-      await new Promise((r) => setTimeout(r, 3000))
+      // The summary reports on an evaluation of everything written, and on the alerts
+      // it sent: wait for each step (not a fixed pause, which a loaded machine outruns).
+      const gauge = async (name: string) => {
+        const m = await app.metrics.getSingleMetric(name)?.get()
+        return (m?.values ?? []).reduce((s, v) => s + v.value, 0)
+      }
+      const rounds = async () => {
+        const m = await app.metrics.getSingleMetric('keyshift_evaluation_duration_seconds')?.get()
+        return (
+          m?.values.find(
+            (v) => (v as { metricName?: string }).metricName === 'keyshift_evaluation_duration_seconds_count',
+          )?.value ?? 0
+        )
+      }
+      const until = async (what: string, done: () => Promise<boolean>, timeoutMs = 120_000) => {
+        const deadline = Date.now() + timeoutMs
+        while (!(await done())) {
+          if (Date.now() > deadline) {
+            out(`  ${since(t0).padStart(7)}  gave up waiting for ${what} after ${timeoutMs / 1000} s`)
+            return
+          }
+          await new Promise((r) => setTimeout(r, 200))
+        }
+      }
+      await until('the live traffic to be stored', async () => (await ingested()) >= back.written + written)
+      // Two full rounds after the last batch: the first may have started before it landed.
+      const before = await rounds()
+      await until('two evaluation rounds', async () => (await rounds()) >= before + 2)
+      await until('the alert outbox to drain', async () => (await gauge('keyshift_outbox_pending')) === 0)
 
       // Summary.
       const now = Date.now()

@@ -6,6 +6,7 @@ import type { Command } from 'commander'
 import type { RuleResult } from '../analysis/readiness.ts'
 import { createApp } from '../app.ts'
 import { silentLogger } from '../telemetry/logger.ts'
+import { callApi } from './api-client.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
 
 export interface GateVerdict {
@@ -70,22 +71,16 @@ interface GateOpts {
 }
 
 async function verdictFromUrl(o: Required<Pick<GateOpts, 'url'>> & GateOpts, keyId: string, version: string) {
-  const u = new URL(
-    `/api/v1/keys/${encodeURIComponent(keyId)}/versions/${encodeURIComponent(version)}/readiness`,
+  const query = o.askedBy ? `?${new URLSearchParams({ asked_by: o.askedBy })}` : ''
+  return callApi<GateVerdict>(
     o.url,
+    `/api/v1/keys/${encodeURIComponent(keyId)}/versions/${encodeURIComponent(version)}/readiness${query}`,
+    { token: o.token },
   )
-  if (o.askedBy) u.searchParams.set('asked_by', o.askedBy)
-  const res = await fetch(u, {
-    headers: { authorization: `Bearer ${o.token ?? ''}` },
-    signal: AbortSignal.timeout(30_000),
-  })
-  const body = (await res.json().catch(() => ({}))) as Partial<GateVerdict> & { detail?: string }
-  if (!res.ok) throw new Error(`keyshift answered ${res.status}: ${body.detail ?? res.statusText}`)
-  return body as GateVerdict
 }
 
 async function verdictFromStore(o: GateOpts, keyId: string, version: string): Promise<GateVerdict> {
-  const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger() })
+  const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger(), existingStore: true })
   try {
     const v = await app.rotation.readiness(
       { keyId, version, askedBy: o.askedBy ?? 'cli', via: 'cli' },

@@ -96,7 +96,10 @@ export function registerKeyCommand(program: Command): void {
     .description('list key versions and their lifecycle state')
     .option('--json', 'print JSON')
     .action(async (opts: { config?: string; json?: boolean }) => {
-      const app = await createApp(offlineConfig(configFrom(opts)), { logger: silentLogger() })
+      const app = await createApp(offlineConfig(configFrom(opts)), {
+        logger: silentLogger(),
+        existingStore: true,
+      })
       try {
         const versions = app.keys.versions()
         if (opts.json) {

@@ -69,7 +69,10 @@ async function api(opts: RemoteOpts, method: string, path: string, body?: unknow
 
 /** Runs `fn` against the store of the configured data directory (no daemon may hold an embedded store). */
 async function withStore<T>(opts: RemoteOpts, fn: (store: AlertStore) => Promise<T>): Promise<T> {
-  const app = await createApp(offlineConfig(configFrom(opts)), { logger: silentLogger() })
+  const app = await createApp(offlineConfig(configFrom(opts)), {
+    logger: silentLogger(),
+    existingStore: true,
+  })
   try {
     return await fn(new AlertStore(app.store.client, app.store.database))
   } finally {

@@ -137,7 +137,10 @@ export function registerStatusCommand(program: Command): void {
       let views: KeyView[]
       if (o.url) views = await collect(httpSource(o.url, o.token), o.key)
       else {
-        const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger() })
+        const app = await createApp(offlineConfig(configFrom(o)), {
+          logger: silentLogger(),
+          existingStore: true,
+        })
         try {
           const r = app.rotation
           views = await collect(

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
+import { probeUrl } from '../../src/cli/healthcheck.ts'
 import { loadConfig } from '../../src/config/load.ts'
 import type { Config } from '../../src/config/schema.ts'
 import { createHttpServer } from '../../src/http/server.ts'
@@ -20,6 +21,7 @@ import { loadLifecycleFiles } from '../../src/registry/lifecycle-files.ts'
 import { storyLifecycleYaml } from '../../src/scenario/simulator.ts'
 import { silentLogger } from '../../src/telemetry/logger.ts'
 import { createRegistry } from '../../src/telemetry/metrics.ts'
+import { runKeyshift } from '../support/daemon.ts'
 
 const execFileAsync = promisify(execFile)
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..')
@@ -417,24 +419,43 @@ describe('docker-compose.yml', () => {
     })
   })
 
-  it('publishes keyshift on its configured port with a /healthz healthcheck the server answers', async () => {
+  it('publishes keyshift on its configured port with a healthcheck that probes that port', async () => {
     expect(publishedPorts(keyshift)).toEqual([{ host: 8080, container: config.http.port }])
-    const probe = argv(keyshift.healthcheck?.test).join(' ')
-    const url = new URL(/https?:\/\/[^'"\s)]+/.exec(probe)![0])
-    expect(url.pathname).toBe('/healthz')
-    expect(url.hostname).toBe('127.0.0.1')
-    expect(Number(url.port)).toBe(config.http.port)
-    // The image's own HEALTHCHECK probes the same URL.
-    expect(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')).toContain(`fetch('${url.href}')`)
+    // Compose and the image's own HEALTHCHECK run the same command, which reads the
+    // container's configuration: the probe follows http.port wherever it is set.
+    const probe = ['CMD', 'node', 'bin/keyshift.js', 'healthcheck']
+    expect(argv(keyshift.healthcheck?.test)).toEqual(probe)
+    expect(readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8')).toContain(
+      `CMD ${JSON.stringify(probe.slice(1)).replace(/,/g, ', ')}`,
+    )
+    expect(probeUrl(config.http.host, config.http.port)).toBe(`http://127.0.0.1:${config.http.port}/healthz`)
 
     const http = createHttpServer({ logger: silentLogger(), registry: createRegistry(), checks: [] })
     try {
-      const res = await http.inject({ method: 'GET', url: url.pathname })
+      const res = await http.inject({ method: 'GET', url: '/healthz' })
       expect(res.statusCode).toBe(200)
       expect(res.json()).toEqual({ status: 'ok' })
     } finally {
       await http.close()
     }
+  })
+
+  it('keyshift healthcheck exits 0 while the configured port answers /healthz, 1 once it does not', async () => {
+    const http = createHttpServer({ logger: silentLogger(), registry: createRegistry(), checks: [] })
+    await http.listen({ host: '127.0.0.1', port: 0 })
+    const port = (http.server.address() as { port: number }).port
+    const env = { KEYSHIFT_CONFIG: '', KEYSHIFT_HTTP__HOST: '0.0.0.0', KEYSHIFT_HTTP__PORT: String(port) }
+    try {
+      const up = await runKeyshift(['healthcheck'], { env })
+      expect({ code: up.code, stderr: up.stderr }).toEqual({ code: 0, stderr: '' })
+    } finally {
+      await http.close()
+    }
+    const down = await runKeyshift(['healthcheck'], { env })
+    expect(down.code).toBe(1)
+    expect(down.stderr).toBe(
+      `keyshift healthcheck: http://127.0.0.1:${port}/healthz unreachable (ECONNREFUSED)\n`,
+    )
   })
 
   it('starts keyshift only once Kafka, its topics, ClickHouse and the key registry are ready', () => {

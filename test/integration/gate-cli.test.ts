@@ -1,7 +1,7 @@
 // `keyshift gate` as a CI job runs it: exit 0 ready, 1 not ready, 2 unknown —
 // against a store filled by the real daemon (file source, canonical events),
 // with GitHub Actions annotations and a job-summary table.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -11,6 +11,7 @@ import { queryRows, withStore } from '../support/store-probe.ts'
 const DAY = 86_400_000
 const dir = mkdtempSync(join(tmpdir(), 'ks-gate-'))
 let cfg = ''
+let port = 0
 
 function event(i: number, keyId: string, keyVersion: string, time: number) {
   return JSON.stringify({
@@ -31,7 +32,7 @@ function event(i: number, keyId: string, keyVersion: string, time: number) {
 
 beforeAll(async () => {
   const now = Date.now()
-  const port = 19_000 + Math.floor(Math.random() * 500)
+  port = 19_000 + Math.floor(Math.random() * 500)
   const iso = (t: number) => new Date(t).toISOString()
   // Both keys rotated v1 → v2 three days ago; acme's clients all moved, beta's did not.
   const lifecycle = ['acme', 'beta'].flatMap((k) => [
@@ -135,5 +136,36 @@ describe('keyshift gate', () => {
       ),
     )
     expect(rows.at(-1)).toEqual({ asked_by: 'release-pipeline', via: 'cli', verdict: 'ready' })
+  })
+
+  it('exits 2 without creating a store when the configuration names none', async () => {
+    const empty = mkdtempSync(join(tmpdir(), 'ks-gate-empty-'))
+    const other = writeConfig(empty, {
+      data_dir: join(empty, 'data'),
+      log: { level: 'warn' },
+      secrets: { pepper: 'gate-pepper-0123456789abcdef' },
+    })
+    const r = await runKeyshift(['gate', 'acme', 'v1', '-c', other])
+    expect(r.code).toBe(2)
+    expect(r.stdout).toContain(
+      `no keyshift store in ${join(empty, 'data', 'chdb')}: ask the running keyshift instead`,
+    )
+    expect(existsSync(join(empty, 'data'))).toBe(false)
+  })
+
+  it('exits 2 pointing at --url while the daemon holds the embedded store', async () => {
+    const d = spawnKeyshift(['run', '-c', cfg])
+    try {
+      await waitFor('the daemon serves', async () => (await fetch(`http://127.0.0.1:${port}/healthz`)).ok, {
+        timeoutMs: 60_000,
+      })
+      const r = await runKeyshift(['gate', 'acme', 'v1', '-c', cfg])
+      expect(r.code).toBe(2)
+      expect(r.stdout).toContain(
+        `the embedded store in ${join(dir, 'data', 'chdb')} is held by another keyshift process (the daemon?): ask the running keyshift instead: --url http://127.0.0.1:${port} (or $KEYSHIFT_URL)`,
+      )
+    } finally {
+      expect(await d.kill('SIGTERM')).toBe(0)
+    }
   })
 })

@@ -2,8 +2,10 @@ import { describe, expect, it } from 'vitest'
 import { sampleAlert, sampleNotification, T0 } from '../../../test/kit/notifications.ts'
 import { ALERT_TYPES, alertId, compareSeverity, maxSeverity, NOTIFICATION_KINDS } from '../../domain/alert.ts'
 import {
+  evidenceEntryValue,
   evidenceLines,
   evidenceValue,
+  formatDuration,
   formatTime,
   headline,
   headlineText,
@@ -121,6 +123,40 @@ describe('where, evidence and time', () => {
 
   it('formats times in UTC', () => {
     expect(formatTime(T0)).toBe('2026-11-28 13:00:00 UTC')
+  })
+
+  it.each([
+    ['deactivatedAt', 1_796_621_824_539, '2026-12-07 05:37:04 UTC'],
+    ['failingSince', 1_796_621_824_539, '2026-12-07 05:37:04 UTC'],
+    ['first_seen_at', 1_796_621_824_539, '2026-12-07 05:37:04 UTC'],
+    // Not an epoch in milliseconds (a count, or seconds): left as a number.
+    ['createdAt', 42, '42'],
+    ['lagMs', 125_000, '2 m 5 s'],
+    ['min_overlap_ms', 86_400_000, '1 d'],
+    ['windowMs', 3_723_000, '1 h 2 m'],
+    ['graceMs', 450, '450 ms'],
+    ['requests', 1_796_621_824_539, '1,796,621,824,539'],
+    ['deactivatedAt', 'never', 'never'],
+  ])('evidence %s = %j reads %s', (key, v, want) => {
+    expect(evidenceEntryValue(key, v)).toBe(want)
+  })
+
+  it('shows instants and durations in evidence lines as a person reads them', () => {
+    const lines = evidenceLines(
+      sampleAlert({ evidence: { deactivatedAt: T0, lagMs: 90_000, requests: 1200 } }),
+    )
+    expect(lines).toEqual(['deactivatedAt: 2026-11-28 13:00:00 UTC', 'lagMs: 1 m 30 s', 'requests: 1,200'])
+  })
+
+  it.each([
+    [0, '0 ms'],
+    [999, '999 ms'],
+    [1000, '1 s'],
+    [60_000, '1 m'],
+    [3_600_000, '1 h'],
+    [90_061_000, '1 d 1 h'],
+  ])('formatDuration(%d) = %s', (ms, want) => {
+    expect(formatDuration(ms)).toBe(want)
   })
 })
 

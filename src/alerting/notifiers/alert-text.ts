@@ -156,10 +156,50 @@ export function safeJson(v: unknown, space?: number): string {
   return JSON.stringify(v, (_k, x) => (typeof x === 'bigint' ? x.toString() : x), space) ?? 'null'
 }
 
+/** Evidence keys that hold an instant as epoch milliseconds: `deactivatedAt`, `failingSince`, `first_seen_at`. */
+const INSTANT_KEY = /(?:At|Since|Until|Time|_at|_since|_until|_time)$/
+/** Evidence keys that hold a duration in milliseconds: `lagMs`, `min_overlap_ms`. */
+const DURATION_KEY = /(?:Ms|_ms)$/
+/** Epoch milliseconds between 1973 and 2286: a number outside is not shown as a time. */
+const EPOCH_MS = { min: 1e11, max: 1e13 } as const
+
+/** `45 s`, `2 m 5 s`, `3 h 20 m`, `2 d 4 h`: the two largest units, rounded down. */
+export function formatDuration(ms: number): string {
+  if (!Number.isFinite(ms) || ms < 0) return String(ms)
+  if (ms < 1000) return `${Math.round(ms)} ms`
+  const units: Array<[string, number]> = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ]
+  const parts: string[] = []
+  let rest = Math.floor(ms)
+  for (const [name, size] of units) {
+    const n = Math.floor(rest / size)
+    rest -= n * size
+    if (n > 0 || parts.length > 0) parts.push(`${n} ${name}`)
+    if (parts.length === 2) break
+  }
+  return parts.filter((p) => !p.startsWith('0 ')).join(' ')
+}
+
+/**
+ * One evidence value as a person reads it: instants (keys such as `deactivatedAt`)
+ * as UTC times and durations (keys ending in `Ms`) in units, not raw milliseconds.
+ */
+export function evidenceEntryValue(key: string, v: unknown): string {
+  if (typeof v === 'number' && Number.isFinite(v)) {
+    if (INSTANT_KEY.test(key) && v >= EPOCH_MS.min && v <= EPOCH_MS.max) return formatTime(v)
+    if (DURATION_KEY.test(key) && v >= 0) return formatDuration(v)
+  }
+  return evidenceValue(v)
+}
+
 /** `key: value` lines, at most `max`, the last one saying how many were left out. */
 export function evidenceLines(a: Alert, max = 12): string[] {
   const entries = Object.entries(a.evidence)
-  const lines = entries.slice(0, max).map(([k, v]) => `${k}: ${evidenceValue(v)}`)
+  const lines = entries.slice(0, max).map(([k, v]) => `${k}: ${evidenceEntryValue(k, v)}`)
   if (entries.length > max) lines.push(`(+${entries.length - max} more in the dashboard)`)
   return lines
 }

@@ -2,11 +2,15 @@
 // server when `clickhouse.url` is set, else over embedded chDB in the data
 // directory. Both paths get the same settings so results have the same shape
 // (64-bit integers as JSON numbers, UTC).
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
+import { Counter, type Registry } from 'prom-client'
 import type { Config } from '../../config/schema.ts'
+import { StoreError } from '../../domain/errors.ts'
+import { localBaseUrl } from '../../shared/local-url.ts'
+import { classifyStoreError } from './errors.ts'
 
 export type { ClickHouseClient }
 
@@ -34,7 +38,73 @@ export function embeddedPath(dataDir: string): string {
   return resolve(dataDir, 'chdb')
 }
 
-export function createStoreClient(cfg: Config): StoreClient {
+function askTheDaemon(cfg: Config): string {
+  return `ask the running keyshift instead: --url ${localBaseUrl(cfg.http.host, cfg.http.port)} (or $KEYSHIFT_URL)`
+}
+
+/**
+ * For commands that only read or add to an existing store (gate, status, lists):
+ * fails when the configuration names an embedded store that does not exist, rather
+ * than creating an empty one (and a pepper) and answering from it.
+ */
+export function assertStoreExists(cfg: Config): void {
+  if (cfg.clickhouse.url) return
+  const path = embeddedPath(cfg.data_dir)
+  if (!existsSync(path)) {
+    throw new StoreError(
+      `no keyshift store in ${path}: ${askTheDaemon(cfg)}, or give -c with the daemon's configuration`,
+      { retriable: false },
+    )
+  }
+}
+
+/** chDB's embedded engine allows one process per data directory; the daemon usually holds it. */
+function openEmbedded(cfg: Config, path: string): ReturnType<typeof createChdbConnection> {
+  try {
+    return createChdbConnection({ path })
+  } catch (err) {
+    if ((err as { code?: string }).code === 'CHDB_CONNECTION') {
+      throw new StoreError(
+        `the embedded store in ${path} is held by another keyshift process (the daemon?): ${askTheDaemon(cfg)}`,
+        { retriable: false, cause: err },
+      )
+    }
+    throw err
+  }
+}
+
+/**
+ * Counts every read (`client.query`) the store refuses or cannot answer, by
+ * whether it is worth retrying: readiness, the status page and evaluation all
+ * read through this client, so one counter tells when the store stops answering.
+ */
+function countQueryErrors(client: ClickHouseClient, metrics: Registry): void {
+  const errors = new Counter({
+    name: 'keyshift_store_query_errors_total',
+    help: 'Store reads (queries) that failed, by whether the failure is retriable',
+    labelNames: ['retriable'] as const,
+    registers: [metrics],
+  })
+  errors.inc({ retriable: 'true' }, 0)
+  errors.inc({ retriable: 'false' }, 0)
+  const query = client.query.bind(client)
+  client.query = (async (params: Parameters<typeof query>[0]) => {
+    try {
+      return await query(params)
+    } catch (err) {
+      errors.inc({ retriable: String(classifyStoreError(err, 'query').retriable) })
+      throw err
+    }
+  }) as typeof client.query
+}
+
+export function createStoreClient(cfg: Config, opts: { metrics?: Registry } = {}): StoreClient {
+  const store = openStoreClient(cfg)
+  if (opts.metrics) countQueryErrors(store.client, opts.metrics)
+  return store
+}
+
+function openStoreClient(cfg: Config): StoreClient {
   const ch = cfg.clickhouse
   if (ch.url) {
     const client = createClient({
@@ -51,9 +121,7 @@ export function createStoreClient(cfg: Config): StoreClient {
   mkdirSync(path, { recursive: true })
   const client = createClient({
     // chdb builds against its own copy of @clickhouse/client-common; the shapes match.
-    connection: createChdbConnection({ path }) as unknown as Parameters<
-      typeof createClient
-    >[0] extends infer O
+    connection: openEmbedded(cfg, path) as unknown as Parameters<typeof createClient>[0] extends infer O
       ? O extends { connection?: infer C }
         ? C
         : never

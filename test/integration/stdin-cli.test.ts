@@ -2,13 +2,18 @@
 // and used to read fd 0 as extra insert data: `run` with a stdin source (and
 // `migrate`, `replay`) exited 2 on a piped stdin, and input arriving through a
 // FIFO lost 64 KiB at a time. Every case here counts lines exactly: stored plus
-// dead-lettered equals written, whatever kind of file stdin is.
+// dead-lettered equals written, whatever kind of file stdin is. One case runs the
+// same against a ClickHouse server store (the test server, clickhouse.url).
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { closeSync, createWriteStream, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import type { ClickHouseClient } from '@clickhouse/client'
 import { describe, expect, it } from 'vitest'
+import { parseConfig } from '../../src/config/load.ts'
+import { createStoreClient } from '../../src/store/clickhouse/client.ts'
+import { spawnClickHouseHttpServer } from '../support/clickhouse-http/process.ts'
 import { CLI, REPO_ROOT, runKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
 import { kongLine, MALFORMED_KINDS, type MalformedKind, malformed, prng } from '../support/records.ts'
 import { queryRows, withStore } from '../support/store-probe.ts'
@@ -83,7 +88,7 @@ const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`
 const keyshift = (args: string[]) => `exec ${q(process.execPath)} ${q(CLI)} ${args.map(q).join(' ')}`
 
 /** Waits for the daemon to log that its stdin was read and stored; fails at once if it exits first. */
-async function readWholeInput(p: Proc, timeoutMs = 240_000): Promise<void> {
+async function readWholeInput(p: Proc, timeoutMs = 480_000): Promise<void> {
   const early = p.exited.then((code) => {
     throw new Error(`keyshift exited (${code}) before reading its whole input:\n${p.output()}`)
   })
@@ -105,17 +110,21 @@ async function finish(p: Proc): Promise<void> {
   expect(code, p.output()).toBe(0)
 }
 
-async function countsIn(data: string): Promise<{ stored: number; distinct: number; deadLettered: number }> {
-  const [r] = await withStore(data, (c) =>
-    queryRows<{ stored: number; distinct: number; deadLettered: number }>(
-      c,
-      `SELECT
-        (SELECT count() FROM keyshift.auth_events WHERE src = 'stdin') AS stored,
-        (SELECT uniqExact(event_id) FROM keyshift.auth_events WHERE src = 'stdin') AS distinct,
-        (SELECT count() FROM keyshift.dead_letters WHERE src = 'stdin') AS deadLettered`,
-    ),
+type StdinCounts = { stored: number; distinct: number; deadLettered: number }
+
+async function countsOver(c: ClickHouseClient): Promise<StdinCounts> {
+  const [r] = await queryRows<StdinCounts>(
+    c,
+    `SELECT
+      (SELECT count() FROM keyshift.auth_events WHERE src = 'stdin') AS stored,
+      (SELECT uniqExact(event_id) FROM keyshift.auth_events WHERE src = 'stdin') AS distinct,
+      (SELECT count() FROM keyshift.dead_letters WHERE src = 'stdin') AS deadLettered`,
   )
   return { stored: Number(r!.stored), distinct: Number(r!.distinct), deadLettered: Number(r!.deadLettered) }
+}
+
+function countsIn(data: string): Promise<StdinCounts> {
+  return withStore(data, countsOver)
 }
 
 describe('stdin through the CLI on the embedded store', () => {
@@ -129,9 +138,22 @@ describe('stdin through the CLI on the embedded store', () => {
     // The shell opens the FIFO (and so starts keyshift) only once a writer opens it.
     const daemon = shell(`${keyshift(['run', '-c', cfg])} < ${q(fifo)}`)
     const writer = createWriteStream(fifo)
-    for (const l of lines) {
-      if (!writer.write(Buffer.concat([l, Buffer.from('\n')]))) await once(writer, 'drain')
+    const write = async (part: Buffer[]) => {
+      for (const l of part) {
+        if (!writer.write(Buffer.concat([l, Buffer.from('\n')]))) await once(writer, 'drain')
+      }
     }
+    // Half while the daemon starts (migrations, first inserts), half once it runs
+    // (heartbeats, evaluation and alerting write to the store between batches).
+    await write(lines.slice(0, lines.length / 2))
+    await waitFor(
+      'keyshift started',
+      async () => daemon.output().includes('keyshift started.') || undefined,
+      {
+        timeoutMs: 240_000,
+      },
+    )
+    await write(lines.slice(lines.length / 2))
     writer.end()
     await once(writer, 'close')
     await finish(daemon)
@@ -139,7 +161,7 @@ describe('stdin through the CLI on the embedded store', () => {
     expect(bad).toBe(15_000)
     expect(c).toEqual({ stored: 90_000, distinct: 90_000, deadLettered: 15_000 })
     expect(c.stored + c.deadLettered).toBe(lines.length)
-  })
+  }, 900_000)
 
   it('run: stdin a pipe and stdin a regular file, each line counted once', async () => {
     for (const mode of ['pipe', 'file'] as const) {
@@ -232,6 +254,45 @@ describe('stdin through the CLI on the embedded store', () => {
     p.child.stdin!.end('\x03')
     expect(await p.exited, p.output()).toBe(0)
     expect(await countsIn(data)).toEqual({ stored: 150, distinct: 150, deadLettered: badShort })
+  })
+})
+
+describe('stdin through the CLI on a ClickHouse server store (clickhouse.url)', () => {
+  it('migrate with data on stdin, and run with stdin a pipe: stored + dead-lettered == written', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ks-stdin-server-'))
+    const server = await spawnClickHouseHttpServer(join(dir, 'store'))
+    try {
+      const clickhouse = { url: server.url, request_timeout_ms: 10_000 }
+      const cfg = writeConfig(dir, {
+        instance: 'stdin-server',
+        data_dir: join(dir, 'data'),
+        log: { level: 'info' },
+        http: { enabled: true, port: 0 },
+        clickhouse,
+        sources: [{ type: 'stdin', decoder: { preset: 'kong', default_gateway: 'kong-stdin' } }],
+        ingest: { batch_max_events: 2_000, batch_max_wait_ms: 100 },
+        secrets: { pepper: PEPPER },
+      })
+      const migrated = await runKeyshift(['migrate', '-c', cfg], {
+        input: 'unrelated data on stdin\n'.repeat(5_000),
+      })
+      expect(migrated.code, migrated.stderr).toBe(0)
+      expect(migrated.stdout).toMatch(/schema is at version \d+ \(server store, database keyshift\)/)
+
+      const { lines, bad } = mixedLines(6_000, 5, 13)
+      const daemon = shell(keyshift(['run', '-c', cfg]), 'pipe')
+      daemon.child.stdin!.end(Buffer.concat(lines.flatMap((l) => [l, Buffer.from('\n')])))
+      await finish(daemon)
+      const store = createStoreClient(parseConfig({ clickhouse }))
+      try {
+        expect(await countsOver(store.client)).toEqual({ stored: 4_800, distinct: 4_800, deadLettered: bad })
+      } finally {
+        await store.close()
+      }
+      expect(bad).toBe(1_200)
+    } finally {
+      await server.close()
+    }
   })
 })
 

@@ -79,7 +79,8 @@ describe('test ClickHouse server in front of the embedded engine', () => {
         clickhouse_settings: token === undefined ? {} : { insert_deduplication_token: token },
       })
     await insert([1, 2], 'batch-1')
-    await insert([1, 2], 'batch-1') // a retry of the same batch: dropped
+    // Same token, other rows: dropped, so the token (not only the rows' hash) reached the engine.
+    await insert([5, 6], 'batch-1')
     await insert([3], 'batch-2')
     // No token: the previous request's token must not linger and drop this one.
     await insert([4])

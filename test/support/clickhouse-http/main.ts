@@ -1,10 +1,10 @@
 // Process entry of the test ClickHouse server (see server.ts), run by
 // `spawnClickHouseHttpServer`: its own process, so the engine's data directory
 // and its fd 0 (kept on /dev/null) belong to it alone. Controlled over IPC.
-import { type OutageMode, startClickHouseHttpServer } from './server.ts'
+import { type OutageMode, type OutageOptions, startClickHouseHttpServer } from './server.ts'
 
 type Command =
-  | { id: number; op: 'outage'; mode: OutageMode }
+  | { id: number; op: 'outage'; mode: OutageMode; opts?: OutageOptions }
   | { id: number; op: 'restore' | 'stats' | 'close' }
 
 const [path, port] = process.argv.slice(2)
@@ -16,7 +16,7 @@ process.send!({ ready: true, url: server.url, port: server.port })
 process.on('message', async (cmd: Command) => {
   try {
     let result: unknown
-    if (cmd.op === 'outage') await server.outage(cmd.mode)
+    if (cmd.op === 'outage') await server.outage(cmd.mode, cmd.opts)
     else if (cmd.op === 'restore') await server.restore()
     else if (cmd.op === 'stats') result = server.stats()
     else if (cmd.op === 'close') await server.close()

@@ -3,14 +3,14 @@
 import { type ChildProcess, fork } from 'node:child_process'
 import { once } from 'node:events'
 import { fileURLToPath } from 'node:url'
-import type { OutageMode } from './server.ts'
+import type { OutageMode, OutageOptions, ServerStats } from './server.ts'
 
 export interface ClickHouseHttpServerProcess {
   readonly url: string
   readonly proc: ChildProcess
-  outage(mode: OutageMode): Promise<void>
+  outage(mode: OutageMode, opts?: OutageOptions): Promise<void>
   restore(): Promise<void>
-  stats(): Promise<{ ok: number; failed: number; dropped: number; refusedConnections: number }>
+  stats(): Promise<ServerStats>
   close(): Promise<void>
 }
 
@@ -49,8 +49,8 @@ export async function spawnClickHouseHttpServer(
   return {
     url: ready.url,
     proc,
-    outage: async (mode) => {
-      await call({ op: 'outage', mode })
+    outage: async (mode, opts) => {
+      await call({ op: 'outage', mode, opts })
     },
     restore: async () => {
       await call({ op: 'restore' })

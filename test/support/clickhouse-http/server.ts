@@ -33,17 +33,34 @@ export interface ClickHouseHttpServerOptions {
  *   run), like a crash.
  * - `drop-response`: every query runs, then its connection is cut before the
  *   response: the client cannot know the insert landed (the ack-lost case).
+ *   With `onlyInsertsInto`, only INSERTs into that table lose their response
+ *   (other statements answer normally, so a client gets as far as that insert).
  * - `error`: every request gets a retriable server error (HTTP 503, code 242
  *   TABLE_IS_READ_ONLY, as a replica that lost its coordinator answers).
  */
 export type OutageMode = 'refuse' | 'drop-response' | 'error'
 
+export interface OutageOptions {
+  onlyInsertsInto?: string
+}
+
+export interface ServerStats {
+  ok: number
+  failed: number
+  /** Requests that ran but whose response was cut (an outage). */
+  dropped: number
+  /** Of those, the INSERTs, by target table (`db.table`): the writes a client cannot know landed. */
+  droppedInserts: Record<string, number>
+  refusedConnections: number
+}
+
 export interface ClickHouseHttpServer {
   readonly url: string
   readonly port: number
   /** Requests answered so far, by outcome. */
-  stats(): { ok: number; failed: number; dropped: number; refusedConnections: number }
-  outage(mode: OutageMode): Promise<void>
+  stats(): ServerStats
+  /** `onlyInsertsInto` (`db.table`): a `drop-response` outage cuts only the responses of INSERTs into it. */
+  outage(mode: OutageMode, opts?: OutageOptions): Promise<void>
   restore(): Promise<void>
   close(): Promise<void>
 }
@@ -170,6 +187,12 @@ function credentials(req: IncomingMessage, url: URL): { user: string; password: 
   return { user: url.searchParams.get('user') ?? 'default', password: url.searchParams.get('password') ?? '' }
 }
 
+/** `db.table` an INSERT writes to (quotes dropped), or undefined for other statements. */
+function insertTarget(sql: string): string | undefined {
+  const m = /^\s*INSERT\s+INTO\s+(?:TABLE\s+)?([`"\w.]+)/i.exec(sql)
+  return m ? m[1]!.replace(/[`"]/g, '') : undefined
+}
+
 const sqlString = (v: string) => `'${v.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`
 
 export async function startClickHouseHttpServer(
@@ -179,7 +202,9 @@ export async function startClickHouseHttpServer(
   const host = opts.host ?? '127.0.0.1'
   const session = new Session(opts.path)
   const counts = { ok: 0, failed: 0, dropped: 0, refusedConnections: 0 }
+  const droppedInserts: Record<string, number> = {}
   let mode: OutageMode | null = null
+  let dropOnly: string | undefined
   const sockets = new Set<Socket>()
   /** Settings SET on the session by the previous request: reset before the next one. */
   let sticky = new Set<string>()
@@ -301,9 +326,14 @@ export async function startClickHouseHttpServer(
       const format = url.searchParams.get('default_format') || 'TabSeparated'
       const database = url.searchParams.get('database') || 'default'
       const r = await execute(sql, settings, params, database, format)
-      if (mode === 'drop-response' || mode === 'refuse') {
+      const target = insertTarget(sql)
+      if (
+        mode === 'refuse' ||
+        (mode === 'drop-response' && (dropOnly === undefined || target === dropOnly))
+      ) {
         // The query ran; the client never hears of it.
         counts.dropped++
+        if (target) droppedInserts[target] = (droppedInserts[target] ?? 0) + 1
         req.socket.destroy()
         return
       }
@@ -372,9 +402,10 @@ export async function startClickHouseHttpServer(
   return {
     url: `http://${host}:${port}`,
     port,
-    stats: () => ({ ...counts }),
-    async outage(m) {
+    stats: () => ({ ...counts, droppedInserts: { ...droppedInserts } }),
+    async outage(m, o = {}) {
       mode = m
+      dropOnly = o.onlyInsertsInto
       // Down: cut every open connection, in-flight requests included; new ones are
       // reset on arrival (see the 'connection' handler).
       if (m === 'refuse') for (const s of sockets) s.destroy()

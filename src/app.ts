@@ -2,17 +2,22 @@
 // pipeline, sources and HTTP — wired from one validated config. main.ts and the
 // tests both use it; nothing here reads process.env or the clock directly.
 import { randomBytes } from 'node:crypto'
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
+import { UsageAnomalies } from './evaluation/usage-anomalies.ts'
+import { openApiDocument } from './http/api-docs.ts'
 import { TokenAuth } from './http/auth.ts'
+import { checkOpenApiBinding } from './http/bind-check.ts'
+import { incidentRoutes } from './http/routes/incidents.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
 import { silenceRoutes } from './http/routes/silences.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
 import { statusPageRoutes } from './http/status-page/routes.ts'
+import { IncidentService } from './incident/incident-service.ts'
 import { createDecoder } from './ingest/decode/decoder.ts'
 import { FileDeadLetterSink } from './ingest/file-dead-letter.ts'
 import { createKafka } from './ingest/kafka/kafka-client.ts'
@@ -21,7 +26,7 @@ import { isKafkaSourceId, KafkaSource, kafkaSourceId } from './ingest/kafka/kafk
 import { LifecycleConsumer } from './ingest/kafka/lifecycle-consumer.ts'
 import { type DeadLetterSink, IngestPipeline, type RecordDecoder } from './ingest/pipeline.ts'
 import { createFingerprinter } from './ingest/secrets/fingerprint.ts'
-import { scrubBytes } from './ingest/secrets/scrub.ts'
+import { scrubBytes, scrubText } from './ingest/secrets/scrub.ts'
 import type { Source } from './ingest/source.ts'
 import { createFileSource } from './ingest/sources/file-source.ts'
 import { createStdinSource } from './ingest/sources/stdin-source.ts'
@@ -29,12 +34,21 @@ import { KeyRegistry } from './registry/key-registry.ts'
 import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
 import { RotationService } from './rotation/rotation-service.ts'
 import { hostStdin } from './shared/host-stdin.ts'
+import { mkdirPrivate, openToOthers, restrictUmask } from './shared/private-files.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
-import { assertStoreExists, createStoreClient, type StoreClient } from './store/clickhouse/client.ts'
+import {
+  assertStoreExists,
+  createStoreClient,
+  embeddedPath,
+  type StoreClient,
+  storeUnreachable,
+} from './store/clickhouse/client.ts'
 import { EventStore } from './store/clickhouse/event-store.ts'
+import { IncidentStore } from './store/clickhouse/incident-store.ts'
 import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
+import { UsageBandStore } from './store/clickhouse/usage-band-store.ts'
 import { createLogger, type Logger } from './telemetry/logger.ts'
 import { createRegistry, type Registry } from './telemetry/metrics.ts'
 
@@ -57,6 +71,7 @@ export interface App {
   keys: KeyRegistry
   status: StatusStore
   rotation: RotationService
+  incidents: IncidentService
   alerting: Alerting
   auth: TokenAuth
   pipeline: IngestPipeline
@@ -90,7 +105,7 @@ export function resolvePepper(config: Config): string {
   const dir = resolve(config.data_dir)
   const file = join(dir, 'pepper')
   if (existsSync(file)) return readFileSync(file, 'utf8').trim()
-  mkdirSync(dir, { recursive: true })
+  mkdirPrivate(dir)
   const pepper = randomBytes(32).toString('base64url')
   writeFileSync(file, `${pepper}\n`, { mode: 0o600 })
   chmodSync(file, 0o600)
@@ -101,14 +116,31 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const logger = deps.logger ?? createLogger({ level: config.log.level })
   const metrics = deps.registry ?? createRegistry()
   const clock = deps.clock ?? Date.now
+  // A command that only reads an existing store fails before anything is created.
   if (deps.existingStore) assertStoreExists(config)
+  // Everything keyshift and its embedded engine create is private to this user.
+  restrictUmask()
+  const dataDir = resolve(config.data_dir)
+  const deadLetterPath = config.ingest.dead_letter_file ?? join(dataDir, 'dead-letters.ndjson')
+  const existing = [dataDir, embeddedPath(dataDir), join(dataDir, 'pepper'), deadLetterPath]
+  for (const w of openToOthers(existing)) {
+    logger.warn(
+      { path: w.path, mode: w.mode },
+      'A keyshift data path is open to other users (it holds auth events, notes or the pepper); run chmod go-rwx on it.',
+    )
+  }
   const fingerprint = createFingerprinter(resolvePepper(config))
 
   const store = createStoreClient(config, { metrics })
-  await migrate(store.client, store.database, {
-    rawDays: config.clickhouse.retention_days,
-    rollupDays: config.clickhouse.rollup_retention_days,
-  })
+  try {
+    await migrate(store.client, store.database, {
+      rawDays: config.clickhouse.retention_days,
+      rollupDays: config.clickhouse.rollup_retention_days,
+    })
+  } catch (err) {
+    await store.close().catch(() => {})
+    throw storeUnreachable(err, store)
+  }
   const events = new EventStore(
     store.client,
     store.database,
@@ -118,19 +150,26 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
   const status = new StatusStore(store.client, store.database)
   const keys = new KeyRegistry(new RegistryStore(store.client, store.database), logger)
   await keys.refresh()
+  const analytics = new AnalyticsStore(store.client, store.database)
+  const usageBands = new UsageBandStore(store.client, store.database)
   const rotation = new RotationService({
-    analytics: new AnalyticsStore(store.client, store.database),
+    analytics,
     status,
     keys,
     analysis: config.analysis,
   })
+  const incidents = new IncidentService({
+    store: new IncidentStore(store.client, store.database),
+    versions: () => keys.versions(),
+    freshness: (now) => status.freshness(now),
+    readiness: (req, now) => rotation.readiness(req, now),
+    audit: (e) => status.audit(e),
+    auditLog: (keyId, version) => status.auditLog(keyId, version, 1000),
+    scrub: (text) => scrubText(text, fingerprint),
+    settings: config.incidents,
+  })
   const auth = new TokenAuth(config.http.read_tokens, config.http.admin_tokens)
-  if (config.http.enabled && auth.open && !isLoopback(config.http.host)) {
-    throw new ConfigError(
-      `http: no read_tokens/admin_tokens are configured but http.host is ${config.http.host}; ` +
-        'configure tokens (KEYSHIFT_HTTP__ADMIN_TOKENS) or bind to 127.0.0.1',
-    )
-  }
+  if (config.http.enabled) await checkOpenApiBinding({ host: config.http.host, open: auth.open })
 
   const kafka = config.kafka.brokers.length > 0 ? createKafka(config.kafka, logger) : null
   const kafkaSources = config.sources.filter((s) => s.type === 'kafka')
@@ -153,10 +192,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       maxFutureSkewMs: d.max_future_skew_ms,
     })
 
-  const deadLetterFile = new FileDeadLetterSink(
-    config.ingest.dead_letter_file ?? join(resolve(config.data_dir), 'dead-letters.ndjson'),
-    clock,
-  )
+  const deadLetterFile = new FileDeadLetterSink(deadLetterPath, clock)
   const deadLetterKafka = kafka ? new KafkaDeadLetterSink(kafka, config.kafka.dead_letter_topic) : null
   const deadLetters: DeadLetterSink = {
     async send(letters) {
@@ -196,11 +232,27 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     rotation,
     status,
     keys,
+    incidents,
     kafka,
     logger,
     metrics,
     clock,
     ingest: () => ingestState(),
+    usage: new UsageAnomalies(
+      config.analysis.usage_anomaly,
+      {
+        keys: async (now) => [
+          ...new Set([
+            ...(await analytics.keys({ from: now - 86_400_000, to: now })).map((k) => k.keyId),
+            ...keys.versions().map((v) => v.keyId),
+          ]),
+        ],
+        usageBuckets: (keyIds, w, bucketMs) => analytics.usageBucketsOfKeys(keyIds, w, bucketMs),
+        freshness: (now) => status.freshness(now),
+        recordBands: (points) => usageBands.insert(points),
+      },
+      logger,
+    ),
   })
   kickEvaluation = () => alerting.kick()
 
@@ -233,6 +285,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         groupId: config.kafka.group_id,
         topic: config.kafka.lifecycle_topic,
         registry: keys,
+        incidents,
         fingerprint,
         logger,
         metrics,
@@ -269,6 +322,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     ? createHttpServer({
         logger,
         registry: metrics,
+        maxBodyBytes: config.http.max_body_bytes,
         checks: [
           {
             name: 'store',
@@ -285,10 +339,16 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       })
     : null
   if (http) {
-    await http.register(rotationRoutes({ rotation, auth, clock }))
+    await http.register(
+      rotationRoutes({ rotation, auth, clock, verdict: (req, now) => incidents.verdict(req, now) }),
+    )
+    await http.register(incidentRoutes({ incidents, auth, clock }))
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
     await http.register(statusPageRoutes())
     await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))
+    // The contract of every route above, public like /healthz: it holds no data.
+    const openapi = openApiDocument()
+    http.get('/api/v1/openapi.json', async () => openapi)
   }
 
   const heartbeat = async () => {
@@ -314,6 +374,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     keys,
     status,
     rotation,
+    incidents,
     alerting,
     auth,
     pipeline,
@@ -369,8 +430,4 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       logger.info('keyshift stopped.')
     },
   }
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host)
 }

@@ -14,6 +14,10 @@ describe('alertingConfigSchema', () => {
       routes: [],
       default_receivers: [],
       group_by: ['type', 'keyId'],
+      group_by_by_type: {
+        incident_unknown_source: ['labels.source'],
+        incident_accepted_after_deactivation: ['labels.gateway'],
+      },
       group_wait_ms: 1_000,
       group_interval_ms: 60_000,
       repeat_interval_ms: 14_400_000,
@@ -67,6 +71,10 @@ describe('alertingConfigSchema', () => {
         receivers: ['ops'],
         continue: true,
         groupBy: ['type', 'keyId'],
+        groupByType: {
+          incident_unknown_source: ['labels.source'],
+          incident_accepted_after_deactivation: ['labels.gateway'],
+        },
         groupWaitMs: 0,
         groupIntervalMs: 60_000,
         repeatIntervalMs: 3_600_000,
@@ -77,6 +85,10 @@ describe('alertingConfigSchema', () => {
         receivers: ['ops'],
         continue: false,
         groupBy: ['type', 'keyId'],
+        groupByType: {
+          incident_unknown_source: ['labels.source'],
+          incident_accepted_after_deactivation: ['labels.gateway'],
+        },
         groupWaitMs: 1_000,
         groupIntervalMs: 60_000,
         repeatIntervalMs: 3_600_000,

@@ -83,6 +83,15 @@ export const alertingConfigSchema = z.strictObject({
   /** Receivers for alerts no route matched. */
   default_receivers: z.array(z.string().min(1)).default([]),
   group_by: z.array(groupField).min(1).default(['type', 'keyId']),
+  /**
+   * Fields added to a route's grouping for alerts of one type. The default
+   * groups incident alerts per source address and per gateway, so a burst from
+   * one source is one page and a new source is a new page.
+   */
+  group_by_by_type: z.partialRecord(z.enum(ALERT_TYPES), z.array(groupField).min(1)).default({
+    incident_unknown_source: ['labels.source'],
+    incident_accepted_after_deactivation: ['labels.gateway'],
+  }),
   group_wait_ms: ms(1_000),
   group_interval_ms: positiveMs(MINUTE_MS),
   repeat_interval_ms: positiveMs(4 * HOUR_MS),
@@ -143,6 +152,8 @@ export interface ResolvedRoute {
   receivers: string[]
   continue: boolean
   groupBy: string[]
+  /** Fields added to `groupBy` for alerts of a type (`alerting.group_by_by_type`). */
+  groupByType?: Partial<Record<AlertType, string[]>>
   groupWaitMs: number
   groupIntervalMs: number
   repeatIntervalMs: number
@@ -156,6 +167,7 @@ export function resolveRoutes(cfg: AlertingConfig): ResolvedRoute[] {
     receivers: [...r.receivers],
     continue: r.continue,
     groupBy: [...(r.group_by ?? cfg.group_by)],
+    groupByType: cfg.group_by_by_type,
     groupWaitMs: r.group_wait_ms ?? cfg.group_wait_ms,
     groupIntervalMs: r.group_interval_ms ?? cfg.group_interval_ms,
     repeatIntervalMs: r.repeat_interval_ms ?? cfg.repeat_interval_ms,
@@ -166,6 +178,7 @@ export function resolveRoutes(cfg: AlertingConfig): ResolvedRoute[] {
     receivers: [...cfg.default_receivers],
     continue: false,
     groupBy: [...cfg.group_by],
+    groupByType: cfg.group_by_by_type,
     groupWaitMs: cfg.group_wait_ms,
     groupIntervalMs: cfg.group_interval_ms,
     repeatIntervalMs: cfg.repeat_interval_ms,

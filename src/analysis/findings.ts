@@ -103,7 +103,7 @@ export const KEY_FINDING_TYPES = [
   'expiring_with_traffic',
   'failure_spike',
 ] as const
-export type FindingType = (typeof KEY_FINDING_TYPES)[number] | 'unknown_key_surge'
+export type FindingType = (typeof KEY_FINDING_TYPES)[number] | 'unknown_key_surge' | 'usage_anomaly'
 
 export interface Finding {
   /** Stable identity `${type}:${keyId}:${version}:${scope}` (same as `alertId`). */

@@ -107,6 +107,17 @@ export interface Readiness {
   rules: RuleResult[]
 }
 
+/**
+ * Any verdict with its rules: the planned-rotation readiness above, or the
+ * incident rules (analysis/incident.ts). What readiness signals and the gate read.
+ */
+export interface VerdictWithRules {
+  keyId: string
+  version: string
+  verdict: ReadinessVerdict
+  rules: { id: string; outcome: RuleOutcome; detail: string; numbers: Record<string, number | null> }[]
+}
+
 export interface ReadinessInput {
   keyId: string
   version: string

@@ -107,4 +107,27 @@ describe('findStragglers', () => {
     expect(r.stragglers.map((s) => s.clientId)).toEqual(stragglers)
     expect(r.moved.map((m) => m.clientId)).toEqual(moved)
   })
+
+  it('counts a client that switched inside the window as moved, not as a straggler', () => {
+    const switched = [
+      usage({ clientId: 'c7', requests: 6, firstSeen: 1_100, lastSeen: 1_200 }),
+      usage({ clientId: 'c7', version: 'v2', requests: 30, firstSeen: 1_300, lastSeen: 1_900 }),
+      // Still alternating: the old version after the newer one started.
+      usage({ clientId: 'c8', requests: 2, firstSeen: 1_100, lastSeen: 1_600 }),
+      usage({ clientId: 'c8', version: 'v2', requests: 4, firstSeen: 1_300, lastSeen: 1_900 }),
+    ]
+    const r = findStragglers({
+      oldVersion: 'v1',
+      newerVersions: ['v2'],
+      recent: switched,
+      history: [],
+      window,
+    })
+    expect(r.stragglers.map((s) => [s.clientId, s.lastSeen, s.partiallyMigrated])).toEqual([
+      ['c8', 1_600, true],
+    ])
+    expect(r.moved.map((m) => [m.clientId, m.movedAt, m.lastSeenOld, m.requests])).toEqual([
+      ['c7', 1_300, 1_200, 30],
+    ])
+  })
 })

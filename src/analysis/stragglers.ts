@@ -81,7 +81,8 @@ const byRequestsThenClient = (
 
 /**
  * Stragglers and moved clients of `oldVersion`, grouped by client id (an empty id is
- * one group: clients that sent none). Both lists are sorted by requests, descending,
+ * one group: clients that sent none). A client that used the old version in the
+ * window and then only newer ones has moved, not straggled. Both lists are sorted by requests, descending,
  * then client id.
  */
 export function findStragglers(input: StragglerInput): StragglerReport {
@@ -101,7 +102,14 @@ export function findStragglers(input: StragglerInput): StragglerReport {
     const old = rows.filter((r) => r.version === input.oldVersion)
     const onNewer = rows.filter((r) => newer.has(r.version))
     const newerVersionsUsed = [...new Set(onNewer.map((r) => r.version))].sort(compareVersionLabels)
-    if (old.length > 0) {
+    // Every old-version request in the window came before the first newer one: the
+    // client switched inside the window. It has moved; listing it would bury the
+    // clients that still send the old version.
+    const switchedInWindow =
+      old.length > 0 &&
+      onNewer.length > 0 &&
+      Math.max(...old.map((r) => r.lastSeen)) < Math.min(...onNewer.map((r) => r.firstSeen))
+    if (old.length > 0 && !switchedInWindow) {
       stragglers.push({
         clientId,
         requests: sum(old, (r) => r.requests),
@@ -116,7 +124,7 @@ export function findStragglers(input: StragglerInput): StragglerReport {
       continue
     }
     const history = historyByClient.get(clientId) ?? []
-    const oldBefore = history.filter((r) => r.version === input.oldVersion)
+    const oldBefore = [...old, ...history.filter((r) => r.version === input.oldVersion)]
     if (onNewer.length === 0 || oldBefore.length === 0) continue
     const newerEver = [...onNewer, ...history.filter((r) => newer.has(r.version))]
     moved.push({

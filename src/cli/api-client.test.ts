@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ApiRequestError, callApi, displayUrl } from './api-client.ts'
+import { ApiRequestError, callApi, callApiAll, displayUrl } from './api-client.ts'
 
 let server: Server
 let base = ''
@@ -17,6 +17,16 @@ beforeAll(async () => {
       seen.push({ method: req.method, auth: req.headers.authorization, body })
       if (req.url === '/ok') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"verdict":"ready"}')
+      } else if (req.url?.startsWith('/list')) {
+        // Three pages: cursor c1, then c2, then the end.
+        const cursor = new URL(req.url, 'http://x').searchParams.get('cursor')
+        const page =
+          cursor === null
+            ? { items: [1, 2], next_cursor: 'c1' }
+            : cursor === 'c1'
+              ? { items: [3, 4], next_cursor: 'c2' }
+              : { items: [5], next_cursor: null }
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(page))
       } else if (req.url === '/html') {
         res.writeHead(200, { 'content-type': 'text/html' }).end('<html></html>')
       } else {
@@ -78,5 +88,11 @@ describe('callApi', () => {
     expect(displayUrl(new URL('https://ci:s3cret@keyshift.internal/api/v1/keys?token=abc'))).toBe(
       'https://keyshift.internal/api/v1/keys',
     )
+  })
+})
+
+describe('callApiAll', () => {
+  it('follows next_cursor until the last page', async () => {
+    expect(await callApiAll<number>(base, '/list?limit=2', 'items')).toEqual([1, 2, 3, 4, 5])
   })
 })

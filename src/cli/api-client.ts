@@ -72,3 +72,25 @@ export async function callApi<T>(
     throw new ApiRequestError(`keyshift at ${displayUrl(url)} answered no JSON`, res.status)
   return body
 }
+
+/** Every item of a paginated list (`?cursor=` / `next_cursor`), page after page. */
+export async function callApiAll<T>(
+  base: string,
+  path: string,
+  field: string,
+  opts: { token?: string; timeoutMs?: number } = {},
+): Promise<T[]> {
+  const items: T[] = []
+  let cursor: string | null = null
+  do {
+    const sep = path.includes('?') ? '&' : '?'
+    const page: Record<string, unknown> = await callApi<Record<string, unknown>>(
+      base,
+      cursor === null ? path : `${path}${sep}cursor=${encodeURIComponent(cursor)}`,
+      opts,
+    )
+    items.push(...((page[field] as T[] | undefined) ?? []))
+    cursor = (page.next_cursor as string | null | undefined) ?? null
+  } while (cursor !== null)
+  return items
+}

@@ -11,6 +11,7 @@ describe('commandsToLoad', () => {
     // A command's own --version (the key version) still loads that command.
     { args: ['gate', 'acme', '--version', 'v1'], want: ['gate'] },
     { args: ['run', '-c', 'keyshift.yaml'], want: ['run'] },
+    { args: ['incident', 'show', 'inc_0123456789abcdef'], want: ['incident'] },
     { args: [], want: ALL },
     { args: ['--help'], want: ALL },
     { args: ['--version', '--help'], want: ALL },

@@ -19,6 +19,7 @@ export const COMMANDS: readonly { name: string; load: () => Promise<Register> }[
   { name: 'notify', load: async () => (await import('./notify.ts')).registerNotifyCommand },
   { name: 'detect', load: async () => (await import('./detect-command.ts')).registerDetectCommand },
   { name: 'healthcheck', load: async () => (await import('./healthcheck.ts')).registerHealthcheckCommand },
+  { name: 'incident', load: async () => (await import('./incident.ts')).registerIncidentCommand },
 ]
 
 /** Root options come first (`enablePositionalOptions`): the command is the first non-option word. */

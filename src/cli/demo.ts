@@ -13,6 +13,7 @@ import { type ReceivedEvent, startWebhookSink } from '../demo/webhook-sink.ts'
 import { createFingerprinter } from '../ingest/secrets/fingerprint.ts'
 import { runLive, storyLifecycleYaml, writeBackfill } from '../scenario/simulator.ts'
 import { createLogger } from '../telemetry/logger.ts'
+import { runIncidentDemo } from './demo-incident.ts'
 
 interface DemoOpts {
   dataDir: string
@@ -20,6 +21,7 @@ interface DemoOpts {
   events: string
   duration: string
   keepRunning?: boolean
+  story: string
 }
 
 const out = (s: string) => process.stdout.write(`${s}\n`)
@@ -34,7 +36,10 @@ export function registerDemoCommand(program: Command): void {
     .option('--events <n>', 'events of history to backfill (the last 48 h of the story)', '60000')
     .option('--duration <s>', 'seconds of live traffic after the backfill', '30')
     .option('--keep-running', 'keep serving the status page after the summary, until Ctrl-C')
+    .option('--story <name>', 'rotation (a planned rotation) or incident (a leaked key version)', 'rotation')
     .action(async (o: DemoOpts) => {
+      if (o.story === 'incident') return runIncidentDemo(o)
+      if (o.story !== 'rotation') throw new Error(`--story: expected rotation or incident, got "${o.story}"`)
       const t0 = Date.now()
       const dir = resolve(o.dataDir)
       rmSync(dir, { recursive: true, force: true })

@@ -1,14 +1,14 @@
-// Registers `keyshift detect` (logic in detect.ts): the failure-spike detector
-// over a CSV series on stdin, one scored row out per row in.
+// Registers `keyshift detect` in the full CLI (for `keyshift --help`); bin/keyshift.js
+// runs the command itself through detect-main.ts, which loads only the detector.
 import { type Command, Option } from 'commander'
 import { hostStdin } from '../shared/host-stdin.ts'
-import { DETECT_OPTIONS, runDetect } from './detect.ts'
+import { DETECT_OPTIONS } from './detect.ts'
 
 export function registerDetectCommand(program: Command): void {
   const cmd = program
     .command('detect')
     .description(
-      'score a `timestamp,value` CSV series from stdin with the spike detector; writes `timestamp,value,anomaly_score` (score in [0,1], ≥ 0.5 is a spike)',
+      'score a `timestamp,value` CSV series from stdin; writes `timestamp,value,anomaly_score` (score in [0,1]; 0.5 ≈ 1 in 100 000)',
     )
   for (const spec of DETECT_OPTIONS) {
     const opt = new Option(spec.flags, spec.description).default(spec.default)
@@ -16,7 +16,12 @@ export function registerDetectCommand(program: Command): void {
     cmd.addOption(opt)
   }
   cmd.action(async (opts: Record<string, string>) => {
-    const result = await runDetect(hostStdin(), process.stdout, opts)
-    process.exitCode = result.exitCode
+    const { runDetect } = await import('./detect.ts')
+    try {
+      await runDetect(hostStdin(), process.stdout, opts)
+    } catch (err) {
+      process.stderr.write(`keyshift detect: ${(err as Error).message}\n`)
+      process.exitCode = (err as { code?: string }).code === 'KS_VALIDATION_FAILED' ? 2 : 1
+    }
   })
 }

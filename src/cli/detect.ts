@@ -1,21 +1,18 @@
-// `keyshift detect`: scores a CSV series `timestamp,value` (e.g. failures per
-// minute) with the streaming spike detector, line by line, and writes each row back
-// with its anomaly score as soon as it is read. Works on a pipe of any length in
-// constant memory; the daemon uses the same detector on its failure series.
-import { once } from 'node:events'
-import { createInterface } from 'node:readline'
-import { z } from 'zod'
-import {
-  SPIKE_SENSITIVITIES,
-  type SpikeSensitivity,
-  type SpikeSettings,
-  StreamingDetector,
-  spikeSettings,
-} from '../analysis/spikes.ts'
-import { MINUTE_MS, SECOND_MS } from '../analysis/types.ts'
+// `keyshift detect`: scores a `timestamp,value` CSV series from a stream with a
+// streaming detector and writes `timestamp,value,anomaly_score` for every row, in
+// order, as its input chunk is read. Works on a pipe of any length in bounded
+// memory. Imports nothing heavy (no CLI library, no schema library): it starts in
+// a fraction of the daemon's time; the Poisson model is loaded only when asked for.
+import { StringDecoder } from 'node:string_decoder'
+import { SeasonalEnsembleDetector } from '../analysis/anomaly/seasonal-ensemble.ts'
+import type { PointDetector } from '../analysis/anomaly/types.ts'
 import { KeyshiftError, ValidationError } from '../domain/errors.ts'
 
-/** A command-line option of `detect`, independent of the CLI library that registers it. */
+export const DETECT_MODELS = ['general', 'counts'] as const
+export type DetectModel = (typeof DETECT_MODELS)[number]
+const SENSITIVITIES = ['low', 'medium', 'high'] as const
+
+/** A command-line option of `detect`, independent of the CLI library that shows it. */
 export interface DetectOptionSpec {
   flags: string
   /** Property of `DetectOptions` the option sets. */
@@ -27,63 +24,101 @@ export interface DetectOptionSpec {
 
 export const DETECT_OPTIONS: readonly DetectOptionSpec[] = [
   {
+    flags: '--model <name>',
+    name: 'model',
+    description:
+      'general: any numeric series (seasonal robust ensemble, calibrated score: 0.3 ≈ 1 in 1 000, 0.5 ≈ 1 in 100 000); ' +
+      'counts: the Poisson failure-spike model for event counts (≥ 0.5 is a spike)',
+    default: 'general',
+    choices: DETECT_MODELS,
+  },
+  {
     flags: '--sensitivity <level>',
     name: 'sensitivity',
     description:
-      'how readily a row is scored as a spike: low (p ≤ 1e-6, ≥ 10 failures, 3× baseline), ' +
-      'medium (p ≤ 1e-4, ≥ 5, 2×) or high (p ≤ 1e-3, ≥ 3, 1.5×)',
+      'counts model only: low (p ≤ 1e-6, ≥ 10 failures, 3× baseline), medium (p ≤ 1e-4, ≥ 5, 2×) or high (p ≤ 1e-3, ≥ 3, 1.5×)',
     default: 'medium',
-    choices: SPIKE_SENSITIVITIES,
+    choices: SENSITIVITIES,
   },
   {
     flags: '--window-minutes <n>',
     name: 'windowMinutes',
-    description: 'values are summed over the window of this many minutes ending at each row',
+    description:
+      'counts model only: values are summed over the window of this many minutes ending at each row',
     default: '5',
   },
   {
     flags: '--step-seconds <n>',
     name: 'stepSeconds',
-    description: 'resolution of the series: rows in the same step add up; must divide a day and the window',
+    description:
+      'counts model only: resolution of the series; rows in the same step add up; must divide a day and the window',
     default: '60',
   },
 ]
 
-/** Options as a CLI library hands them over (strings or numbers); unknown options are rejected. */
-export const detectOptionsSchema = z.strictObject({
-  sensitivity: z.enum(SPIKE_SENSITIVITIES).default('medium'),
-  windowMinutes: z.coerce.number().int().min(1).max(1440).default(5),
-  stepSeconds: z.coerce.number().int().min(1).max(86_400).default(60),
-})
-export type DetectOptions = z.input<typeof detectOptionsSchema>
+/** Options as a command line hands them over (strings or numbers). */
+export interface DetectOptions {
+  model?: string
+  sensitivity?: string
+  windowMinutes?: string | number
+  stepSeconds?: string | number
+}
 
-/** Validates options into detector settings; the error names the flag and what it accepts. */
-export function detectSettings(options: DetectOptions = {}): SpikeSettings {
-  const r = detectOptionsSchema.safeParse(options)
-  if (!r.success) {
-    const flag = (path: PropertyKey[]) =>
-      DETECT_OPTIONS.find((o) => o.name === path[0])?.flags.split(' ')[0] ?? String(path[0] ?? 'options')
-    throw new ValidationError(r.error.issues.map((i) => `${flag(i.path)}: ${i.message}`).join('; '))
+const flagOf = (name: keyof DetectOptions) => DETECT_OPTIONS.find((o) => o.name === name)!.flags.split(' ')[0]
+
+function intOption(name: keyof DetectOptions, given: string | number | undefined, dflt: number, max: number) {
+  if (given === undefined) return dflt
+  const n = typeof given === 'number' ? given : /^\s*\d+\s*$/.test(given) ? Number(given) : Number.NaN
+  if (!(Number.isInteger(n) && n >= 1 && n <= max))
+    throw new ValidationError(`${flagOf(name)}: expected a whole number from 1 to ${max}, got "${given}"`)
+  return n
+}
+
+/**
+ * Validates options and returns a factory of the chosen detector; the error names
+ * the flag and what it accepts. Async because the counts model is loaded lazily.
+ */
+export async function detectorFor(options: DetectOptions = {}): Promise<() => PointDetector> {
+  const known = new Set(DETECT_OPTIONS.map((o) => o.name as string))
+  for (const k of Object.keys(options)) {
+    if (!known.has(k) && (options as Record<string, unknown>)[k] !== undefined)
+      throw new ValidationError(`unknown option "${k}"`)
   }
-  const o: { sensitivity: SpikeSensitivity; windowMinutes: number; stepSeconds: number } = r.data
-  const step = o.stepSeconds * SECOND_MS
-  const window = o.windowMinutes * MINUTE_MS
+  const model = options.model ?? 'general'
+  if (!(DETECT_MODELS as readonly string[]).includes(model))
+    throw new ValidationError(`--model: expected one of ${DETECT_MODELS.join(', ')}, got "${model}"`)
+  const sensitivity = options.sensitivity ?? 'medium'
+  if (!(SENSITIVITIES as readonly string[]).includes(sensitivity))
+    throw new ValidationError(
+      `--sensitivity: expected one of ${SENSITIVITIES.join(', ')}, got "${sensitivity}"`,
+    )
+  const windowMinutes = intOption('windowMinutes', options.windowMinutes, 5, 1440)
+  const stepSeconds = intOption('stepSeconds', options.stepSeconds, 60, 86_400)
+  if (model === 'general') return () => new SeasonalEnsembleDetector()
+  const step = stepSeconds * 1000
+  const window = windowMinutes * 60_000
   if (86_400_000 % step !== 0) throw new ValidationError('--step-seconds: must divide a day (86400 s)')
   if (window % step !== 0) throw new ValidationError('--window-minutes: must be a whole number of steps')
-  return spikeSettings({ sensitivity: o.sensitivity, step_ms: step, window_ms: window })
+  const { CountsDetector } = await import('../analysis/anomaly/counts.ts')
+  const { spikeSettings } = await import('../analysis/spikes.ts')
+  const settings = spikeSettings({
+    sensitivity: sensitivity as (typeof SENSITIVITIES)[number],
+    step_ms: step,
+    window_ms: window,
+  })
+  return () => new CountsDetector(settings)
 }
 
 export interface DetectIo {
-  /** Where line errors go (default: process.stderr). */
+  /** Where row warnings go (default: process.stderr). */
   errors?: NodeJS.WritableStream
 }
 
 export interface DetectResult {
-  /** Data rows read and written (bad ones included). */
+  /** Data rows read and written (unusable ones included). */
   rows: number
+  /** Rows written with score 0 because they could not be used (each warned about once). */
   badLines: number
-  /** 0 when every row was scored, 1 when any line was bad. */
-  exitCode: 0 | 1
 }
 
 export const DETECT_HEADER = 'timestamp,value,anomaly_score'
@@ -117,23 +152,26 @@ export function parseTimestamp(text: string): number | null {
 function parseValue(text: string): number | null {
   if (!NUMBER.test(text)) return null
   const n = Number(text)
-  return Number.isFinite(n) && n >= 0 ? n : null
+  return Number.isFinite(n) ? n : null
 }
 
 const unquote = (s: string) =>
   s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1).trim() : s
 
+/** Score as written: up to 4 decimals, no trailing zeros beyond one ("0", "0.5", "0.1234"). */
+const formatScore = (s: number) => String(Math.round(s * 10_000) / 10_000)
+
 /**
  * Reads `timestamp,value` lines from `input` and writes `timestamp,value,anomaly_score`
- * to `output`: a header, then one row per data row, written as soon as its line is
- * read (the input is never buffered whole). The first line is skipped as a header
- * when neither field parses; blank lines are skipped. Timestamps and values are
- * echoed as given; the score has 4 decimals (see `SpikeScore.score`: ≥ 0.5 is a spike).
+ * to `output`: a header, then one row per data row, written once the input chunk
+ * holding it has been read (the input is never buffered whole). The first line is
+ * skipped as a header when neither field parses; blank lines are skipped.
+ * Timestamps and values are echoed as given.
  *
- * A bad line (wrong field count, bad timestamp or value, timestamp earlier than the
- * previous row's step) is reported on `errors` with its line number and written
- * with an empty score, so rows out still match rows in; the result's `exitCode` is
- * then 1. The bad row does not enter the detector's history.
+ * A row the detector cannot use (wrong field count, bad timestamp or value, a
+ * timestamp earlier than the previous row's, a value the model rejects) is written
+ * with score 0, reported once on `errors` with its line number, and does not enter
+ * the detector's history. Rejects only when `input` itself fails.
  */
 export async function runDetect(
   input: NodeJS.ReadableStream,
@@ -141,9 +179,10 @@ export async function runDetect(
   opts: DetectOptions & DetectIo = {},
 ): Promise<DetectResult> {
   const { errors = process.stderr, ...options } = opts
-  const detector = new StreamingDetector(detectSettings(options))
-  const write = async (text: string) => {
-    if (!output.write(text)) await once(output, 'drain')
+  const detector = (await detectorFor(options))()
+  const write = (text: string): Promise<void> | null => {
+    if (output.write(text)) return null
+    return new Promise((resolve) => output.once('drain', () => resolve()))
   }
   await write(`${DETECT_HEADER}\n`)
 
@@ -151,29 +190,37 @@ export async function runDetect(
   let rows = 0
   let badLines = 0
   let seenContent = false
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })
-  for await (const line of lines) {
+  let lastTime = Number.NEGATIVE_INFINITY
+  let rest = ''
+
+  const handle = (line: string, out: string[]) => {
     lineNo++
-    const trimmed = line.trim()
-    if (trimmed === '') continue
-    const raw = trimmed.split(',').map((f) => f.trim())
-    const fields = raw.map(unquote)
-    const ts = fields[0] === undefined ? null : parseTimestamp(fields[0])
-    const value = fields[1] === undefined ? null : parseValue(fields[1])
+    const trimmed = line.endsWith('\r') ? line.slice(0, -1).trim() : line.trim()
+    if (trimmed === '') return
+    const comma = trimmed.indexOf(',')
+    const rawTs = comma < 0 ? trimmed : trimmed.slice(0, comma).trim()
+    const rawValue = comma < 0 ? '' : trimmed.slice(comma + 1).trim()
+    const extra = rawValue.includes(',')
+    const ts = parseTimestamp(unquote(rawTs))
+    const value = extra ? null : parseValue(unquote(rawValue))
     const first = !seenContent
     seenContent = true
-    if (first && raw.length === 2 && ts === null && value === null) continue // header
+    if (first && comma >= 0 && !extra && ts === null && value === null) return // header
 
     rows++
     let problem: string | null = null
-    let score = ''
-    if (raw.length !== 2) problem = `expected 2 fields (timestamp,value), found ${raw.length}`
+    let score = '0'
+    if (comma < 0) problem = 'expected 2 fields (timestamp,value), found 1'
+    else if (extra) problem = `expected 2 fields (timestamp,value), found ${rawValue.split(',').length + 1}`
     else if (ts === null)
-      problem = `timestamp "${fields[0]}" is neither ISO 8601 nor epoch seconds/milliseconds`
-    else if (value === null) problem = `value "${fields[1]}" is not a number ≥ 0`
+      problem = `timestamp "${unquote(rawTs)}" is neither ISO 8601 nor epoch seconds/milliseconds`
+    else if (value === null) problem = `value "${unquote(rawValue)}" is not a number`
+    else if (ts < lastTime)
+      problem = `timestamp ${new Date(ts).toISOString()} is earlier than the previous row's (${new Date(lastTime).toISOString()})`
     else {
       try {
-        score = detector.push(ts, value).score.toFixed(4)
+        score = formatScore(detector.push(ts, value).score)
+        lastTime = ts
       } catch (err) {
         if (!(err instanceof KeyshiftError)) throw err
         problem = err.message
@@ -181,9 +228,28 @@ export async function runDetect(
     }
     if (problem !== null) {
       badLines++
-      errors.write(`keyshift detect: line ${lineNo}: ${problem}; row written without a score\n`)
+      errors.write(`keyshift detect: line ${lineNo}: ${problem}; row written with score 0\n`)
     }
-    await write(`${raw[0] ?? ''},${raw[1] ?? ''},${score}\n`)
+    out.push(`${rawTs},${extra ? rawValue.slice(0, rawValue.indexOf(',')) : rawValue},${score}\n`)
   }
-  return { rows, badLines, exitCode: badLines > 0 ? 1 : 0 }
+
+  const decoder = new StringDecoder('utf8')
+  for await (const chunk of input) {
+    const text = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer))
+    const out: string[] = []
+    let start = 0
+    for (let nl = text.indexOf('\n'); nl >= 0; nl = text.indexOf('\n', start)) {
+      handle(text.slice(start, nl), out)
+      start = nl + 1
+    }
+    rest = text.slice(start)
+    if (out.length > 0) await write(out.join(''))
+  }
+  rest += decoder.end()
+  if (rest !== '') {
+    const out: string[] = []
+    handle(rest, out)
+    if (out.length > 0) await write(out.join(''))
+  }
+  return { rows, badLines }
 }

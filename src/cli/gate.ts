@@ -3,18 +3,21 @@
 // writes annotations and a job-summary table.
 import { appendFileSync } from 'node:fs'
 import type { Command } from 'commander'
-import type { RuleResult } from '../analysis/readiness.ts'
+import type { VerdictWithRules } from '../analysis/readiness.ts'
 import { createApp } from '../app.ts'
 import { silentLogger } from '../telemetry/logger.ts'
 import { callApi } from './api-client.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
+import { acceptBreakage, openIncidentOf } from './incident.ts'
 
 export interface GateVerdict {
   keyId: string
   version: string
   verdict: 'ready' | 'not_ready' | 'unknown'
-  rules: RuleResult[]
+  rules: VerdictWithRules['rules']
   ingestLagMs: number | null
+  /** Set when the verdict followed incident rules (an incident is open for the version). */
+  incidentId?: string
   error?: string
 }
 
@@ -68,6 +71,8 @@ interface GateOpts {
   token?: string
   json?: boolean
   askedBy?: string
+  acceptBreakage?: boolean
+  why?: string
 }
 
 async function verdictFromUrl(o: Required<Pick<GateOpts, 'url'>> & GateOpts, keyId: string, version: string) {
@@ -82,11 +87,18 @@ async function verdictFromUrl(o: Required<Pick<GateOpts, 'url'>> & GateOpts, key
 async function verdictFromStore(o: GateOpts, keyId: string, version: string): Promise<GateVerdict> {
   const app = await createApp(offlineConfig(configFrom(o)), { logger: silentLogger(), existingStore: true })
   try {
-    const v = await app.rotation.readiness(
+    const v = await app.incidents.verdict(
       { keyId, version, askedBy: o.askedBy ?? 'cli', via: 'cli' },
       Date.now(),
     )
-    return { keyId, version, verdict: v.verdict, rules: v.rules, ingestLagMs: v.ingestLagMs }
+    return {
+      keyId,
+      version,
+      verdict: v.verdict,
+      rules: v.rules,
+      ingestLagMs: v.ingestLagMs,
+      ...('incidentId' in v && v.incidentId ? { incidentId: v.incidentId } : {}),
+    }
   } finally {
     await app.stop()
   }
@@ -109,6 +121,11 @@ export function registerGateCommand(program: Command): void {
     .option('--token <token>', 'read token for --url (default $KEYSHIFT_TOKEN)', process.env.KEYSHIFT_TOKEN)
     .option('--asked-by <who>', 'recorded in the audit log (default $GITHUB_ACTOR or $USER)')
     .option('--json', 'print the verdict as JSON')
+    .option(
+      '--accept-breakage',
+      'during an incident: accept that the known users not moved yet break (needs --why; recorded with --asked-by)',
+    )
+    .option('--why <text>', 'why the breakage is acceptable (with --accept-breakage)')
     .action(async (keyArg: string | undefined, versionArg: string | undefined, o: GateOpts) => {
       const keyId = o.key ?? keyArg
       const version = o.version ?? versionArg
@@ -120,6 +137,22 @@ export function registerGateCommand(program: Command): void {
       o.askedBy ??= process.env.GITHUB_ACTOR
         ? `github:${process.env.GITHUB_ACTOR}${process.env.GITHUB_RUN_ID ? `/run/${process.env.GITHUB_RUN_ID}` : ''}`
         : `cli:${process.env.USER ?? 'unknown'}`
+      if (o.acceptBreakage) {
+        if (!o.why) {
+          process.stderr.write('keyshift gate: --accept-breakage needs --why "<reason>"\n')
+          process.exitCode = EXIT.unknown
+          return
+        }
+        const id = await openIncidentOf(keyId, version, o)
+        if (!id) {
+          process.stderr.write(
+            `keyshift gate: --accept-breakage applies to incidents; no incident is open for ${keyId} ${version}\n`,
+          )
+          process.exitCode = EXIT.unknown
+          return
+        }
+        await acceptBreakage(id, { actor: o.askedBy, why: o.why }, o)
+      }
       let v: GateVerdict
       try {
         v = o.url

@@ -4,11 +4,13 @@
 // to the store.
 import type { Command } from 'commander'
 import { createApp, resolvePepper } from '../app.ts'
-import { LIFECYCLE_ACTIONS, type LifecycleAction } from '../domain/key-version.ts'
+import { type KeyVersion, LIFECYCLE_ACTIONS, type LifecycleAction } from '../domain/key-version.ts'
 import { createFingerprinter } from '../ingest/secrets/fingerprint.ts'
 import { parseLifecycle } from '../registry/lifecycle-input.ts'
+import type { KeyListEntry } from '../rotation/rotation-service.ts'
 import { hostStdin } from '../shared/host-stdin.ts'
 import { silentLogger } from '../telemetry/logger.ts'
+import { callApi, callApiAll } from './api-client.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
 
 async function readStdin(): Promise<string> {
@@ -67,13 +69,11 @@ export function registerKeyCommand(program: Command): void {
         if (opts.note) body.note = opts.note
         if (opts.secretStdin) body.secret = await readStdin()
         if (opts.url) {
-          const res = await fetch(new URL('/api/v1/lifecycle', opts.url), {
+          await callApi(opts.url, '/api/v1/lifecycle', {
             method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${opts.token ?? ''}` },
-            body: JSON.stringify(body),
+            body,
+            ...(opts.token === undefined ? {} : { token: opts.token }),
           })
-          const text = await res.text()
-          if (!res.ok) throw new Error(`keyshift answered ${res.status}: ${text}`)
           process.stdout.write(`recorded ${action} ${keyId} ${version}\n`)
           return
         }
@@ -94,28 +94,22 @@ export function registerKeyCommand(program: Command): void {
   }
   withConfigOption(key.command('list'))
     .description('list key versions and their lifecycle state')
+    .option('--url <url>', 'a running keyshift (else the store is used directly)', process.env.KEYSHIFT_URL)
+    .option('--token <token>', 'read token for --url (default $KEYSHIFT_TOKEN)', process.env.KEYSHIFT_TOKEN)
     .option('--json', 'print JSON')
-    .action(async (opts: { config?: string; json?: boolean }) => {
-      const app = await createApp(offlineConfig(configFrom(opts)), {
-        logger: silentLogger(),
-        existingStore: true,
-      })
-      try {
-        const versions = app.keys.versions()
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify(versions, null, 2)}\n`)
-          return
-        }
-        const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString())
-        for (const v of versions) {
-          process.stdout.write(
-            `${v.keyId.padEnd(28)} ${v.version.padEnd(8)} ${v.state.padEnd(12)} activated ${iso(v.activatedAt)}  expires ${iso(v.expiresAt)}\n`,
-          )
-        }
-        if (versions.length === 0) process.stdout.write('no key versions recorded\n')
-      } finally {
-        await app.stop()
+    .action(async (opts: { config?: string; json?: boolean; url?: string; token?: string }) => {
+      const versions = opts.url ? await versionsFromUrl(opts.url, opts.token) : await versionsFromStore(opts)
+      if (opts.json) {
+        process.stdout.write(`${JSON.stringify(versions, null, 2)}\n`)
+        return
       }
+      const iso = (t: number | null) => (t === null ? '-' : new Date(t).toISOString())
+      for (const v of versions) {
+        process.stdout.write(
+          `${v.keyId.padEnd(28)} ${v.version.padEnd(8)} ${v.state.padEnd(12)} activated ${iso(v.activatedAt)}  expires ${iso(v.expiresAt)}\n`,
+        )
+      }
+      if (versions.length === 0) process.stdout.write('no key versions recorded\n')
     })
   withConfigOption(key.command('fingerprint'))
     .description('read a secret on stdin and print its keyed fingerprint (the value keyshift stores)')
@@ -123,4 +117,26 @@ export function registerKeyCommand(program: Command): void {
       const fp = createFingerprinter(resolvePepper(configFrom(opts)))
       process.stdout.write(`${fp(await readStdin())}\n`)
     })
+}
+
+async function versionsFromUrl(url: string, token: string | undefined): Promise<KeyVersion[]> {
+  const keys = await callApiAll<KeyListEntry>(
+    url,
+    '/api/v1/keys',
+    'keys',
+    token === undefined ? {} : { token },
+  )
+  return keys.flatMap((k) => k.registryVersions)
+}
+
+async function versionsFromStore(opts: { config?: string }): Promise<KeyVersion[]> {
+  const app = await createApp(offlineConfig(configFrom(opts)), {
+    logger: silentLogger(),
+    existingStore: true,
+  })
+  try {
+    return app.keys.versions()
+  } finally {
+    await app.stop()
+  }
 }

@@ -3,8 +3,8 @@
 // Only the module of the command being run is loaded (a command's module pulls in
 // the store engine, HTTP server, Kafka client...): `--version` and light commands
 // such as `detect` start in a fraction of the time a full load takes.
-import { readFileSync } from 'node:fs'
-import { Command } from 'commander'
+import { Command, CommanderError } from 'commander'
+import { PACKAGE_VERSION as version } from '../shared/package-version.ts'
 import { COMMANDS, commandsToLoad } from './commands.ts'
 import { handOverStdin } from './stdin-handover.ts'
 
@@ -12,11 +12,6 @@ import { handOverStdin } from './stdin-handover.ts'
 // would, this process only runs the CLI again and ends the way that run ends.
 const handover = handOverStdin()
 if (handover.role === 'parent') await handover.exited
-
-// src/cli/main.ts and its compiled dist/cli/main.js both sit two levels below the package root.
-const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-  version: string
-}
 
 const program = new Command()
 program
@@ -28,12 +23,19 @@ program
   .showHelpAfterError()
   // Root options go before the command, so `keyshift gate --version v1` means the key version.
   .enablePositionalOptions()
+  // Usage errors throw instead of exiting 1, which is the gate's "not ready": they exit 2.
+  .exitOverride()
 
 const wanted = new Set(commandsToLoad(process.argv.slice(2)))
 for (const register of await Promise.all(COMMANDS.filter((c) => wanted.has(c.name)).map((c) => c.load())))
   register(program)
 
 program.parseAsync(process.argv).catch((err: Error) => {
+  if (err instanceof CommanderError) {
+    // Commander has printed the usage error (or the help / version asked for).
+    process.exitCode = err.exitCode === 0 ? 0 : 2
+    return
+  }
   process.stderr.write(`keyshift: ${err.message}\n`)
   process.exitCode = process.exitCode || 2
 })

@@ -1,6 +1,6 @@
 // `keyshift migrate`: apply schema migrations and exit.
 import type { Command } from 'commander'
-import { createStoreClient } from '../store/clickhouse/client.ts'
+import { createStoreClient, storeUnreachable } from '../store/clickhouse/client.ts'
 import { migrate } from '../store/clickhouse/migrations.ts'
 import { configFrom, withConfigOption } from './common.ts'
 
@@ -14,6 +14,8 @@ export function registerMigrateCommand(program: Command): void {
         const r = await migrate(store.client, store.database, {
           rawDays: cfg.clickhouse.retention_days,
           rollupDays: cfg.clickhouse.rollup_retention_days,
+        }).catch((err) => {
+          throw storeUnreachable(err, store)
         })
         for (const m of r.applied) process.stdout.write(`applied migration ${m.version}: ${m.name}\n`)
         process.stdout.write(

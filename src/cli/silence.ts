@@ -8,6 +8,7 @@ import { createApp } from '../app.ts'
 import { type SilenceView, toSilenceView } from '../http/routes/silences.ts'
 import { AlertStore } from '../store/clickhouse/alert-store.ts'
 import { silentLogger } from '../telemetry/logger.ts'
+import { callApi } from './api-client.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
 
 interface RemoteOpts {
@@ -45,26 +46,13 @@ function withRemote(cmd: Command): Command {
     .option('--json', 'print JSON')
 }
 
-async function api(opts: RemoteOpts, method: string, path: string, body?: unknown): Promise<unknown> {
-  const res = await fetch(new URL(path, opts.url), {
+/** A request to the running keyshift; failures name the URL and the cause. */
+function api(opts: RemoteOpts, method: string, path: string, body?: unknown): Promise<unknown> {
+  return callApi(opts.url ?? '', path, {
     method,
-    headers: {
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      authorization: `Bearer ${opts.token ?? ''}`,
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    ...(body === undefined ? {} : { body }),
+    ...(opts.token === undefined ? {} : { token: opts.token }),
   })
-  const text = await res.text()
-  if (!res.ok) {
-    let detail = text
-    try {
-      detail = (JSON.parse(text) as { detail?: string }).detail ?? text
-    } catch {
-      // not a problem document
-    }
-    throw new Error(`keyshift answered ${res.status}: ${detail}`)
-  }
-  return JSON.parse(text)
 }
 
 /** Runs `fn` against the store of the configured data directory (no daemon may hold an embedded store). */

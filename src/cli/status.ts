@@ -5,7 +5,9 @@ import type { Command } from 'commander'
 import type { StragglerReport } from '../analysis/stragglers.ts'
 import { createApp } from '../app.ts'
 import type { KeyDetail, KeyListEntry } from '../rotation/rotation-service.ts'
+import { formatDurationMs, parseDuration } from '../shared/duration.ts'
 import { silentLogger } from '../telemetry/logger.ts'
+import { callApi, callApiAll } from './api-client.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
 
 interface VersionView {
@@ -17,7 +19,10 @@ interface VersionView {
   lastSeen: number | null
   verdict?: string
   failing?: string[]
+  /** Clients still on this version, most recent first. */
   stragglers?: StragglerReport['stragglers']
+  /** Clients that used this version in the lookback and have since moved to a newer one. */
+  moved?: number
 }
 
 export interface KeyView {
@@ -28,7 +33,7 @@ export interface KeyView {
 interface Source {
   keys(): Promise<KeyListEntry[]>
   detail(keyId: string): Promise<KeyDetail>
-  stragglers(keyId: string, version: string): Promise<StragglerReport>
+  stragglers(keyId: string, version: string, lookbackMs: number): Promise<StragglerReport>
   verdict(
     keyId: string,
     version: string,
@@ -36,6 +41,8 @@ interface Source {
 }
 
 const BAR = 24
+const DEFAULT_LOOKBACK_MS = 86_400_000
+const SHOWN_STRAGGLERS = 10
 export function shareBar(share: number): string {
   const filled = Math.round(Math.min(1, Math.max(0, share)) * BAR)
   return `${'█'.repeat(filled)}${'░'.repeat(BAR - filled)}`
@@ -51,7 +58,8 @@ const ago = (t: number | null, now: number) => {
   return `${Math.round(s / 86_400)}d ago`
 }
 
-export function renderStatus(views: KeyView[], now: number): string {
+export function renderStatus(views: KeyView[], now: number, lookbackMs = DEFAULT_LOOKBACK_MS): string {
+  const lookback = formatDurationMs(lookbackMs)
   const out: string[] = []
   for (const k of views) {
     out.push(`${k.keyId}`)
@@ -62,12 +70,15 @@ export function renderStatus(views: KeyView[], now: number): string {
       out.push(
         `  ${v.version.padEnd(8)} ${v.state.padEnd(12)} ${shareBar(v.share1h)} ${pct(v.share1h)} 1h  ${pct(v.share24h)} 24h  ${String(v.requests24h).padStart(8)} req/24h  last ${ago(v.lastSeen, now)}${verdict}`,
       )
-      for (const s of (v.stragglers ?? []).slice(0, 5)) {
+      for (const s of (v.stragglers ?? []).slice(0, SHOWN_STRAGGLERS)) {
+        const both = s.partiallyMigrated ? `  also on ${s.newerVersionsUsed.join(', ')}` : ''
         out.push(
-          `      straggler ${s.clientId.padEnd(24)} ${String(s.requests).padStart(7)} req  last ${ago(s.lastSeen, now)}  ${s.sourceAddresses.slice(0, 3).join(', ')}`,
+          `      straggler ${(s.clientId || '(no client id)').padEnd(24)} last ${ago(s.lastSeen, now).padEnd(9)} ${String(s.requests).padStart(7)} req/${lookback}  ${s.sourceAddresses.slice(0, 3).join(', ')}${both}`,
         )
       }
-      if ((v.stragglers?.length ?? 0) > 5) out.push(`      … and ${v.stragglers!.length - 5} more`)
+      const more = (v.stragglers?.length ?? 0) - SHOWN_STRAGGLERS
+      if (more > 0) out.push(`      … and ${more} more (--json lists them all)`)
+      if (v.moved) out.push(`      ${v.moved} client(s) moved to a newer version in the last ${lookback}`)
     }
     out.push('')
   }
@@ -75,7 +86,7 @@ export function renderStatus(views: KeyView[], now: number): string {
   return `${out.join('\n')}\n`
 }
 
-async function collect(src: Source, only: string | undefined): Promise<KeyView[]> {
+export async function collect(src: Source, only: string | undefined, lookbackMs: number): Promise<KeyView[]> {
   const keys = (await src.keys()).filter((k) => !only || k.keyId === only)
   const views: KeyView[] = []
   for (const k of keys) {
@@ -97,7 +108,12 @@ async function collect(src: Source, only: string | undefined): Promise<KeyView[]
         const verdict = await src.verdict(d.keyId, v.version)
         view.verdict = verdict.verdict
         view.failing = verdict.rules.filter((r) => r.outcome !== 'pass').map((r) => r.id)
-        view.stragglers = (await src.stragglers(d.keyId, v.version)).stragglers
+        const report = await src.stragglers(d.keyId, v.version, lookbackMs)
+        // Who sent the old version most recently is who to chase first.
+        view.stragglers = [...report.stragglers].sort(
+          (a, b) => b.lastSeen - a.lastSeen || a.clientId.localeCompare(b.clientId),
+        )
+        view.moved = report.moved.length
       }
       versions.push(view)
     }
@@ -107,16 +123,13 @@ async function collect(src: Source, only: string | undefined): Promise<KeyView[]
 }
 
 function httpSource(url: string, token: string | undefined): Source {
-  const get = async <T>(path: string): Promise<T> => {
-    const res = await fetch(new URL(path, url), { headers: { authorization: `Bearer ${token ?? ''}` } })
-    if (!res.ok) throw new Error(`keyshift answered ${res.status} for ${path}: ${await res.text()}`)
-    return (await res.json()) as T
-  }
+  const get = <T>(path: string): Promise<T> => callApi<T>(url, path, token === undefined ? {} : { token })
   const enc = encodeURIComponent
   return {
-    keys: async () => (await get<{ keys: KeyListEntry[] }>('/api/v1/keys')).keys,
+    keys: () => callApiAll<KeyListEntry>(url, '/api/v1/keys', 'keys', token === undefined ? {} : { token }),
     detail: (k) => get(`/api/v1/keys/${enc(k)}`),
-    stragglers: (k, v) => get(`/api/v1/keys/${enc(k)}/versions/${enc(v)}/stragglers`),
+    stragglers: (k, v, lookbackMs) =>
+      get(`/api/v1/keys/${enc(k)}/versions/${enc(v)}/stragglers?lookback=${formatDurationMs(lookbackMs)}`),
     verdict: (k, v) => get(`/api/v1/keys/${enc(k)}/versions/${enc(v)}/readiness?asked_by=status`),
   }
 }
@@ -131,32 +144,46 @@ export function registerStatusCommand(program: Command): void {
       process.env.KEYSHIFT_URL,
     )
     .option('--token <token>', 'read token for --url (default $KEYSHIFT_TOKEN)', process.env.KEYSHIFT_TOKEN)
+    .option('--lookback <duration>', 'how far back to look for stragglers, e.g. 6h, 24h, 7d', '24h')
     .option('--json', 'print JSON')
-    .action(async (o: { key?: string; url?: string; token?: string; json?: boolean; config?: string }) => {
-      const now = Date.now()
-      let views: KeyView[]
-      if (o.url) views = await collect(httpSource(o.url, o.token), o.key)
-      else {
-        const app = await createApp(offlineConfig(configFrom(o)), {
-          logger: silentLogger(),
-          existingStore: true,
-        })
-        try {
-          const r = app.rotation
-          views = await collect(
-            {
-              keys: () => r.listKeys(now),
-              detail: (k) => r.keyDetail(k, now),
-              stragglers: (k, v) => r.stragglers(k, v, now),
-              verdict: (k, v) =>
-                r.readiness({ keyId: k, version: v, askedBy: 'status', via: 'status', audit: false }, now),
-            },
-            o.key,
-          )
-        } finally {
-          await app.stop()
+    .action(
+      async (o: {
+        key?: string
+        url?: string
+        token?: string
+        json?: boolean
+        config?: string
+        lookback: string
+      }) => {
+        const now = Date.now()
+        const lookbackMs = parseDuration(o.lookback, '--lookback')
+        let views: KeyView[]
+        if (o.url) views = await collect(httpSource(o.url, o.token), o.key, lookbackMs)
+        else {
+          const app = await createApp(offlineConfig(configFrom(o)), {
+            logger: silentLogger(),
+            existingStore: true,
+          })
+          try {
+            const r = app.rotation
+            views = await collect(
+              {
+                keys: () => r.listKeys(now),
+                detail: (k) => r.keyDetail(k, now),
+                stragglers: (k, v, lookback) => r.stragglers(k, v, now, lookback),
+                verdict: (k, v) =>
+                  r.readiness({ keyId: k, version: v, askedBy: 'status', via: 'status', audit: false }, now),
+              },
+              o.key,
+              lookbackMs,
+            )
+          } finally {
+            await app.stop()
+          }
         }
-      }
-      process.stdout.write(o.json ? `${JSON.stringify(views, null, 2)}\n` : renderStatus(views, now))
-    })
+        process.stdout.write(
+          o.json ? `${JSON.stringify(views, null, 2)}\n` : renderStatus(views, now, lookbackMs),
+        )
+      },
+    )
 }

@@ -28,6 +28,26 @@ describe('configuration', () => {
     expect(Object.isFrozen(c.ingest)).toBe(true)
   })
 
+  it('takes the duration grammar in every *_ms field, from the file and the environment', () => {
+    const path = file('durations.yaml', 'ingest:\n  batch_max_wait_ms: 1500ms\n  heartbeat_interval_ms: 2s\n')
+    const c = loadConfig(path, { KEYSHIFT_INGEST__RETRY_MAX_MS: '1m30s' })
+    expect(c.ingest.batch_max_wait_ms).toBe(1_500)
+    expect(c.ingest.heartbeat_interval_ms).toBe(2_000)
+    expect(c.ingest.retry_max_ms).toBe(90_000)
+    const files = parseConfig({
+      sources: [
+        { type: 'file', path: '/x.log', decoder: { preset: 'canonical' }, poll_interval_ms: '250ms' },
+      ],
+    })
+    expect(files.sources[0]).toMatchObject({ poll_interval_ms: 250 })
+  })
+
+  it('names the *_ms field whose duration is outside the grammar', () => {
+    expect(() => parseConfig({ ingest: { batch_max_wait_ms: '2 seconds' } }, 'keyshift.yaml')).toThrow(
+      'invalid configuration (keyshift.yaml):\n  - ingest.batch_max_wait_ms: "2 seconds" is not a duration; write e.g. 500ms, 90s, 15m, 1h30m, 24h or 7d, or a number of milliseconds',
+    )
+  })
+
   it('applies KEYSHIFT_SECTION__FIELD overrides as YAML scalars and *_FILE secrets', () => {
     const secret = file('pw', 's3cret-value\n')
     const c = loadConfig(undefined, {
@@ -93,5 +113,65 @@ describe('configuration', () => {
 
   it('keeps long digit strings as strings', () => {
     expect(applyEnvOverrides({}, { KEYSHIFT_INSTANCE: '00123' })).toEqual({ instance: '00123' })
+  })
+
+  describe('errors that touch secrets', () => {
+    const CANARY = 'sk_live_CANARYcfg7Qx9Zt3Lm5Np8Rv2'
+    const fail = (f: () => unknown): ConfigError => {
+      try {
+        f()
+      } catch (e) {
+        return e as ConfigError
+      }
+      throw new Error('expected a ConfigError')
+    }
+
+    it('names KEYSHIFT_HTTP__ADMIN_TOKENS when its list is malformed, without the tokens', () => {
+      const err = fail(() => loadConfig(undefined, { KEYSHIFT_HTTP__ADMIN_TOKENS: `{tok: ${CANARY}, ` }))
+      expect(err).toBeInstanceOf(ConfigError)
+      expect(err.message).toBe(
+        'KEYSHIFT_HTTP__ADMIN_TOKENS: not a valid YAML value (Flow map must end with a }); quote it, or write a list as [a, b]',
+      )
+      expect(err.cause).toBeUndefined()
+    })
+
+    it('takes KEYSHIFT_SECRETS__PEPPER as written: YAML syntax in a secret is not an error', () => {
+      const c = loadConfig(undefined, { KEYSHIFT_SECRETS__PEPPER: `[${CANARY}` })
+      expect(c.secrets.pepper?.reveal()).toBe(`[${CANARY}`)
+      const digits = loadConfig(undefined, { KEYSHIFT_SECRETS__PEPPER: '000123456789012345678' })
+      expect(digits.secrets.pepper?.reveal()).toBe('000123456789012345678')
+    })
+
+    it('names the variable beside the field when a value from the environment is invalid', () => {
+      const err = fail(() =>
+        loadConfig(undefined, {
+          KEYSHIFT_SECRETS__PEPPER: '',
+          KEYSHIFT_HTTP__ADMIN_TOKENS: `[${CANARY}, ""]`,
+        }),
+      )
+      expect(err.message).toBe(
+        'invalid configuration (environment):\n' +
+          '  - http.admin_tokens.1 (KEYSHIFT_HTTP__ADMIN_TOKENS): must not be empty\n' +
+          '  - secrets.pepper (KEYSHIFT_SECRETS__PEPPER): must not be empty',
+      )
+    })
+
+    it('reports a YAML syntax error by line and column, never quoting the line', () => {
+      const p = file('token-line.yaml', `http:\n  admin_tokens: [${CANARY}\n  port: 1\n`)
+      const err = fail(() => loadConfig(p, {}))
+      expect(err.message).toBe(
+        `config file ${p} is not valid YAML at line 3, column 3: Flow sequence in block collection must be sufficiently indented and end with a ]`,
+      )
+      expect(err.cause).toBeUndefined()
+    })
+
+    it('names the field, never the value, when a secret has the wrong shape', () => {
+      const err = fail(() => parseConfig({ http: { admin_tokens: CANARY, read_tokens: [CANARY, 5] } }))
+      expect(err.message).toBe(
+        'invalid configuration (config):\n' +
+          '  - http.read_tokens.1: Invalid input: expected string, received number\n' +
+          '  - http.admin_tokens: Invalid input: expected array, received string',
+      )
+    })
   })
 })

@@ -4,9 +4,11 @@
 import { z } from 'zod'
 import { alertingConfigSchema } from '../alerting/config.ts'
 import { findingSettingsSchema } from '../analysis/findings.ts'
+import { incidentSettingsSchema } from '../analysis/incident.ts'
 import { readinessConfigSchema } from '../analysis/readiness.ts'
 import { spikeSettingsSchema } from '../analysis/spikes.ts'
 import { trendSettingsSchema } from '../analysis/trend.ts'
+import { usageAnomalySettingsSchema } from '../analysis/usage-anomaly.ts'
 import {
   checkPresetMapping,
   MAX_FUTURE_SKEW_LIMIT_MS,
@@ -94,6 +96,13 @@ export const configSchema = z
         public_url: z.string().url().optional(),
         read_tokens: z.array(secret).default([]),
         admin_tokens: z.array(secret).default([]),
+        /** Largest request body accepted (after authentication); larger ones get 413. */
+        max_body_bytes: z
+          .number()
+          .int()
+          .min(1_024)
+          .max(16 * 1_048_576)
+          .default(65_536),
       })
       .strict()
       .prefault({}),
@@ -160,10 +169,14 @@ export const configSchema = z
         spikes: spikeSettingsSchema.prefault({}),
         trend: trendSettingsSchema.prefault({}),
         readiness: readinessConfigSchema.prefault({}),
+        /** A key's volume and failure ratio against its daily and weekly pattern (usage_anomaly). */
+        usage_anomaly: usageAnomalySettingsSchema.prefault({}),
       })
       .strict()
       .prefault({}),
     alerting: alertingConfigSchema.prefault({}),
+    /** Emergency rotations of leaked key versions (docs/incidents.md). */
+    incidents: incidentSettingsSchema.prefault({}),
   })
   .strict()
 

@@ -13,6 +13,7 @@ export const FINDING_TYPES = [
   'expiring_with_traffic',
   'unknown_key_surge',
   'failure_spike',
+  'usage_anomaly',
   'deactivation_ready',
   'deactivation_not_ready',
 ] as const
@@ -20,7 +21,14 @@ export const FINDING_TYPES = [
 /** Findings about keyshift itself: it tells the truth about its own health. */
 export const SELF_MONITORING_TYPES = ['ingest_lag', 'dead_letter_rate', 'delivery_failing'] as const
 
-export const ALERT_TYPES = [...FINDING_TYPES, ...SELF_MONITORING_TYPES] as const
+/** Alerts about an open incident (a leaked key version), see docs/incidents.md. */
+export const INCIDENT_ALERT_TYPES = [
+  'incident_open',
+  'incident_unknown_source',
+  'incident_accepted_after_deactivation',
+] as const
+
+export const ALERT_TYPES = [...FINDING_TYPES, ...SELF_MONITORING_TYPES, ...INCIDENT_ALERT_TYPES] as const
 export type AlertType = (typeof ALERT_TYPES)[number]
 
 export const SEVERITIES = ['info', 'warning', 'critical'] as const

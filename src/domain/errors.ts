@@ -54,3 +54,10 @@ export class ValidationError extends KeyshiftError {
     super('KS_VALIDATION_FAILED', message)
   }
 }
+
+/** The request conflicts with the current state (an incident already open, or already closed). */
+export class ConflictError extends KeyshiftError {
+  constructor(message: string) {
+    super('KS_CONFLICT', message)
+  }
+}

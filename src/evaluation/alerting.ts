@@ -12,6 +12,7 @@ import { createNotifier } from '../alerting/notifiers/registry.ts'
 import type { Hash } from '../alerting/pipeline/record.ts'
 import { AlertPipeline } from '../alerting/pipeline.ts'
 import type { Config } from '../config/schema.ts'
+import type { IncidentService } from '../incident/incident-service.ts'
 import { KafkaLeadership, type Leadership, SingleInstanceLeadership } from '../ingest/kafka/leadership.ts'
 import type { KeyRegistry } from '../registry/key-registry.ts'
 import type { RotationService } from '../rotation/rotation-service.ts'
@@ -21,7 +22,9 @@ import type { StatusStore } from '../store/clickhouse/status-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import { Evaluator } from './evaluator.ts'
+import { IncidentMonitor } from './incident-monitor.ts'
 import { OwnerReminders } from './reminders.ts'
+import type { UsageAnomalies } from './usage-anomalies.ts'
 
 export interface AlertingDeps {
   config: Config
@@ -29,6 +32,8 @@ export interface AlertingDeps {
   rotation: Pick<RotationService, 'findings' | 'readiness' | 'stragglers'>
   status: Pick<StatusStore, 'freshness'>
   keys: Pick<KeyRegistry, 'versions'>
+  /** Incidents: their alerts, owner notices, and the gate under incident rules for the readiness signals. */
+  incidents?: IncidentService
   /** The daemon's Kafka client; null without Kafka (one instance: always the leader). */
   kafka: Kafka | null
   logger: Logger
@@ -36,6 +41,8 @@ export interface AlertingDeps {
   clock?: () => number
   /** The daemon's ingest backlog and readiness (evaluations space out while it catches up). */
   ingest?: () => { backlog: number; ready: boolean }
+  /** The usage-anomaly watch, whose findings join the rotation findings. */
+  usage?: Pick<UsageAnomalies, 'findings'>
   /** Overrides for the notifiers (tests: fetch). */
   notifierDeps?: Pick<NotifierDeps, 'fetch'>
   /** Overrides the leader election (tests). */
@@ -126,14 +133,29 @@ export function createAlerting(deps: AlertingDeps): Alerting {
     })
   }
 
+  // Incident owner notices go through the same email receiver as owner
+  // reminders, but are not opt-in: owners of a leaked version are told at once.
+  const incidentMailer = notifiers.get(reminderReceiver(cfg) ?? '')
+  const incidents = deps.incidents
+    ? new IncidentMonitor({
+        service: deps.incidents,
+        versions: () => deps.keys.versions(),
+        send: incidentMailer instanceof EmailNotifier ? (m) => incidentMailer.send(m) : undefined,
+        dashboardUrl: cfg.dashboard_url,
+        logger,
+      })
+    : undefined
+
   const evaluator = new Evaluator({
     sources: {
-      findings: (now) => deps.rotation.findings(now),
-      readiness: (keyId, version, now) =>
-        deps.rotation.readiness(
-          { keyId, version, askedBy: 'keyshift', via: 'evaluation', audit: false },
-          now,
-        ),
+      findings: async (now) => [
+        ...(await deps.rotation.findings(now)),
+        ...(deps.usage ? await deps.usage.findings(now) : []),
+      ],
+      readiness: (keyId, version, now) => {
+        const req = { keyId, version, askedBy: 'keyshift', via: 'evaluation', audit: false } as const
+        return deps.incidents ? deps.incidents.verdict(req, now) : deps.rotation.readiness(req, now)
+      },
       versions: () => deps.keys.versions(),
       freshness: (now) => deps.status.freshness(now),
       deadLetterCounts: (from, to) => store.deadLetterCounts(from, to),
@@ -144,6 +166,7 @@ export function createAlerting(deps: AlertingDeps): Alerting {
     intervalMs: deps.config.analysis.evaluation_interval_ms,
     selfMonitoring: cfg.self_monitoring,
     ...(reminders ? { reminders } : {}),
+    ...(incidents ? { incidents } : {}),
     clock,
     logger,
     registry: deps.metrics,

@@ -13,14 +13,15 @@ import type { DeliveryWorker } from '../alerting/delivery.ts'
 import type { Observation } from '../alerting/pipeline/types.ts'
 import type { AlertPipeline, PipelineRun } from '../alerting/pipeline.ts'
 import type { Finding } from '../analysis/findings.ts'
-import type { Readiness } from '../analysis/readiness.ts'
-import type { AlertType } from '../domain/alert.ts'
+import type { VerdictWithRules } from '../analysis/readiness.ts'
+import { type AlertType, INCIDENT_ALERT_TYPES } from '../domain/alert.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
 import type { Leadership } from '../ingest/kafka/leadership.ts'
 import type { DeadLetterCounts } from '../store/clickhouse/alert-store.ts'
 import type { Freshness } from '../store/clickhouse/status-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
+import type { IncidentMonitor } from './incident-monitor.ts'
 import {
   DEAD_LETTER_WINDOW_MS,
   deadLetterObservation,
@@ -37,7 +38,7 @@ import type { OwnerReminders } from './reminders.ts'
 /** The read side the evaluator uses (RotationService, StatusStore, AlertStore, KeyRegistry). */
 export interface EvaluationSources {
   findings(now: number): Promise<Finding[]>
-  readiness(keyId: string, version: string, now: number): Promise<Readiness>
+  readiness(keyId: string, version: string, now: number): Promise<VerdictWithRules>
   versions(): readonly KeyVersion[]
   freshness(now: number): Promise<Freshness>
   deadLetterCounts(from: number, to: number): Promise<DeadLetterCounts>
@@ -52,6 +53,8 @@ export interface EvaluatorOptions {
   selfMonitoring: AlertingConfig['self_monitoring']
   /** Owner reminders, checked at most once a minute while leading (opt-in). */
   reminders?: Pick<OwnerReminders, 'run' | 'reset'>
+  /** Open incidents: their alerts at every evaluation, owner notices after it. */
+  incidents?: Pick<IncidentMonitor, 'observe' | 'adjust' | 'notify' | 'reset'>
   clock?: () => number
   logger: Pick<Logger, 'info' | 'warn' | 'error' | 'debug'>
   registry?: Registry
@@ -118,6 +121,7 @@ export class Evaluator {
   /** Leadership transitions (take over, step down), run one after the other in order. */
   #transitions: Promise<void> = Promise.resolve()
   #reminding: Promise<void> | null = null
+  #noticing: Promise<void> | null = null
   #lastReminderCheck = Number.NEGATIVE_INFINITY
   readonly #m: { duration: Histogram; errors: Counter } | null
 
@@ -212,7 +216,7 @@ export class Evaluator {
     const states = this.#o.pipeline.states()
     const byKey = new Map(states.map((x) => [x.key, x]))
     const held = new Set<AlertType>()
-    const out: Observation[] = findingObservations(await s.findings(now))
+    let out: Observation[] = findingObservations(await s.findings(now))
 
     const outcomes: ReadinessOutcome[] = []
     for (const v of readinessCandidates(s.versions())) {
@@ -260,8 +264,38 @@ export class Evaluator {
         sm,
       ),
     )
+    if (this.#o.incidents) {
+      try {
+        out.push(...(await this.#o.incidents.observe(now)).observations)
+        out = this.#o.incidents.adjust(out)
+      } catch (err) {
+        for (const t of INCIDENT_ALERT_TYPES) held.add(t)
+        this.#o.logger.warn(
+          { err: (err as Error).message },
+          'Reading open incidents failed; holding their alerts.',
+        )
+      }
+    }
     if (held.size > 0) out.push(...holdObservations(states, held))
     return out
+  }
+
+  /** Sends due incident owner notices in the background, one run at a time. */
+  #notice(now: number): void {
+    const i = this.#o.incidents
+    if (!i || this.#noticing) return
+    this.#noticing = i
+      .notify(now)
+      .then(() => undefined)
+      .catch((err) => {
+        this.#o.logger.warn(
+          { err: (err as Error).message },
+          'Sending incident owner notices failed; will try again.',
+        )
+      })
+      .finally(() => {
+        this.#noticing = null
+      })
   }
 
   /** Queues a transition, so a quick lose-then-regain never interleaves a step-down with a takeover. */
@@ -308,9 +342,11 @@ export class Evaluator {
     this.#queued = null
     await this.#running?.catch(() => {})
     await this.#reminding?.catch(() => {})
+    await this.#noticing?.catch(() => {})
     await this.#o.delivery.stop({ forget: true })
     this.#o.pipeline.reset()
     this.#o.reminders?.reset()
+    this.#o.incidents?.reset()
     if (wasActive) this.#o.logger.info('Stopped evaluating alerts: this instance no longer leads.')
   }
 
@@ -392,6 +428,7 @@ export class Evaluator {
         this.#lastEvalMs = this.#clock() - now
         this.#m?.duration.observe((performance.now() - started) / 1000)
         this.#remind(now)
+        this.#notice(now)
       } else {
         run = await this.#o.pipeline.flush(now)
       }

@@ -35,7 +35,10 @@ export class TokenAuth {
     return role
   }
 
-  /** A preHandler that requires at least `need`. */
+  /**
+   * An onRequest hook that requires at least `need`: it runs before the body is
+   * read, so an unauthenticated client never reaches body parsing or its limits.
+   */
   require(need: Role) {
     return async (req: FastifyRequest, reply: FastifyReply) => {
       const role = this.roleOf(req.headers.authorization)

@@ -4,6 +4,7 @@
 import { mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { SourceError } from '../domain/errors.ts'
+import { PRIVATE_DIR_MODE, PRIVATE_FILE_MODE } from '../shared/private-files.ts'
 import type { DeadLetter, DeadLetterSink } from './pipeline.ts'
 
 export class FileDeadLetterSink implements DeadLetterSink {
@@ -31,8 +32,8 @@ export class FileDeadLetterSink implements DeadLetterSink {
       )
       .join('\n')
     try {
-      await mkdir(dirname(this.#path), { recursive: true })
-      const fh = await open(this.#path, 'a', 0o600)
+      await mkdir(dirname(this.#path), { recursive: true, mode: PRIVATE_DIR_MODE })
+      const fh = await open(this.#path, 'a', PRIVATE_FILE_MODE)
       try {
         await fh.write(`${text}\n`)
         await fh.sync()

@@ -4,9 +4,11 @@
 import { z } from 'zod'
 import { ValidationError } from '../domain/errors.ts'
 import { LIFECYCLE_ACTIONS, type LifecycleEvent } from '../domain/key-version.ts'
+import { instantSchema, instantToMs } from '../shared/instant.ts'
 
-const time = z.union([z.number().int().nonnegative(), z.string().datetime({ offset: true })])
-const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))
+/** Instants up to the store's last (2299-12-31); a later `time` or `expires_at` is refused here. */
+const time = instantSchema
+const toMs = instantToMs
 
 export const lifecycleInputSchema = z
   .object({

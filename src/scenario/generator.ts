@@ -253,7 +253,10 @@ class ClientActor implements Actor {
     let status: number
     let reason: FailureReason
     const vs = v.spec
-    if (vs.deactivatedAt !== undefined && time >= vs.deactivatedAt) {
+    const staleGateway = vs.stillAcceptedOn?.some(
+      (g) => g.gateway === gateway && time < (g.until ?? Infinity),
+    )
+    if (vs.deactivatedAt !== undefined && time >= vs.deactivatedAt && !staleGateway) {
       status = 401
       reason = 'revoked'
     } else if (vs.expiresAt !== undefined && time >= vs.expiresAt) {
@@ -481,6 +484,8 @@ function validate(spec: ScenarioSpec): void {
     for (const v of k.versions) {
       if (v.activatedAt < v.createdAt) fail(`${k.keyId} ${v.version}: activated before it was created`)
       for (const m of v.missingOn ?? []) checkGateways(`${k.keyId} ${v.version} missingOn`, [m.gateway])
+      for (const g of v.stillAcceptedOn ?? [])
+        checkGateways(`${k.keyId} ${v.version} stillAcceptedOn`, [g.gateway])
     }
     for (const c of k.clients) {
       const who = `${k.keyId} client ${c.clientId || '(none)'}`

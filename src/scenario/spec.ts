@@ -31,6 +31,11 @@ export interface VersionSpec {
    * with `unknown_key` (a gateway rebuilt from a stale config, a missed propagation).
    */
   missingOn?: readonly { gateway: string; from: number; to?: number }[]
+  /**
+   * Gateways whose key store missed the deactivation: they keep accepting the
+   * version after `deactivatedAt` until `until` (a stale credential cache).
+   */
+  stillAcceptedOn?: readonly { gateway: string; until?: number }[]
 }
 
 export type TrafficSpec =

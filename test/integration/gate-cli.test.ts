@@ -2,6 +2,7 @@
 // against a store filled by the real daemon (file source, canonical events),
 // with GitHub Actions annotations and a job-summary table.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
@@ -12,6 +13,7 @@ const DAY = 86_400_000
 const dir = mkdtempSync(join(tmpdir(), 'ks-gate-'))
 let cfg = ''
 let port = 0
+let closedPort = 0
 
 function event(i: number, keyId: string, keyVersion: string, time: number) {
   return JSON.stringify({
@@ -31,6 +33,12 @@ function event(i: number, keyId: string, keyVersion: string, time: number) {
 }
 
 beforeAll(async () => {
+  closedPort = await new Promise<number>((done) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as AddressInfo).port
+      srv.close(() => done(p))
+    })
+  })
   const now = Date.now()
   port = 19_000 + Math.floor(Math.random() * 500)
   const iso = (t: number) => new Date(t).toISOString()
@@ -164,8 +172,69 @@ describe('keyshift gate', () => {
       expect(r.stdout).toContain(
         `the embedded store in ${join(dir, 'data', 'chdb')} is held by another keyshift process (the daemon?): ask the running keyshift instead: --url http://127.0.0.1:${port} (or $KEYSHIFT_URL)`,
       )
+      // Read commands ask the daemon instead, with --url.
+      const url = `http://127.0.0.1:${port}`
+      const list = await runKeyshift(['key', 'list', '--url', url, '--json'])
+      expect(list.code).toBe(0)
+      expect(
+        (JSON.parse(list.stdout) as { keyId: string; version: string; state: string }[]).map(
+          (v) => `${v.keyId} ${v.version} ${v.state}`,
+        ),
+      ).toEqual(['acme v1 deprecated', 'acme v2 active', 'beta v1 deprecated', 'beta v2 active'])
+      const status = await runKeyshift([
+        'status',
+        '--url',
+        url,
+        '--key',
+        'beta',
+        '--lookback',
+        '2h',
+        '--json',
+      ])
+      expect(status.code).toBe(0)
+      const [beta] = JSON.parse(status.stdout) as {
+        keyId: string
+        versions: { version: string; verdict?: string; stragglers?: unknown[]; moved?: number }[]
+      }[]
+      // Each of beta's three clients sent v1, then only v2: moved, while v1's traffic is too recent to switch it off.
+      expect(beta?.versions[0]).toMatchObject({
+        version: 'v1',
+        verdict: 'not_ready',
+        stragglers: [],
+        moved: 3,
+      })
     } finally {
       expect(await d.kill('SIGTERM')).toBe(0)
     }
+  })
+
+  it.each([
+    { args: ['gate', 'acme', 'v1'], code: 0, says: 'READY: acme v1 may be deactivated.' },
+    { args: ['gate', 'beta', 'v1'], code: 1, says: 'NOT READY' },
+    { args: ['gate', 'acme', 'v9'], code: 2, says: 'UNKNOWN' },
+    { args: ['gate', '--bogus', 'acme', 'v1'], code: 2, says: "error: unknown option '--bogus'" },
+    { args: ['gate'], code: 2, says: 'give the key and version' },
+    {
+      args: ['gate', 'acme', 'v1', '--url', 'CLOSED'],
+      code: 2,
+      says: 'cannot reach keyshift at CLOSED/api/v1/keys/acme/versions/v1/readiness',
+    },
+    {
+      args: ['key', 'list', '--url', 'CLOSED'],
+      code: 2,
+      says: 'cannot reach keyshift at CLOSED/api/v1/keys: ECONNREFUSED',
+    },
+    { args: ['status', '--lookback', 'soon'], code: 2, says: '--lookback: "soon" is not a duration' },
+    { args: ['no-such-command'], code: 2, says: "error: unknown command 'no-such-command'" },
+  ])('exit code table: keyshift $args → $code', async ({ args, code, says }) => {
+    // CLOSED: a loopback port nothing listens on.
+    const closed = `http://127.0.0.1:${closedPort}`
+    const argv = args.map((a) => (a === 'CLOSED' ? closed : a))
+    const r = await runKeyshift([
+      ...argv,
+      ...(args.includes('--url') || args[0] === 'no-such-command' ? [] : ['-c', cfg]),
+    ])
+    expect(r.code).toBe(code)
+    expect(r.stdout + r.stderr).toContain(says.replace('CLOSED', closed))
   })
 })

@@ -605,6 +605,35 @@ const HEARTBEATS = [
   heartbeat(at(6, 30), 'keyshift-0', at(6, 29), 999, 0), // after the range
 ]
 
+const band = (
+  t: number,
+  keyId: string,
+  version: string,
+  metric: string,
+  observed: number,
+  expected: number,
+) => ({
+  bucket: Math.floor(t / 1000),
+  key_id: keyId,
+  version,
+  metric,
+  observed,
+  expected,
+  lower: expected - 12,
+  upper: expected + 12,
+  score: 0.1,
+})
+/** The usage-anomaly watch's rows: the panel shows only the chosen key's total requests, in range. */
+const USAGE_BANDS = [
+  band(at(1), 'acme-payments', '', 'requests', 30, 28),
+  band(at(1, 5), 'acme-payments', '', 'requests', 90, 29), // a surge above the band
+  band(at(2), 'acme-payments', '', 'requests', 3, 8), // lower band clamped at 0
+  band(at(1), 'acme-payments', 'v1', 'requests', 20, 19), // a version's series
+  band(at(1), 'acme-payments', '', 'failure_ratio', 0.1, 0.05),
+  band(at(1), 'globex-search', '', 'requests', 50, 50),
+  band(at(6, 30), 'acme-payments', '', 'requests', 40, 40), // after the range
+]
+
 function alertState(o: {
   channel: string
   type: string
@@ -770,6 +799,12 @@ describe('panel SQL against the embedded store', () => {
     await insert('readiness_audit', READINESS)
     await insert('dead_letters', DEAD_LETTERS)
     await insert('ingest_heartbeats', HEARTBEATS)
+    await insert('usage_bands', USAGE_BANDS.slice(0, 2))
+    // A bucket written again (a re-read after a restart) replaces the first write.
+    await insert('usage_bands', [
+      band(at(1), 'acme-payments', '', 'requests', 31, 28),
+      ...USAGE_BANDS.slice(2),
+    ])
     await insert('alert_states', ALERT_STATES)
     await insert('alert_deliveries', DELIVERIES)
   })
@@ -939,6 +974,16 @@ describe('panel SQL against the embedded store', () => {
           asked_at: dt64(at(5, 30)),
           open_rules: 'old_traffic_below_threshold: old version share 25% (maximum 1%)',
         },
+      ])
+    })
+
+    it("the key's requests per 5 min against the expected band, from usage_bands", async () => {
+      const r = await panel(f, 8, acme)
+      expect(r.columns).toEqual(['time', 'observed', 'expected', 'lower', 'upper'])
+      expect(r.rows).toEqual([
+        { time: dt(at(1)), observed: 31, expected: 28, lower: 16, upper: 40 },
+        { time: dt(at(1, 5)), observed: 90, expected: 29, lower: 17, upper: 41 },
+        { time: dt(at(2)), observed: 3, expected: 8, lower: 0, upper: 20 },
       ])
     })
 

@@ -46,6 +46,13 @@ const LIFECYCLE = [
   { key_id: 'acme-payments', version: 'v1', action: 'deprecate', time: NOW - HOUR },
   { key_id: 'globex-api', version: 'v1', action: 'create', time: NOW - 10 * DAY },
   { key_id: 'globex-api', version: 'v1', action: 'activate', time: NOW - 10 * DAY + MIN },
+  // initech-legacy: v1 deactivated a day ago, yet a worker still sends it.
+  { key_id: 'initech-legacy', version: 'v1', action: 'create', time: NOW - 20 * DAY },
+  { key_id: 'initech-legacy', version: 'v1', action: 'activate', time: NOW - 20 * DAY + MIN },
+  { key_id: 'initech-legacy', version: 'v2', action: 'create', time: NOW - 6 * DAY },
+  { key_id: 'initech-legacy', version: 'v2', action: 'activate', time: NOW - 5 * DAY },
+  { key_id: 'initech-legacy', version: 'v1', action: 'deprecate', time: NOW - 4 * DAY },
+  { key_id: 'initech-legacy', version: 'v1', action: 'deactivate', time: NOW - DAY },
 ]
 
 interface Traffic {
@@ -97,6 +104,22 @@ const TRAFFIC: Traffic[] = [
     addresses: ['192.0.2.50'],
     userAgent: 'gx/1',
     count: 40,
+  },
+  {
+    keyId: 'initech-legacy',
+    version: 'v1',
+    clientId: 'old-worker',
+    addresses: ['192.0.2.77'],
+    userAgent: 'worker/0.1',
+    count: 8,
+  },
+  {
+    keyId: 'initech-legacy',
+    version: 'v2',
+    clientId: 'new-app',
+    addresses: ['192.0.2.78'],
+    userAgent: 'app/2',
+    count: 12,
   },
 ]
 
@@ -267,7 +290,40 @@ describe('status page', () => {
       // Keys, in the API's order.
       expect(
         await page.locator('article.key').evaluateAll((els) => els.map((e) => e.getAttribute('data-key'))),
-      ).toEqual(['acme-payments', 'globex-api'])
+      ).toEqual(['acme-payments', 'globex-api', 'initech-legacy'])
+
+      // What needs attention comes first: the deactivated version still in use, then
+      // the old version that is not ready, with why; then alerts, then the keys.
+      expect(await page.locator('main > section').evaluateAll((els) => els.map((e) => e.id))).toEqual([
+        'attention',
+        'alerts',
+        'keys',
+      ])
+      const attention = await page
+        .locator('#attention-body li')
+        .evaluateAll((els) => els.map((e) => [e.getAttribute('data-attention'), e.textContent?.trim()]))
+      expect(attention.filter(([id]) => id !== 'alerts-firing')).toEqual([
+        [
+          'deactivated-in-use:initech-legacy:v1',
+          "critical initech-legacy v1 is deactivated but still carried 8 request(s), 40.0% of the key's traffic, in the last 24 h.",
+        ],
+        [
+          'not-ready:acme-payments:v1',
+          'info acme-payments v1 is not ready: old_traffic_below_threshold, min_overlap_elapsed.',
+        ],
+      ])
+      expect(await page.locator('#attention-body li a').first().getAttribute('href')).toBe(
+        '#key-initech-legacy',
+      )
+      // The deactivated version in use is shown as the incident it is, with its clients.
+      const initech = 'article.key[data-key="initech-legacy"]'
+      expect(await text(page, `${initech} .deactivated-in-use h4`)).toBe('v1 is deactivated but still in use')
+      expect(
+        await page
+          .locator(`${initech} .deactivated-in-use .stragglers tbody tr`)
+          .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-client'))),
+      ).toEqual(['old-worker'])
+      expect(await page.locator(`${initech} .rotation-none`).count()).toBe(0)
 
       // Shares per version in the versions table, last hour and last 24 h.
       const acme = 'article.key[data-key="acme-payments"]'
@@ -395,6 +451,25 @@ describe('status page', () => {
       await page.close()
     })
 
+    it('reads on a phone: nothing makes the page wider than the screen', async () => {
+      const phone = await browser.newContext({ viewport: { width: 375, height: 800 }, isMobile: true })
+      try {
+        const page = await phone.newPage()
+        await page.goto(`${url}/?refresh=0`)
+        await waitForData(page)
+        const widths = await page.evaluate(() => [
+          document.documentElement.scrollWidth,
+          document.documentElement.clientWidth,
+        ])
+        expect(widths).toEqual([375, 375])
+        // The wide stragglers table scrolls inside its own box instead.
+        const box = page.locator('article.key[data-key="acme-payments"] .stragglers .table-scroll').first()
+        expect(await box.evaluate((el) => el.scrollWidth > el.clientWidth)).toBe(true)
+      } finally {
+        await phone.close()
+      }
+    })
+
     it('shows a banner when the API fails, keeps the last data, and recovers', async () => {
       const page = await context.newPage()
       await page.goto(`${url}/?refresh=1`)
@@ -423,7 +498,7 @@ describe('status page', () => {
         /^Update failed at .* UTC; last successful update .* UTC$/,
       )
       // Nothing blanked: the keys, shares and verdict are still there.
-      expect(await page.locator('article.key').count()).toBe(2)
+      expect(await page.locator('article.key').count()).toBe(3)
       expect(
         await text(page, 'article.key[data-key="acme-payments"] tr[data-version="v1"] td[data-window="1h"]'),
       ).toBe('25.0%')

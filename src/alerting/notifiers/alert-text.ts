@@ -21,11 +21,15 @@ const TYPE_LABELS: Record<AlertType, string> = {
   expiring_with_traffic: 'expiring with traffic',
   unknown_key_surge: 'unknown key surge',
   failure_spike: 'failure spike',
+  usage_anomaly: 'usage anomaly',
   deactivation_ready: 'deactivation ready',
   deactivation_not_ready: 'deactivation not ready',
   ingest_lag: 'ingest lag',
   dead_letter_rate: 'dead-letter rate',
   delivery_failing: 'delivery failing',
+  incident_open: 'incident open',
+  incident_unknown_source: 'leaked key used by an unknown source',
+  incident_accepted_after_deactivation: 'leaked key still accepted after deactivation',
 }
 
 export function typeLabel(type: AlertType): string {
@@ -264,6 +268,11 @@ export function nextSteps(a: Alert, kind: NotificationKind): string[] {
       return [
         'Look at the failure reasons in the evidence; if the spike began with a rotation step, undo that step.',
       ]
+    case 'usage_anomaly':
+      return [
+        'Compare the observed value with the expected band in the evidence: a surge can be a leaked key or a retry storm, a collapse clients failing before the gateway.',
+        "If the new level is expected (a launch, a migration), silence this alert or lower the key's sensitivity (`analysis.usage_anomaly.keys`).",
+      ]
     case 'deactivation_ready':
       return [`${v} has no remaining traffic: it is safe to deactivate; ${gate(a)} will pass.`]
     case 'deactivation_not_ready':
@@ -280,6 +289,20 @@ export function nextSteps(a: Alert, kind: NotificationKind): string[] {
     case 'delivery_failing':
       return [
         'Notifications to a receiver keep failing: check its configuration and that its endpoint is reachable. keyshift keeps retrying.',
+      ]
+    case 'incident_open':
+      return [
+        `Move every known user listed in the evidence to the new version now; \`keyshift incident show ${String(a.labels.incident ?? '')}\` lists who is left.`,
+        `Deactivate ${v} as soon as they have moved (or accept the listed breakage with \`keyshift gate --accept-breakage\`).`,
+      ]
+    case 'incident_unknown_source':
+      return [
+        `A source outside the snapshot of ${v}'s known users is using it: block the address at the gateway if it is not yours.`,
+        `Deactivate ${v} as soon as its known users have moved; ${gate(a)} says when.`,
+      ]
+    case 'incident_accepted_after_deactivation':
+      return [
+        `${v} is deactivated but the gateway under Where still accepts it: remove it from that gateway's key store or flush its credential cache now.`,
       ]
     default:
       return []

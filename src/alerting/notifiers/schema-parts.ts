@@ -3,6 +3,7 @@
 // timeouts in milliseconds. Messages never echo the value (it may be a secret).
 import { z } from 'zod'
 import { Secret } from '../../config/secret.ts'
+import { isLoopbackAddress } from '../../shared/loopback.ts'
 
 /** A strict object for one receiver type: unknown keys are rejected with the list of accepted ones. */
 export function receiverObject<S extends z.ZodRawShape>(type: string, shape: S) {
@@ -16,9 +17,13 @@ export function receiverObject<S extends z.ZodRawShape>(type: string, shape: S) 
   })
 }
 
+/**
+ * A loopback address literal (any spelling, IPv4-mapped included) or the name
+ * `localhost`, which RFC 6761 reserves for loopback. Config is checked
+ * synchronously, so other names are not resolved here and are not loopback.
+ */
 export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.replace(/^\[|\]$/g, '').toLowerCase()
-  return h === 'localhost' || h === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h)
+  return hostname.trim().toLowerCase() === 'localhost' || isLoopbackAddress(hostname)
 }
 
 function parseUrl(v: string): URL | undefined {

@@ -89,3 +89,42 @@ describe('groupAlerts', () => {
     expect(out.groups[0]!.alerts).toHaveLength(1)
   })
 })
+
+describe('groupAlerts with group_by_by_type', () => {
+  const perSource = route({ groupByType: { incident_unknown_source: ['labels.source'] } })
+  const unknown = (source: string) =>
+    live({
+      alert: content({
+        id: `incident_unknown_source:acme-payments:v1:source=${source}`,
+        type: 'incident_unknown_source',
+        scope: `source=${source}`,
+        labels: { source },
+      }),
+    })
+  const via = (rt: typeof perSource, ...xs: Array<ReturnType<typeof live>>): Routed[] =>
+    xs.map((l) => ({ live: l, receiver: 'ops', route: rt }))
+
+  it('gives each source of an incident its own group (a new source is a new page)', () => {
+    const { groups } = groupAlerts(
+      via(perSource, unknown('203.0.113.9'), unknown('198.51.100.7')),
+      new Map(),
+      T0,
+    )
+    expect(groups.map((g) => [g.groupKey, g.alerts.length])).toEqual([
+      ['type=incident_unknown_source,keyId=acme-payments,labels.source=198.51.100.7', 1],
+      ['type=incident_unknown_source,keyId=acme-payments,labels.source=203.0.113.9', 1],
+    ])
+  })
+
+  it('leaves other alert types grouped by the route alone', () => {
+    const { groups } = groupAlerts(via(perSource, a, a2), new Map(), T0)
+    expect(groups.map((g) => g.groupKey)).toEqual([GK])
+  })
+
+  it('without the setting, every source of a key shares one group', () => {
+    const { groups } = groupAlerts(via(r, unknown('203.0.113.9'), unknown('198.51.100.7')), new Map(), T0)
+    expect(groups.map((g) => [g.groupKey, g.alerts.length])).toEqual([
+      ['type=incident_unknown_source,keyId=acme-payments', 2],
+    ])
+  })
+})

@@ -61,7 +61,9 @@ export function groupAlerts(
 ): GroupResult {
   const byId = new Map<string, { receiver: string; groupKey: string; channel: Channel; items: Routed[] }>()
   for (const r of routed) {
-    const groupKey = groupKeyOf(r.live.channel, r.route.groupBy, r.live.alert)
+    const extra = r.route.groupByType?.[r.live.alert.type] ?? []
+    const fields = extra.length === 0 ? r.route.groupBy : [...new Set([...r.route.groupBy, ...extra])]
+    const groupKey = groupKeyOf(r.live.channel, fields, r.live.alert)
     const id = groupId(r.receiver, groupKey)
     let g = byId.get(id)
     if (!g) {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { ValidationError } from '../../domain/errors.ts'
 import { live, MIN, T0 } from './fixtures.test-helper.ts'
-import { applySilences, newSilence, parseDuration } from './silence.ts'
+import { applySilences, newSilence } from './silence.ts'
 import type { Silence, SilenceMatchers } from './types.ts'
 
 function silence(matchers: SilenceMatchers, over: Partial<Silence> = {}): Silence {
@@ -80,7 +80,10 @@ describe('newSilence', () => {
     [{ matchers: {}, duration: '2h', created_by: 'a', comment: 'c' }, 'give at least one matcher'],
     [{ matchers: { key: ['a'] }, created_by: 'a', comment: 'c' }, 'give either ends_at or duration'],
     [{ matchers: { key: ['a'] }, duration: '2h', ends_at: T0, created_by: 'a', comment: 'c' }, 'give either'],
-    [{ matchers: { key: ['a'] }, duration: '2 hours', created_by: 'a', comment: 'c' }, 'write e.g. 30m'],
+    [
+      { matchers: { key: ['a'] }, duration: '2 hours', created_by: 'a', comment: 'c' },
+      'duration: "2 hours" is not a duration; write e.g. 500ms, 90s, 15m, 1h30m, 24h or 7d',
+    ],
     [{ matchers: { key: ['a'] }, ends_at: T0 - 1, created_by: 'a', comment: 'c' }, 'ends_at must be after'],
     [{ matchers: { key: ['a'] }, duration: '2h', created_by: 'a', comment: '' }, 'comment: say why'],
     [
@@ -88,20 +91,39 @@ describe('newSilence', () => {
       'matchers.key.0: may use',
     ],
     [{ matchers: { key: ['a'] }, duration: '400d', created_by: 'a', comment: 'c' }, 'at most 366 days'],
+    // The store holds times up to 2299-12-31; a later silence was saved wrapped and broke every listing.
+    [
+      {
+        matchers: { key: ['a'] },
+        starts_at: 9_007_199_254_740_000,
+        duration: '2h',
+        created_by: 'a',
+        comment: 'c',
+      },
+      'starts_at: must be before 2300-01-01T00:00:00Z',
+    ],
+    [
+      {
+        matchers: { key: ['a'] },
+        starts_at: '2300-01-01T00:00:00Z',
+        duration: '2h',
+        created_by: 'a',
+        comment: 'c',
+      },
+      'starts_at: must be before 2300-01-01T00:00:00Z',
+    ],
+    [
+      {
+        matchers: { key: ['a'] },
+        starts_at: Date.UTC(2299, 11, 31, 23),
+        duration: '2h',
+        created_by: 'a',
+        comment: 'c',
+      },
+      'invalid silence: ends_at must be before 2300-01-01T00:00:00Z',
+    ],
   ])('refuses %j', (input, message) => {
     expect(() => newSilence(input, T0, 'sil_x')).toThrow(ValidationError)
     expect(() => newSilence(input, T0, 'sil_x')).toThrow(message)
-  })
-})
-
-describe('parseDuration', () => {
-  it.each([
-    ['30s', 30_000],
-    ['2h', 7_200_000],
-    ['1h30m', 5_400_000],
-    ['7d', 604_800_000],
-    ['1w', 604_800_000],
-  ])('%s', (text, expected) => {
-    expect(parseDuration(text)).toBe(expected)
   })
 })

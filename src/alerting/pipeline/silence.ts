@@ -7,6 +7,8 @@
 import { z } from 'zod'
 import type { Alert } from '../../domain/alert.ts'
 import { ValidationError } from '../../domain/errors.ts'
+import { durationSchema } from '../../shared/duration.ts'
+import { INSTANT_TOO_LATE, instantSchema, instantToMs, MAX_INSTANT_MS } from '../../shared/instant.ts'
 import { matchesAny, matchesLabels } from '../glob.ts'
 import type { LiveAlert, Silence, SilenceMatchers } from './types.ts'
 
@@ -41,10 +43,8 @@ export const silenceMatchersSchema = z
     'give at least one matcher (type, key, version, scope or labels); a silence of everything is refused',
   )
 
-const time = z.union([
-  z.number().int().nonnegative(),
-  z.iso.datetime({ offset: true, error: 'must be an RFC 3339 time, e.g. 2026-11-28T15:00:00Z' }),
-])
+/** Instants up to the store's last (2299-12-31): later ones would break every silence listing. */
+const time = instantSchema
 
 /** The body of `POST /api/v1/silences` (and what `keyshift silence add` builds). */
 export const silenceInputSchema = z
@@ -52,8 +52,8 @@ export const silenceInputSchema = z
     matchers: silenceMatchersSchema,
     starts_at: time.optional(),
     ends_at: time.optional(),
-    /** e.g. `2h`, `30m`, `1h30m`, `7d`. */
-    duration: z.string().min(2).optional(),
+    /** e.g. `2h`, `30m`, `1h30m`, `7d` (the grammar of src/shared/duration.ts). */
+    duration: durationSchema.optional(),
     created_by: z.string().min(1, 'say who creates the silence').max(256),
     comment: z.string().min(1, 'say why (a ticket, an incident)').max(2000),
   })
@@ -63,27 +63,6 @@ export const silenceInputSchema = z
   })
 export type SilenceInput = z.input<typeof silenceInputSchema>
 
-const UNIT_MS: Record<string, number> = {
-  ms: 1,
-  s: 1_000,
-  m: 60_000,
-  h: 3_600_000,
-  d: 86_400_000,
-  w: 604_800_000,
-}
-
-/** `2h`, `90m`, `1h30m`, `7d` → milliseconds. Throws ValidationError for anything else. */
-export function parseDuration(text: string): number {
-  const t = text.trim()
-  const parts = [...t.matchAll(/(\d+)(ms|s|m|h|d|w)/g)]
-  if (parts.length === 0 || parts.map((p) => p[0]).join('') !== t) {
-    throw new ValidationError(`duration "${text}" is not a duration; write e.g. 30m, 2h, 1h30m or 7d`)
-  }
-  return parts.reduce((sum, p) => sum + Number(p[1]) * (UNIT_MS[p[2]!] ?? 0), 0)
-}
-
-const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))
-
 /** Validates a silence request and builds the silence; throws ValidationError naming the field and the fix. */
 export function newSilence(input: unknown, now: number, id: string): Silence {
   const r = silenceInputSchema.safeParse(input)
@@ -92,11 +71,12 @@ export function newSilence(input: unknown, now: number, id: string): Silence {
     throw new ValidationError(`invalid silence: ${issues}`)
   }
   const d = r.data
-  const startsAt = d.starts_at === undefined ? now : toMs(d.starts_at)
-  const endsAt = d.duration !== undefined ? startsAt + parseDuration(d.duration) : toMs(d.ends_at!)
+  const startsAt = d.starts_at === undefined ? now : instantToMs(d.starts_at)
+  const endsAt = d.duration !== undefined ? startsAt + d.duration : instantToMs(d.ends_at!)
   if (endsAt <= startsAt) throw new ValidationError('invalid silence: ends_at must be after starts_at')
   if (endsAt <= now)
     throw new ValidationError('invalid silence: ends_at is in the past; it would never apply')
+  if (endsAt > MAX_INSTANT_MS) throw new ValidationError(`invalid silence: ends_at ${INSTANT_TOO_LATE}`)
   if (endsAt - startsAt > MAX_SILENCE_MS) {
     throw new ValidationError('invalid silence: a silence may last at most 366 days; fix the cause instead')
   }

@@ -4,62 +4,167 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ValidationError } from '../../domain/errors.ts'
-import type { RotationService } from '../../rotation/rotation-service.ts'
+import type { RotationService, VerdictRequest } from '../../rotation/rotation-service.ts'
+import { durationSchema } from '../../shared/duration.ts'
+import { instantParamSchema, instantToMs } from '../../shared/instant.ts'
+import {
+  findingSchema,
+  keyDetailSchema,
+  keyListEntrySchema,
+  readinessSchema,
+  stragglerReportSchema,
+} from '../api-schemas.ts'
 import type { TokenAuth } from '../auth.ts'
+import type { RouteDoc } from '../openapi.ts'
+import { nextCursorSchema, pageQueryShape, paginate } from '../pagination.ts'
+import { parseParams } from '../params.ts'
 import { problemFromError } from '../problems.ts'
 
 const idParam = z.string().min(1).max(256)
-const durationParam = z
-  .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, 'must be a duration like 30m, 24h or 7d')
-  .transform((s) => {
-    const n = Number.parseInt(s, 10)
-    const unit = s.replace(/^\d+/, '')
-    const mult = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit as 'ms']
-    return n * mult
+/** Longest lookback or custom window accepted: the longest retention the store can hold. */
+export const MAX_WINDOW_MS = 3_650 * 86_400_000
+const lookbackParam = durationSchema.refine(
+  (ms) => ms > 0 && ms <= MAX_WINDOW_MS,
+  'must be more than 0 and at most 3650d',
+)
+
+const keyPath = z.object({ keyId: idParam.describe('key id') })
+const versionPath = z.object({
+  keyId: idParam.describe('key id'),
+  version: idParam.describe('version label'),
+})
+const keysQuery = z.object({ ...pageQueryShape }).strict()
+const keyDetailQuery = z
+  .object({
+    from: instantParamSchema.optional().describe('start of a custom share window (epoch ms or RFC 3339)'),
+    to: instantParamSchema.optional().describe('end of the custom window (default now)'),
   })
-const isoOrMs = z.union([z.coerce.number().int().nonnegative(), z.string().datetime({ offset: true })])
-const toMs = (v: number | string) => (typeof v === 'number' ? v : Date.parse(v))
+  .strict()
+const stragglersQuery = z
+  .object({ lookback: lookbackParam.optional().describe('how far back, e.g. 6h, 24h (default), 7d') })
+  .strict()
+const findingsQuery = z
+  .object({ key: idParam.optional().describe('only this key'), ...pageQueryShape })
+  .strict()
+const readinessQuery = z
+  .object({
+    asked_by: z.string().max(256).optional().describe('who asks, for the audit log (default api:<address>)'),
+    // Dashboards that poll (the status page) opt out of the audit log; gates do not.
+    audit: z.enum(['true', 'false']).default('true').describe('record the verdict in the audit log'),
+  })
+  .strict()
 
-function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.output<T> {
-  const r = schema.safeParse(value)
-  if (!r.success) {
-    throw new ValidationError(
-      `${what}: ${r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ')}`,
-    )
-  }
-  return r.data
-}
+const tags = ['rotation']
+export const rotationRouteDocs: RouteDoc[] = [
+  {
+    method: 'GET',
+    path: '/api/v1/keys',
+    operationId: 'listKeys',
+    summary: 'Keys registered or seen in the last 24 h, by key id',
+    tags,
+    auth: 'read',
+    query: keysQuery,
+    ok: {
+      status: 200,
+      description: 'a page of keys',
+      schema: z.object({
+        now: z.number().int(),
+        keys: z.array(keyListEntrySchema),
+        next_cursor: nextCursorSchema,
+      }),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/keys/:keyId',
+    operationId: 'getKey',
+    summary: 'One key: versions, shares over 5 min, 1 h, 24 h (and from..to), hourly series, trends',
+    tags,
+    auth: 'read',
+    params: keyPath,
+    query: keyDetailQuery,
+    ok: { status: 200, description: 'the key', schema: keyDetailSchema },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/keys/:keyId/versions/:version/stragglers',
+    operationId: 'getStragglers',
+    summary: 'Clients still on a version, and clients that moved off it',
+    tags,
+    auth: 'read',
+    params: versionPath,
+    query: stragglersQuery,
+    ok: { status: 200, description: 'stragglers and moved clients', schema: stragglerReportSchema },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/findings',
+    operationId: 'listFindings',
+    summary: 'Open rotation findings, by finding id',
+    tags,
+    auth: 'read',
+    query: findingsQuery,
+    ok: {
+      status: 200,
+      description: 'a page of findings',
+      schema: z.object({
+        now: z.number().int(),
+        findings: z.array(findingSchema),
+        next_cursor: nextCursorSchema,
+      }),
+    },
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/keys/:keyId/versions/:version/readiness',
+    operationId: 'getReadiness',
+    summary: 'May this version be deactivated now? ready, not_ready or unknown, rule by rule',
+    description: 'Fails closed: when the store cannot answer, the verdict is unknown with the error.',
+    tags,
+    auth: 'read',
+    params: versionPath,
+    query: readinessQuery,
+    ok: { status: 200, description: 'the verdict', schema: readinessSchema },
+  },
+]
 
-export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAuth; clock: () => number }) {
+export function rotationRoutes(opts: {
+  rotation: RotationService
+  auth: TokenAuth
+  clock: () => number
+  /** The gate's verdict (IncidentService.verdict: incident rules while an incident is open); default rotation.readiness. */
+  verdict?: (req: VerdictRequest, now: number) => Promise<object>
+}) {
   const { rotation, auth, clock } = opts
+  const verdict = opts.verdict ?? ((req: VerdictRequest, now: number) => rotation.readiness(req, now))
   return async function plugin(app: FastifyInstance) {
-    const read = { preHandler: auth.require('read') }
+    const read = { onRequest: auth.require('read') }
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
 
-    app.get('/api/v1/keys', read, async () => {
+    app.get('/api/v1/keys', read, async (req) => {
+      const q = parseParams(keysQuery, req.query, 'query')
       const now = clock()
-      const keys = await rotation.listKeys(now)
-      return { now, keys }
+      const page = paginate(await rotation.listKeys(now), (k) => k.keyId, q)
+      return { now, keys: page.items, next_cursor: page.next_cursor }
     })
 
     app.get('/api/v1/keys/:keyId', read, async (req) => {
-      const { keyId } = parse(z.object({ keyId: idParam }), req.params, 'path')
-      const q = parse(
-        z.object({ from: isoOrMs.optional(), to: isoOrMs.optional() }).strict(),
-        req.query,
-        'query',
-      )
+      const { keyId } = parseParams(keyPath, req.params, 'path')
+      const q = parseParams(keyDetailQuery, req.query, 'query')
       const now = clock()
       const custom =
-        q.from !== undefined ? { from: toMs(q.from), to: q.to !== undefined ? toMs(q.to) : now } : undefined
+        q.from !== undefined
+          ? { from: instantToMs(q.from), to: q.to !== undefined ? instantToMs(q.to) : now }
+          : undefined
       if (custom && !(custom.from < custom.to)) throw new ValidationError('query: from must be before to')
+      if (custom && custom.to - custom.from > MAX_WINDOW_MS)
+        throw new ValidationError('query: from..to spans more than 3650 days; narrow the window')
       return rotation.keyDetail(keyId, now, custom)
     })
 
     app.get('/api/v1/keys/:keyId/versions/:version/stragglers', read, async (req) => {
-      const p = parse(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
-      const q = parse(z.object({ lookback: durationParam.optional() }).strict(), req.query, 'query')
+      const p = parseParams(versionPath, req.params, 'path')
+      const q = parseParams(stragglersQuery, req.query, 'query')
       const now = clock()
       return {
         keyId: p.keyId,
@@ -70,27 +175,18 @@ export function rotationRoutes(opts: { rotation: RotationService; auth: TokenAut
     })
 
     app.get('/api/v1/findings', read, async (req) => {
-      const q = parse(z.object({ key: idParam.optional() }).strict(), req.query, 'query')
+      const q = parseParams(findingsQuery, req.query, 'query')
       const now = clock()
-      return { now, findings: await rotation.findings(now, q.key) }
+      const page = paginate(await rotation.findings(now, q.key), (f) => f.id, q)
+      return { now, findings: page.items, next_cursor: page.next_cursor }
     })
 
     app.get('/api/v1/keys/:keyId/versions/:version/readiness', read, async (req) => {
-      const p = parse(z.object({ keyId: idParam, version: idParam }), req.params, 'path')
-      const q = parse(
-        z
-          .object({
-            asked_by: z.string().max(256).optional(),
-            // Dashboards that poll (the status page) opt out of the audit log; gates do not.
-            audit: z.enum(['true', 'false']).default('true'),
-          })
-          .strict(),
-        req.query,
-        'query',
-      )
+      const p = parseParams(versionPath, req.params, 'path')
+      const q = parseParams(readinessQuery, req.query, 'query')
       const now = clock()
       try {
-        const v = await rotation.readiness(
+        const v = await verdict(
           {
             keyId: p.keyId,
             version: p.version,

@@ -6,12 +6,17 @@
 // silences at its next evaluation.
 import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
 import { type AlertView, listOpenAlerts } from '../../alerting/alert-view.ts'
-import { isSilenceActive, newSilence } from '../../alerting/pipeline/silence.ts'
+import { isSilenceActive, newSilence, silenceInputSchema } from '../../alerting/pipeline/silence.ts'
 import type { Silence } from '../../alerting/pipeline/types.ts'
 import type { AlertPipelineStore } from '../../alerting/pipeline.ts'
 import type { AlertStore } from '../../store/clickhouse/alert-store.ts'
+import { alertViewSchema, silenceViewSchema } from '../api-schemas.ts'
 import type { TokenAuth } from '../auth.ts'
+import type { RouteDoc } from '../openapi.ts'
+import { nextCursorSchema, pageQueryShape, paginate, sortableNumber } from '../pagination.ts'
+import { parseParams } from '../params.ts'
 import { problemFromError, sendProblem } from '../problems.ts'
 
 export interface SilenceRoutesOptions {
@@ -36,6 +41,70 @@ export interface SilenceView {
 }
 
 const EXPIRED_SHOWN_MS = 7 * 86_400_000
+const listQuery = z
+  .object({
+    expired: z
+      .enum(['true', 'false', '1', '0'])
+      .optional()
+      .describe('also list silences that ended within the last 7 days'),
+    ...pageQueryShape,
+  })
+  .strict()
+const alertsQuery = z.object({ ...pageQueryShape }).strict()
+const silencePath = z.object({ id: z.string().min(1).max(256).describe('silence id (sil_…)') })
+
+export const silenceRouteDocs: RouteDoc[] = [
+  {
+    method: 'GET',
+    path: '/api/v1/silences',
+    operationId: 'listSilences',
+    summary: 'Silences that have not ended, by start time',
+    tags: ['alerts'],
+    auth: 'read',
+    query: listQuery,
+    ok: {
+      status: 200,
+      description: 'a page of silences',
+      schema: z.object({ silences: z.array(silenceViewSchema), next_cursor: nextCursorSchema }),
+    },
+  },
+  {
+    method: 'POST',
+    path: '/api/v1/silences',
+    operationId: 'createSilence',
+    summary: 'Mute matching alerts for a while (ends_at or duration)',
+    tags: ['alerts'],
+    auth: 'admin',
+    body: silenceInputSchema,
+    ok: { status: 201, description: 'the silence', schema: z.object({ silence: silenceViewSchema }) },
+    problems: [413, 415],
+  },
+  {
+    method: 'DELETE',
+    path: '/api/v1/silences/:id',
+    operationId: 'expireSilence',
+    summary: 'End a silence now',
+    tags: ['alerts'],
+    auth: 'admin',
+    params: silencePath,
+    ok: { status: 200, description: 'the ended silence', schema: z.object({ silence: silenceViewSchema }) },
+    problems: [404],
+  },
+  {
+    method: 'GET',
+    path: '/api/v1/alerts',
+    operationId: 'listAlerts',
+    summary: 'Pending and firing alerts with the silences that mute them',
+    tags: ['alerts'],
+    auth: 'read',
+    query: alertsQuery,
+    ok: {
+      status: 200,
+      description: 'a page of open alerts',
+      schema: z.object({ alerts: z.array(alertViewSchema), next_cursor: nextCursorSchema }),
+    },
+  },
+]
 const iso = (t: number) => new Date(t).toISOString()
 
 export function toSilenceView(s: Silence, now: number): SilenceView {
@@ -58,21 +127,19 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
   return async function plugin(app: FastifyInstance) {
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
 
-    app.get<{ Querystring: { expired?: string } }>(
-      '/api/v1/silences',
-      { preHandler: opts.auth.require('read') },
-      async (req) => {
-        const now = clock()
-        const expired = req.query.expired === 'true' || req.query.expired === '1'
-        const list = await opts.silences.listSilences({
-          now,
-          ...(expired ? { includeExpiredSince: now - EXPIRED_SHOWN_MS } : {}),
-        })
-        return { silences: list.map((s) => toSilenceView(s, now)) }
-      },
-    )
+    app.get('/api/v1/silences', { onRequest: opts.auth.require('read') }, async (req) => {
+      const q = parseParams(listQuery, req.query, 'query')
+      const now = clock()
+      const expired = q.expired === 'true' || q.expired === '1'
+      const list = await opts.silences.listSilences({
+        now,
+        ...(expired ? { includeExpiredSince: now - EXPIRED_SHOWN_MS } : {}),
+      })
+      const page = paginate(list, (x) => `${sortableNumber(x.startsAt)}\u0000${x.id}`, q)
+      return { silences: page.items.map((x) => toSilenceView(x, now)), next_cursor: page.next_cursor }
+    })
 
-    app.post('/api/v1/silences', { preHandler: opts.auth.require('admin') }, async (req, reply) => {
+    app.post('/api/v1/silences', { onRequest: opts.auth.require('admin') }, async (req, reply) => {
       const now = clock()
       const s = newSilence(req.body, now, newId())
       await opts.silences.saveSilence(s)
@@ -85,10 +152,11 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
 
     app.delete<{ Params: { id: string } }>(
       '/api/v1/silences/:id',
-      { preHandler: opts.auth.require('admin') },
+      { onRequest: opts.auth.require('admin') },
       async (req, reply) => {
         if (!/^[A-Za-z0-9_-]{1,128}$/.test(req.params.id)) {
-          return sendProblem(reply, 'KS_NOT_FOUND', `no silence with id ${req.params.id}`)
+          // Not echoed: the id is whatever the client put in the path.
+          return sendProblem(reply, 'KS_NOT_FOUND', 'no silence with that id (ids are sil_… as listed)')
         }
         const now = clock()
         const s = await opts.silences.expireSilence(req.params.id, now)
@@ -97,9 +165,11 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
       },
     )
 
-    app.get('/api/v1/alerts', { preHandler: opts.auth.require('read') }, async () => {
+    app.get('/api/v1/alerts', { onRequest: opts.auth.require('read') }, async (req) => {
+      const q = parseParams(alertsQuery, req.query, 'query')
       const alerts: AlertView[] = await listOpenAlerts(opts.silences, clock())
-      return { alerts }
+      const page = paginate(alerts, (a) => `${a.id}\u0000${a.channel}`, q)
+      return { alerts: page.items, next_cursor: page.next_cursor }
     })
   }
 }

@@ -162,9 +162,9 @@ const lastGood = new Map()
  * never blanks what the page already showed. `optional`: a 404 means the
  * endpoint does not exist on this version of keyshift (no error, null data).
  */
-async function load(path, errors, { optional = false } = {}) {
+async function load(path, errors, { optional = false, list = null } = {}) {
   try {
-    const data = await getJson(path)
+    const data = list ? await getAllPages(path, list) : await getJson(path)
     lastGood.set(path, data)
     return data
   } catch (err) {
@@ -178,6 +178,38 @@ async function load(path, errors, { optional = false } = {}) {
 }
 
 const enc = encodeURIComponent
+
+/** A paginated list, every page: the first page's fields with `field` holding all items. */
+async function getAllPages(path, field) {
+  const first = await getJson(path)
+  const items = [...first[field]]
+  let cursor = first.next_cursor
+  while (cursor) {
+    const page = await getJson(`${path}${path.includes('?') ? '&' : '?'}cursor=${enc(cursor)}`)
+    items.push(...page[field])
+    cursor = page.next_cursor
+  }
+  return { ...first, [field]: items, next_cursor: null }
+}
+
+/**
+ * Deactivated versions that still carried requests in the last 24 hours: the
+ * gateway still accepts them, or clients keep failing on them. Either way an
+ * incident, never "no rotation in progress".
+ */
+export function deactivatedInUse(detail) {
+  const day = detail.shares['24h']
+  return detail.versions
+    .filter((v) => v.registered && v.state === 'deactivated')
+    .map((v) => ({ version: v.version, share: day.versions.find((x) => x.version === v.version) }))
+    .filter((x) => x.share && x.share.requests > 0)
+    .map((x) => ({
+      version: x.version,
+      requests: x.share.requests,
+      share: x.share.share,
+      total: day.totalRequests,
+    }))
+}
 
 /**
  * Versions whose deactivation is the next step: registered versions older than
@@ -207,7 +239,13 @@ async function loadKey(entry, errors) {
       return { version: v.version, readiness, stragglers }
     }),
   )
-  return { entry, detail, rotations }
+  const stillUsed = await Promise.all(
+    (detail ? deactivatedInUse(detail) : []).map(async (d) => ({
+      ...d,
+      stragglers: await load(`${base}/versions/${enc(d.version)}/stragglers`, errors),
+    })),
+  )
+  return { entry, detail, rotations, stillUsed }
 }
 
 /**
@@ -220,18 +258,27 @@ let alertsAbsentUntil = 0
 
 async function loadAlerts(errors) {
   if (Date.now() < alertsAbsentUntil) return null
-  const data = await load('api/v1/alerts', errors, { optional: true })
+  const data = await load('api/v1/alerts', errors, { optional: true, list: 'alerts' })
   if (data === null && !lastGood.has('api/v1/alerts')) alertsAbsentUntil = Date.now() + ALERTS_REPROBE_MS
   return data
 }
 
+/** Open incidents with their live views (null when the daemon has no incidents API). */
+async function loadIncidents(errors) {
+  const list = await load('api/v1/incidents?state=open', errors, { optional: true, list: 'incidents' })
+  if (list === null) return null
+  const views = await Promise.all(list.incidents.map((i) => load(`api/v1/incidents/${enc(i.id)}`, errors)))
+  return views.filter((v) => v !== null)
+}
+
 async function loadAll() {
   const errors = []
-  const findingsP = load('api/v1/findings', errors)
+  const incidentsP = loadIncidents(errors)
+  const findingsP = load('api/v1/findings', errors, { list: 'findings' })
   const alertsP = loadAlerts(errors)
-  const list = await load('api/v1/keys', errors)
+  const list = await load('api/v1/keys', errors, { list: 'keys' })
   const keys = list ? await Promise.all(list.keys.map((k) => loadKey(k, errors))) : null
-  return { list, keys, findings: await findingsP, alerts: await alertsP, errors }
+  return { list, keys, findings: await findingsP, alerts: await alertsP, incidents: await incidentsP, errors }
 }
 
 // ---------------------------------------------------------------------------
@@ -271,6 +318,11 @@ function svg(tag, attrs = {}, ...children) {
 
 /** A table with a caption (`hiddenCaption`: for screen readers only, when a heading already says it). */
 function table(caption, headers, rows, attrs = {}, hiddenCaption = false) {
+  // Wide tables scroll inside their own box, so the page never scrolls sideways on a phone.
+  return h('div', { class: 'table-scroll' }, tableElement(caption, headers, rows, attrs, hiddenCaption))
+}
+
+function tableElement(caption, headers, rows, attrs, hiddenCaption) {
   return h(
     'table',
     attrs,
@@ -655,7 +707,7 @@ function stragglersBlock(keyId, r, now) {
 
 function keyArticle(k) {
   const { entry, detail, rotations } = k
-  const headingId = `key-${enc(entry.keyId).replace(/[^A-Za-z0-9_-]/g, '_')}`
+  const headingId = keyAnchor(entry.keyId)
   const article = h(
     'article',
     { class: 'key', 'data-key': entry.keyId, 'aria-labelledby': headingId },
@@ -703,7 +755,29 @@ function keyArticle(k) {
       shareChart(detail, colour),
     ),
   )
-  if (old.length === 0) {
+  const stillUsed = k.stillUsed ?? []
+  for (const d of stillUsed) {
+    article.append(
+      h(
+        'section',
+        {
+          class: 'deactivated-in-use',
+          'data-version': d.version,
+          'aria-label': `${entry.keyId} ${d.version}, deactivated but still in use`,
+        },
+        h('h4', {}, `${d.version} is deactivated but still in use`),
+        h(
+          'p',
+          {},
+          `${num(d.requests)} request(s), ${pct(d.share)} of the key's traffic in the last 24 hours, ` +
+            'still used this version after it was deactivated: the gateway may still accept it, or these ' +
+            'clients are failing. Check the gateway; the clients are listed below.',
+        ),
+        stragglersBlock(entry.keyId, d, detail.now),
+      ),
+    )
+  }
+  if (old.length === 0 && stillUsed.length === 0) {
     article.append(
       h(
         'p',
@@ -728,6 +802,77 @@ function keyArticle(k) {
     )
   }
   return article
+}
+
+const keyAnchor = (keyId) => `key-${enc(keyId).replace(/[^A-Za-z0-9_-]/g, '_')}`
+
+/**
+ * What needs a person now, first on the page: deactivated versions still in
+ * use, old versions that are not ready (and why), firing alerts.
+ */
+export function attentionItems(state) {
+  const items = []
+  for (const k of state.keys ?? []) {
+    for (const d of k.stillUsed ?? []) {
+      items.push({
+        level: 'critical',
+        id: `deactivated-in-use:${k.entry.keyId}:${d.version}`,
+        anchor: keyAnchor(k.entry.keyId),
+        text: `${k.entry.keyId} ${d.version} is deactivated but still carried ${num(d.requests)} request(s), ${pct(d.share)} of the key's traffic, in the last 24 h.`,
+      })
+    }
+    for (const r of k.rotations ?? []) {
+      const v = r.readiness
+      if (!v || v.verdict === 'ready') continue
+      const failing = v.rules.filter((x) => x.outcome !== 'pass').map((x) => x.id)
+      items.push({
+        level: v.verdict === 'unknown' ? 'warning' : 'info',
+        id: `not-ready:${k.entry.keyId}:${r.version}`,
+        anchor: keyAnchor(k.entry.keyId),
+        text: `${k.entry.keyId} ${r.version} is ${v.verdict.replace('_', ' ')}${failing.length > 0 ? `: ${failing.join(', ')}` : ''}.`,
+      })
+    }
+  }
+  const firing = (state.alerts?.alerts ?? []).filter(
+    (a) => a.status === 'firing' && a.silenced_by.length === 0,
+  )
+  if (firing.length > 0) {
+    const critical = firing.filter((a) => a.severity === 'critical').length
+    items.push({
+      level: critical > 0 ? 'critical' : 'warning',
+      id: 'alerts-firing',
+      anchor: 'alerts',
+      text: `${firing.length} alert(s) firing${critical > 0 ? `, ${critical} critical` : ''}.`,
+    })
+  }
+  const rank = { critical: 0, warning: 1, info: 2 }
+  return items.sort((a, b) => rank[a.level] - rank[b.level])
+}
+
+function renderAttention(state) {
+  const body = document.getElementById('attention-body')
+  if (!state.list) return
+  const items = attentionItems(state)
+  if (items.length === 0) {
+    fill(body, h('p', { class: 'ok-text' }, 'Nothing needs attention: every rotation is ready or finished.'))
+    return
+  }
+  fill(
+    body,
+    h(
+      'ul',
+      { class: 'attention-list' },
+      items.map((i) =>
+        h(
+          'li',
+          { 'data-attention': i.id, class: `attention-${i.level}` },
+          severityBadge(i.level),
+          ' ',
+          h('a', { href: `#${i.anchor}` }, i.text),
+        ),
+      ),
+    ),
+  )
 }
 
 function renderKeys(state) {
@@ -833,6 +978,77 @@ function renderAlerts(state) {
 // Banner, status line, refresh loop
 // ---------------------------------------------------------------------------
 
+const CHECK_MARK = { done: '✔', pending: '…', failed: '✘', unknown: '?' }
+
+/** One open incident: what to chase now (the live view of GET /api/v1/incidents/:id). */
+function incidentBlock(v) {
+  const i = v.incident
+  const left = v.knownUsers.filter((u) => u.state !== 'moved')
+  return h(
+    'article',
+    { class: 'incident', 'data-incident': i.id },
+    h(
+      'p',
+      { class: 'incident-title' },
+      `INCIDENT ${i.id}: ${i.keyId} ${i.version} ${i.reason}, open ${ago(i.openedAt, v.now).replace(' ago', '')}`,
+      ` · ${pct(v.share.share)} of the key's traffic`,
+    ),
+    h(
+      'ul',
+      { class: 'incident-checklist' },
+      v.checklist.map((c) =>
+        h(
+          'li',
+          { 'data-step': c.id, 'data-state': c.state },
+          `${CHECK_MARK[c.state] ?? '?'} ${c.id.replaceAll('_', ' ')}: ${c.detail}`,
+        ),
+      ),
+    ),
+    table(
+      `Known users still on ${i.version} (${left.length} of ${v.knownUsers.length})`,
+      ['Client', 'Source', 'User agent', 'State', 'Last use'],
+      left.map((u) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, u.clientId || '—'),
+          h('td', {}, u.sourceAddress || '—'),
+          h('td', {}, u.userAgent || '—'),
+          h('td', {}, u.state.replace('_', ' ')),
+          h('td', {}, timeAgo(u.lastLeakedUse, v.now)),
+        ),
+      ),
+      { class: 'incident-known' },
+    ),
+    table(
+      `Unknown sources (${v.unknownSources.length})`,
+      ['Source', 'User agents', 'Gateways', 'Routes', 'Requests', 'Accepted', 'Last use'],
+      v.unknownSources.map((u) =>
+        h(
+          'tr',
+          {},
+          h('td', {}, u.sourceAddress || '—'),
+          h('td', {}, shortList(u.userAgents)),
+          h('td', {}, shortList(u.gateways)),
+          h('td', {}, shortList(u.routes)),
+          h('td', { class: 'num' }, num(u.requests)),
+          h('td', { class: 'num' }, num(u.accepted)),
+          h('td', {}, timeAgo(u.lastSeen, v.now)),
+        ),
+      ),
+      { class: 'incident-unknown' },
+    ),
+    h('p', {}, 'Routes reached: ', shortList(v.routesReached), ` · gate: ${v.readiness.verdict}`),
+  )
+}
+
+function renderIncidents(state) {
+  const el = document.getElementById('incidents')
+  const views = state.incidents ?? []
+  el.hidden = views.length === 0
+  fill(el, views.map(incidentBlock))
+}
+
 let lastBannerText = ''
 let lastSuccess = null
 
@@ -905,6 +1121,8 @@ async function refresh() {
   clearTimeout(timer)
   try {
     const state = await loadAll()
+    renderIncidents(state)
+    renderAttention(state)
     renderKeys(state)
     renderAlerts(state)
     const ok = state.errors.length === 0

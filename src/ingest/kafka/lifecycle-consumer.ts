@@ -4,7 +4,9 @@
 // the events are stored.
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs'
 import { Counter } from 'prom-client'
-import { ValidationError } from '../../domain/errors.ts'
+import { KeyshiftError, ValidationError } from '../../domain/errors.ts'
+import type { IncidentMessage } from '../../incident/incident-input.ts'
+import { isIncidentMessage, parseIncidentMessage } from '../../incident/incident-input.ts'
 import type { KeyRegistry } from '../../registry/key-registry.ts'
 import { parseLifecycle, type RecordedLifecycleEvent } from '../../registry/lifecycle-input.ts'
 import type { Logger } from '../../telemetry/logger.ts'
@@ -25,6 +27,8 @@ export class LifecycleConsumer implements Source {
       groupId: string
       topic: string
       registry: KeyRegistry
+      /** Applies incident messages (`{"incident": "open", ...}`) found on the same topic. */
+      incidents?: { apply(msg: IncidentMessage, origin: string, now: number): Promise<unknown> }
       fingerprint: (material: string) => string
       logger: Logger
       metrics: Registry
@@ -81,9 +85,17 @@ export class LifecycleConsumer implements Source {
   async #eachBatch(consumer: Consumer, { batch, resolveOffset }: EachBatchPayload): Promise<void> {
     const clock = this.o.clock ?? Date.now
     const events: RecordedLifecycleEvent[] = []
+    const incidents: { msg: IncidentMessage; time: number; offset: string }[] = []
     for (const m of batch.messages) {
       try {
         const doc = JSON.parse(m.value?.toString('utf8') ?? '')
+        if (isIncidentMessage(doc) && this.o.incidents) {
+          // Time defaults to the message timestamp, so a redelivery opens the same incident id.
+          const msg = parseIncidentMessage(doc, 'kafka')
+          if (msg.request.time === undefined) msg.request.time = Number(m.timestamp) || clock()
+          incidents.push({ msg, time: msg.request.time, offset: m.offset })
+          continue
+        }
         events.push(
           parseLifecycle(doc, {
             now: Number(m.timestamp) || clock(),
@@ -102,6 +114,20 @@ export class LifecycleConsumer implements Source {
       }
     }
     await this.o.registry.record(events)
+    for (const i of incidents) {
+      try {
+        await this.o.incidents!.apply(i.msg, 'kafka', i.time)
+      } catch (err) {
+        // A conflict or a bad reference is the sender's mistake: skip it. Store
+        // failures propagate, so the batch is read again.
+        if (!(err instanceof KeyshiftError) || err.retriable) throw err
+        this.#rejected.inc({ reason: 'invalid_incident' })
+        this.o.logger.warn(
+          { topic: batch.topic, partition: batch.partition, offset: i.offset, err: err.message },
+          'Skipping an incident message that cannot be applied.',
+        )
+      }
+    }
     const last = batch.messages.at(-1)
     if (!last) return
     resolveOffset(last.offset)

@@ -4,6 +4,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { VersionSeen } from '../../analysis/first-last-seen.ts'
 import type { ClientUsage, FailureMinute, TimeWindow, VersionMinute } from '../../analysis/types.ts'
+import type { UsageBucket } from '../../analysis/usage-anomaly.ts'
 import { compareVersionLabels } from '../../analysis/versions.ts'
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../../domain/auth-event.ts'
 import { groupBy } from '../../shared/group-by.ts'
@@ -295,5 +296,46 @@ export class AnalyticsStore {
       versions: r.versions,
       lastSeen: Number(r.last_seen),
     }))
+  }
+
+  /**
+   * Requests and failures per key and version in `bucketMs` buckets (a whole number
+   * of minutes) over a window, by key: what the usage-anomaly watch is fed.
+   */
+  async usageBucketsOfKeys(
+    keyIds: readonly string[],
+    w: TimeWindow,
+    bucketMs: number,
+  ): Promise<Map<string, UsageBucket[]>> {
+    const rows = await this.#rows<{
+      key_id: string
+      bucket_ms: number
+      version: string
+      total_requests: number
+      failed_requests: number
+    }>(
+      'reading usage buckets',
+      `SELECT key_id, intDiv(toUnixTimestamp(minute), {bucket:UInt32}) * {bucket:UInt32} * 1000 AS bucket_ms,
+          key_version AS version,
+          sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
+        FROM ${qualified(this.#db, 'auth_minute')}
+        WHERE key_id IN {keys:Array(String)}
+          AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+        GROUP BY key_id, bucket_ms, version
+        ORDER BY key_id, bucket_ms, version`,
+      { keys: keyIds, bucket: Math.round(bucketMs / 1000), from: sec(w.from), to: secCeil(w.to) },
+    )
+    const byKey = groupBy(rows, (r) => r.key_id)
+    return new Map(
+      [...byKey].map(([key, list]) => [
+        key,
+        list.map((r) => ({
+          bucket: Number(r.bucket_ms),
+          version: r.version,
+          requests: Number(r.total_requests),
+          failures: Number(r.failed_requests),
+        })),
+      ]),
+    )
   }
 }

@@ -2,14 +2,21 @@
 // server when `clickhouse.url` is set, else over embedded chDB in the data
 // directory. Both paths get the same settings so results have the same shape
 // (64-bit integers as JSON numbers, UTC).
-import { existsSync, mkdirSync } from 'node:fs'
+import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { type ClickHouseClient, type ClickHouseSettings, createClient } from '@clickhouse/client'
+import {
+  type ClickHouseClient,
+  ClickHouseLogLevel,
+  type ClickHouseSettings,
+  createClient,
+} from '@clickhouse/client'
 import { createChdbConnection } from 'chdb/connection'
 import { Counter, type Registry } from 'prom-client'
+import { redactUrl } from '../../config/redact.ts'
 import type { Config } from '../../config/schema.ts'
 import { StoreError } from '../../domain/errors.ts'
 import { localBaseUrl } from '../../shared/local-url.ts'
+import { mkdirPrivate } from '../../shared/private-files.ts'
 import { classifyStoreError } from './errors.ts'
 
 export type { ClickHouseClient }
@@ -31,7 +38,38 @@ export interface StoreClient {
   /** `server` when talking HTTP to a ClickHouse server, `embedded` for chDB. */
   mode: 'server' | 'embedded'
   database: string
+  /** Where the store is, safe to print: the server URL without credentials, or the data path. */
+  target: string
   close(): Promise<void>
+}
+
+/**
+ * Splits credentials out of a server URL: the client gets them as username and
+ * password (URL userinfo wins over the configured ones, as the client does), so
+ * the URL it holds, logs or puts in errors carries none.
+ */
+export function serverConnection(url: string, username: string, password: string) {
+  const u = new URL(url)
+  const user = u.username ? decodeURIComponent(u.username) : username
+  const pass = u.password ? decodeURIComponent(u.password) : password
+  u.username = ''
+  u.password = ''
+  return { url: u.toString(), username: user, password: pass }
+}
+
+/**
+ * The first contact with the store failed: one line naming where the store is
+ * and the system's reason (never a stack, never credentials).
+ */
+export function storeUnreachable(err: unknown, store: Pick<StoreClient, 'mode' | 'target'>): StoreError {
+  const e = err as { code?: unknown; message?: unknown }
+  const reason = (typeof e?.message === 'string' ? e.message : String(err)).split('\n', 1)[0]!.trim()
+  const where =
+    store.mode === 'server'
+      ? `the ClickHouse server at ${store.target}`
+      : `the embedded store in ${store.target}`
+  const fix = store.mode === 'server' ? 'check clickhouse.url and that the server is up' : 'check data_dir'
+  return new StoreError(`cannot use ${where}: ${reason}; ${fix}`, { retriable: true, cause: err })
 }
 
 export function embeddedPath(dataDir: string): string {
@@ -107,18 +145,26 @@ export function createStoreClient(cfg: Config, opts: { metrics?: Registry } = {}
 function openStoreClient(cfg: Config): StoreClient {
   const ch = cfg.clickhouse
   if (ch.url) {
+    const conn = serverConnection(ch.url, ch.username, ch.password?.reveal() ?? '')
     const client = createClient({
-      url: ch.url,
-      username: ch.username,
-      password: ch.password?.reveal() ?? '',
+      ...conn,
       request_timeout: ch.request_timeout_ms,
       clickhouse_settings: COMMON_SETTINGS,
       application: `keyshift/${cfg.instance}`,
+      // The client's own logger prints multi-line stacks to the console; its
+      // errors reach keyshift as exceptions and are reported there, in one line.
+      log: { level: ClickHouseLogLevel.OFF },
     })
-    return { client, mode: 'server', database: ch.database, close: () => client.close() }
+    return {
+      client,
+      mode: 'server',
+      database: ch.database,
+      target: redactUrl(conn.url),
+      close: () => client.close(),
+    }
   }
   const path = embeddedPath(cfg.data_dir)
-  mkdirSync(path, { recursive: true })
+  mkdirPrivate(path)
   const client = createClient({
     // chdb builds against its own copy of @clickhouse/client-common; the shapes match.
     connection: openEmbedded(cfg, path) as unknown as Parameters<typeof createClient>[0] extends infer O
@@ -127,6 +173,7 @@ function openStoreClient(cfg: Config): StoreClient {
         : never
       : never,
     clickhouse_settings: COMMON_SETTINGS,
+    log: { level: ClickHouseLogLevel.OFF },
   })
-  return { client, mode: 'embedded', database: ch.database, close: () => client.close() }
+  return { client, mode: 'embedded', database: ch.database, target: path, close: () => client.close() }
 }

@@ -17,12 +17,13 @@
 // `non_replicated_deduplication_window`; replicated tables dedup by default.
 // A server gets one request per statement; the embedded engine gets the whole
 // flush as one multi-statement query (same statements, same order).
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { AuthEvent } from '../../domain/auth-event.ts'
 import type { StoredPosition } from '../../ingest/source.ts'
+import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/private-files.ts'
 import { classifyStoreError } from './errors.ts'
 import { qualified, quoteString } from './identifiers.ts'
 
@@ -306,7 +307,7 @@ export class EventStore {
       // Leftovers of a batch that was being written when the process died; the
       // rebuilt batch writes its own file again.
       rmSync(spoolDir, { recursive: true, force: true })
-      mkdirSync(spoolDir, { recursive: true })
+      mkdirPrivate(spoolDir)
     }
   }
 
@@ -446,7 +447,7 @@ export class EventStore {
     // Written synchronously: a few ms into the page cache. `fs.promises.writeFile`
     // writes in 512 KiB chunks, each waiting its turn on an event loop that is busy
     // decoding, which made a 12 MB spool take 0.3–0.9 s (bench/ingest.ts).
-    for (const f of files) writeFileSync(f.path, f.text)
+    for (const f of files) writeFileSync(f.path, f.text, { mode: PRIVATE_FILE_MODE })
     try {
       await this.#client.command({ query: statements.join(';\n') })
     } finally {

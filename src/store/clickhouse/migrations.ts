@@ -265,6 +265,69 @@ export const MIGRATIONS: readonly Migration[] = [
       `ALTER TABLE ${qualified(db, 'ingest_positions')} ADD COLUMN IF NOT EXISTS flush String DEFAULT ''`,
     ],
   },
+  {
+    version: 12,
+    name: 'usage bands: each watched series per bucket, observed against the band the detector expected',
+    statements: (db) => [
+      // Written by the usage-anomaly watch (one row per series and bucket; a re-read
+      // after a restart or a leader change rewrites the same rows, so replacing).
+      // version '' is the key's total. Read by Grafana's expected-band panel.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'usage_bands')} (
+        bucket DateTime('UTC'),
+        key_id String,
+        version String,
+        metric LowCardinality(String),
+        observed Float64,
+        expected Float64,
+        lower Float64,
+        upper Float64,
+        score Float32
+      ) ENGINE = ReplacingMergeTree
+      PARTITION BY toYYYYMM(bucket)
+      ORDER BY (key_id, metric, version, bucket)
+      TTL bucket + INTERVAL 90 DAY`,
+    ],
+  },
+  {
+    version: 13,
+    name: 'incidents: incident events and known-user snapshots',
+    statements: (db) => [
+      // An append-only log of incident steps; incidents are folded from it.
+      // Idempotent by event id (ReplacingMergeTree key + LIMIT 1 BY on read).
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'incident_events')} (
+        event_id String,
+        incident_id String,
+        time DateTime64(3, 'UTC'),
+        action LowCardinality(String),
+        key_id String,
+        version String,
+        reason LowCardinality(String),
+        actor String,
+        note String,
+        detail String,
+        origin LowCardinality(String),
+        recorded_at DateTime64(3, 'UTC') DEFAULT now64(3)
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (incident_id, event_id)
+      SETTINGS ${DEDUP}`,
+      // The known users of the leaked version before the incident. Readers use
+      // the snapshot named by the incident's first snapshot event, so every
+      // instance agrees even if two took one.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'incident_known_users')} (
+        incident_id String,
+        snapshot_id String,
+        client_id String,
+        source_address String,
+        user_agent String,
+        gateway String,
+        requests UInt64,
+        first_seen DateTime64(3, 'UTC'),
+        last_seen DateTime64(3, 'UTC')
+      ) ENGINE = ReplacingMergeTree
+      ORDER BY (incident_id, snapshot_id, client_id, source_address, user_agent, gateway)
+      SETTINGS ${DEDUP}`,
+    ],
+  },
 ]
 
 /** Tables whose TTL follows config, and the expression their TTL applies to. */

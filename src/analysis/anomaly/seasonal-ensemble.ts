@@ -1,0 +1,466 @@
+// The general streaming detector for any numeric series (`keyshift detect`'s
+// default, and the daemon's usage watch). Five robust forecasters run side by
+// side (a slow and a fast level; seasonal medians of the same time on earlier
+// days, on earlier days of the same kind (weekday/weekend), on earlier weeks);
+// the one with the smallest recent error on this kind of day forecasts, so
+// seasonality is used only once the history holds it and it measurably helps. The forecast
+// residual feeds four statistics (point deviation, drift of the mean, excess
+// variance, a run of identical values), each calibrated into a tail probability
+// against its own history (tail.ts); the rarest, Bonferroni-corrected, is the score.
+import { ValidationError } from '../../domain/errors.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS } from '../types.ts'
+import { ALARM_SCORE, pOfScore, scoreOfP } from './score.ts'
+import { TailCalibrator } from './tail.ts'
+import type { AnomalyKind, AnomalyPoint, PointDetector } from './types.ts'
+
+const WEEK_MS = 7 * DAY_MS
+
+/**
+ * Defaults:
+ * - `warmup_points` 16: points collected before anything is scored (score 0); their
+ *   median and spread start every forecaster, their spacing sets the cadence.
+ * - `relearn_after_points` 5: that many consecutive points beyond 3.5 deviations
+ *   (one direction, or both for a noise burst) are a new normal: the level moves to
+ *   them and the spread widens, so a level shift alarms at its start, not forever.
+ * - `history_points` 1024: values each calibrator keeps (memory ≈ 4 × 16 KiB).
+ * - `alarm_score` 0.5: only used for what the detector learns from (alarm points
+ *   do not enter the calibration history) and for the expected band's width.
+ */
+export interface SeasonalEnsembleSettings {
+  warmup_points: number
+  relearn_after_points: number
+  history_points: number
+  alarm_score: number
+}
+
+export const DEFAULT_SEASONAL_ENSEMBLE_SETTINGS: Readonly<SeasonalEnsembleSettings> = Object.freeze({
+  warmup_points: 16,
+  relearn_after_points: 5,
+  history_points: 1024,
+  alarm_score: ALARM_SCORE,
+})
+
+/**
+ * Forecasters: 0 slow level, 1 fast level, 2 same time on earlier days, 3 same time
+ * of the week on earlier weeks, 4 same time on earlier days of the same kind
+ * (weekdays or weekend days); the seasonal ones plus a level offset.
+ */
+const MODELS = 5
+const LEVEL_ALPHA = [0.05, 0.5, 0.1, 0.1, 0.1] as const
+/** A gap longer than this many steps widens the next point's spread (the forecast is older than usual). */
+const GAP_STEPS = 3
+/** Seasonal forecasters: median of the same bin on the previous 7 days, or the same bin of the previous 3 weeks. */
+const DAYS_KEPT = 7
+const WEEKS_KEPT = 3
+/** Learning rate of each forecaster's spread (mean absolute error). */
+const SCALE_ALPHA = 0.02
+/** Learning rate of the error used to pick the forecaster (slower: a choice, not a reaction). */
+const SELECT_ALPHA = 0.01
+/** A forecaster replaces the current one only when its error is this much smaller. */
+const SWITCH_MARGIN = 0.9
+/** Residuals are clipped at this many spreads before anything learns from them (Huber). */
+const CLIP = 3
+/** Deviations beyond which a point counts toward re-learning. */
+const RELEARN_Z = 3.5
+/** Smoothing of the drift (level shift) and variance statistics. */
+const DRIFT_BETA = 0.15
+const VAR_BETA = 0.1
+/** Statistics combined by Bonferroni. */
+const FEATURES = 4
+/** Finest daily bin (5 min) and weekly bin (1 h); at most 288 and 168 bins. */
+const MIN_DAY_BIN_MS = 5 * MINUTE_MS
+const MIN_WEEK_BIN_MS = HOUR_MS
+
+/**
+ * Tail priors before a statistic has history, deliberately heavy-tailed (Laplace in
+ * mean-absolute-deviation units), so a detector with little history stays quiet.
+ */
+/**
+ * Bin means of the last `periods` periods (days or weeks): one row of bins per
+ * period, a ring indexed by period number.
+ */
+class SeasonRing {
+  private sums = new Float64Array(0)
+  private counts = new Uint32Array(0)
+  private readonly tags: Float64Array
+  private bins = 0
+  private readonly scratch: Float64Array
+
+  constructor(readonly periods: number) {
+    this.tags = new Float64Array(periods).fill(-1)
+    this.scratch = new Float64Array(periods)
+  }
+
+  init(bins: number): void {
+    this.bins = bins
+    this.sums = new Float64Array(bins * this.periods)
+    this.counts = new Uint32Array(bins * this.periods)
+  }
+
+  get enabled(): boolean {
+    return this.bins > 0
+  }
+
+  add(period: number, bin: number, value: number): void {
+    const slot = period % this.periods
+    if (this.tags[slot] !== period) {
+      this.tags[slot] = period
+      this.sums.fill(0, slot * this.bins, (slot + 1) * this.bins)
+      this.counts.fill(0, slot * this.bins, (slot + 1) * this.bins)
+    }
+    this.sums[slot * this.bins + bin]! += value
+    this.counts[slot * this.bins + bin]!++
+  }
+
+  /**
+   * Median over earlier periods of the bin's mean, or NaN with fewer than `min` of
+   * them; with `sameKind`, only periods of the same kind (weekend or not, for days).
+   */
+  median(period: number, bin: number, min: number, sameKind = false): number {
+    let k = 0
+    const kind = isWeekend(period)
+    for (let back = 1; back <= this.periods; back++) {
+      const p = period - back
+      const slot = p % this.periods
+      if (p < 0 || this.tags[slot] !== p) continue
+      if (sameKind && isWeekend(p) !== kind) continue
+      const c = this.counts[slot * this.bins + bin]!
+      if (c === 0) continue
+      const v = this.sums[slot * this.bins + bin]! / c
+      // insertion sort into scratch[0..k)
+      let j = k++
+      while (j > 0 && this.scratch[j - 1]! > v) {
+        this.scratch[j] = this.scratch[j - 1]!
+        j--
+      }
+      this.scratch[j] = v
+    }
+    if (k < min) return Number.NaN
+    return k % 2 === 1 ? this.scratch[k >> 1]! : (this.scratch[(k >> 1) - 1]! + this.scratch[k >> 1]!) / 2
+  }
+}
+
+/** Day number (epoch days, UTC) on a Saturday or Sunday. Day 0 was a Thursday. */
+const isWeekend = (day: number) => (day + 3) % 7 >= 5
+
+const pointPrior = (a: number) => Math.exp(-a)
+const driftPrior = (m: number) => Math.exp(-m / 0.5)
+const varPrior = (v: number) => (v <= 2 ? 1 : Math.exp(-(v - 2) / 1.5))
+
+export class SeasonalEnsembleDetector implements PointDetector {
+  readonly settings: SeasonalEnsembleSettings
+
+  private lastTime = Number.NEGATIVE_INFINITY
+  private warm: number[] = []
+  private warmTimes: number[] = []
+  private ready = false
+
+  private readonly level = new Float64Array(MODELS)
+  private readonly scale = new Float64Array(MODELS)
+  /** Recent error per forecaster, separately for weekdays [0, MODELS) and weekend days [MODELS, 2·MODELS). */
+  private readonly err = new Float64Array(2 * MODELS)
+  private readonly ok = new Uint8Array(MODELS)
+  private readonly forecasts = new Float64Array(MODELS)
+  private readonly varAbs = new Float64Array(MODELS)
+  private varRun = 0
+  private readonly runSum = new Float64Array(MODELS)
+  private readonly errs = new Float64Array(MODELS)
+  private readonly runAbs = new Float64Array(MODELS)
+  /** Forecaster in use on weekdays and on weekend days. */
+  private readonly chosen = new Uint8Array(2)
+  /** Spread of the whole series at warm-up: the floor of every forecaster's spread is a tiny share of it. */
+  private scaleFloor = 0
+
+  private dayBins = 0
+  private dayBinMs = 0
+  private weekBins = 0
+  private weekBinMs = 0
+  /** Per-bin sums and counts of the last DAYS_KEPT days (and WEEKS_KEPT weeks), a ring by day (week) number. */
+  private readonly days = new SeasonRing(DAYS_KEPT)
+  private readonly weeks = new SeasonRing(WEEKS_KEPT)
+
+  /** Typical spacing of points (ms), from the warm-up; 0 when unknown. */
+  private stepMs = 0
+  private prevTime = 0
+  private drift = 0
+  private variance = 1.5
+  private prevValue = Number.NaN
+  private flatRun = 0
+  private longestFlatRun = 0
+  private repeatRate = 0
+  private runCount = 0
+  private runSign = 0
+
+  /** Tail probability of one statistic at the alarm score (after the Bonferroni factor). */
+  private readonly alarmP: number
+  private readonly pointTail: TailCalibrator
+  private readonly driftTail: TailCalibrator
+  private readonly varTail: TailCalibrator
+
+  constructor(settings: Partial<SeasonalEnsembleSettings> = {}) {
+    this.settings = { ...DEFAULT_SEASONAL_ENSEMBLE_SETTINGS, ...settings }
+    const s = this.settings
+    if (!(Number.isInteger(s.warmup_points) && s.warmup_points >= 3))
+      throw new ValidationError(`warmup_points must be an integer ≥ 3, got ${s.warmup_points}`)
+    if (!(Number.isInteger(s.relearn_after_points) && s.relearn_after_points >= 1))
+      throw new ValidationError(`relearn_after_points must be an integer ≥ 1, got ${s.relearn_after_points}`)
+    if (!(Number.isInteger(s.history_points) && s.history_points >= 64))
+      throw new ValidationError(`history_points must be an integer ≥ 64, got ${s.history_points}`)
+    const tail = (minSigma: number, prior: (x: number) => number) =>
+      new TailCalibrator({
+        capacity: s.history_points,
+        refreshEvery: s.history_points >> 1,
+        tailFraction: 0.05,
+        minSigma,
+        minHistory: 64,
+        prior,
+      })
+    this.alarmP = pOfScore(s.alarm_score) / FEATURES
+    this.pointTail = tail(0.25, pointPrior)
+    this.driftTail = tail(0.05, driftPrior)
+    this.varTail = tail(0.1, varPrior)
+  }
+
+  push(time: number, value: number): AnomalyPoint {
+    if (!Number.isFinite(time)) throw new ValidationError(`timestamp ${time} is not a finite number`)
+    if (!Number.isFinite(value)) throw new ValidationError(`value ${value} is not a finite number`)
+    if (time < this.lastTime) {
+      throw new ValidationError(
+        `timestamp ${new Date(time).toISOString()} is earlier than the previous point's (${new Date(
+          this.lastTime,
+        ).toISOString()}); points must come in time order`,
+      )
+    }
+    this.lastTime = time
+
+    if (!this.ready) {
+      this.warm.push(value)
+      this.warmTimes.push(time)
+      if (this.warm.length >= this.settings.warmup_points) this.start()
+      this.prevValue = value
+      return { time, value, score: 0, expected: null, lower: null, upper: null, kind: null }
+    }
+    return this.step(time, value)
+  }
+
+  /** Starts every forecaster from the warm-up points. */
+  private start(): void {
+    const xs = [...this.warm].sort((a, b) => a - b)
+    const med = xs[xs.length >> 1]!
+    let dev = 0
+    let diff = 0
+    let repeats = 0
+    for (let i = 0; i < this.warm.length; i++) {
+      dev += Math.abs(this.warm[i]! - med)
+      if (i > 0) {
+        const d = Math.abs(this.warm[i]! - this.warm[i - 1]!)
+        diff += d
+        if (d === 0) repeats++
+      }
+    }
+    dev /= this.warm.length
+    diff /= this.warm.length - 1
+    // Mean absolute deviation; a series that wanders (random walk) is judged by its steps.
+    const spread = Math.min(dev, diff > 0 ? diff : dev) || dev || diff
+    this.scaleFloor = Math.max(1e-9 * Math.max(Math.abs(med), spread), 1e-12)
+    const start = Math.max(spread, this.scaleFloor)
+    this.level.fill(med)
+    this.scale.fill(start)
+    this.err.fill(start)
+    this.repeatRate = (repeats + 1) / (this.warm.length + 1)
+
+    const gaps = this.warmTimes
+      .slice(1)
+      .map((t, i) => t - this.warmTimes[i]!)
+      .filter((g) => g > 0)
+      .sort((a, b) => a - b)
+    const step = gaps.length > 0 ? gaps[gaps.length >> 1]! : 0
+    this.stepMs = step
+    this.prevTime = this.warmTimes[this.warmTimes.length - 1]!
+    if (step > 0 && step <= DAY_MS / 8) {
+      this.dayBins = Math.max(1, Math.floor(DAY_MS / Math.max(step, MIN_DAY_BIN_MS)))
+      this.dayBinMs = DAY_MS / this.dayBins
+      this.days.init(this.dayBins)
+      if (step <= WEEK_MS / 28) {
+        this.weekBins = Math.max(1, Math.floor(WEEK_MS / Math.max(step, MIN_WEEK_BIN_MS)))
+        this.weekBinMs = WEEK_MS / this.weekBins
+        this.weeks.init(this.weekBins)
+      }
+    }
+    this.ready = true
+    this.warm = []
+    this.warmTimes = []
+  }
+
+  private step(time: number, value: number): AnomalyPoint {
+    const day = Math.floor(time / DAY_MS)
+    const week = Math.floor(time / WEEK_MS)
+    const dayBin = this.dayBins > 0 ? Math.floor((time - day * DAY_MS) / this.dayBinMs) : -1
+    const weekBin = this.weekBins > 0 ? Math.floor((time - week * WEEK_MS) / this.weekBinMs) : -1
+    // Seasonal forecasters compete once earlier periods hold this bin (two days, one week, one day of the kind).
+    const d2 = dayBin >= 0 ? this.days.median(day, dayBin, 2) : Number.NaN
+    const w3 = weekBin >= 0 ? this.weeks.median(week, weekBin, 1) : Number.NaN
+    const d4 = dayBin >= 0 ? this.days.median(day, dayBin, 1, true) : Number.NaN
+    const ok = this.ok
+    const f = this.forecasts
+    ok[0] = 1
+    ok[1] = 1
+    ok[2] = Number.isNaN(d2) ? 0 : 1
+    ok[3] = Number.isNaN(w3) ? 0 : 1
+    ok[4] = Number.isNaN(d4) ? 0 : 1
+    f[0] = this.level[0]!
+    f[1] = this.level[1]!
+    f[2] = this.level[2]! + (ok[2] ? d2 : 0)
+    f[3] = this.level[3]! + (ok[3] ? w3 : 0)
+    f[4] = this.level[4]! + (ok[4] ? d4 : 0)
+
+    // Pick the forecaster: the smallest recent error, on this kind of day, among those allowed.
+    const dt = this.dayBins > 0 && isWeekend(day) ? 1 : 0
+    const eo = dt * MODELS
+    let best = this.chosen[dt]!
+    if (!ok[best]) best = 0
+    for (let m = 0; m < MODELS; m++) {
+      if (ok[m] && this.err[eo + m]! < SWITCH_MARGIN * this.err[eo + best]!) best = m
+    }
+    this.chosen[dt] = best
+    // The drift statistic is measured against the best slow forecaster: the fast level
+    // follows a level shift within two points, so its residuals would hide the shift.
+    let slow = 0
+    for (let m = 2; m < MODELS; m++) if (ok[m] && this.err[eo + m]! < this.err[eo + slow]!) slow = m
+    const forecast = f[best]!
+    const e = value - forecast
+    const gap = this.stepMs > 0 ? (time - this.prevTime) / this.stepMs : 1
+    const widen = gap > GAP_STEPS ? Math.sqrt(1 + 0.05 * (gap - 1)) : 1
+    const spread = Math.max(this.scale[best]!, this.scaleFloor) * widen
+    const z = e / spread
+    this.prevTime = time
+
+    // Statistics and their tail probabilities.
+    const a = Math.abs(z)
+    const zs = (value - f[slow]!) / (Math.max(this.scale[slow]!, this.scaleFloor) * widen)
+    const zc = Math.min(6, Math.max(-6, zs))
+    const drift = (1 - DRIFT_BETA) * this.drift + DRIFT_BETA * zc
+    const variance = (1 - VAR_BETA) * this.variance + VAR_BETA * Math.min(z * z, 36)
+    const same = value === this.prevValue
+    const flatRun = same ? this.flatRun + 1 : 0
+    const pPoint = this.pointTail.pValue(a)
+    const pDrift = this.driftTail.pValue(Math.abs(drift))
+    const pVar = this.varTail.pValue(variance)
+    // A run of identical values longer than any before it, each repeat as rare as repeats have been.
+    const pFlat = flatRun >= 3 && flatRun > this.longestFlatRun ? (this.repeatRate + 0.01) ** flatRun : 1
+    let pMin = pPoint
+    let kind: AnomalyKind = z >= 0 ? 'spike' : 'dip'
+    if (pDrift < pMin) {
+      pMin = pDrift
+      kind = 'level_shift'
+    }
+    if (pVar < pMin) {
+      pMin = pVar
+      kind = 'variance_change'
+    }
+    if (pFlat < pMin) {
+      pMin = pFlat
+      kind = 'flat_line'
+    }
+    const score = scoreOfP(Math.min(1, pMin * FEATURES))
+    const alarm = score >= this.settings.alarm_score
+    const halfWidth = spread * this.pointTail.quantile(this.alarmP)
+
+    // Learn.
+    if (!alarm) {
+      this.pointTail.add(a)
+      this.driftTail.add(Math.abs(drift))
+      this.varTail.add(variance)
+    }
+    this.drift = drift
+    this.variance = variance
+    this.flatRun = flatRun
+    if (!alarm || kind !== 'flat_line') this.longestFlatRun = Math.max(this.longestFlatRun, flatRun)
+    this.repeatRate += 0.005 * ((same ? 1 : 0) - this.repeatRate)
+    this.prevValue = value
+
+    const flatAlarm = flatRun >= 3 && pFlat * FEATURES < 1e-3
+    const errs = this.errs
+    for (let m = 0; m < MODELS; m++) {
+      const em = value - f[m]!
+      errs[m] = em
+      const sm = Math.max(this.scale[m]!, this.scaleFloor)
+      const lim = CLIP * sm
+      const ec = Math.min(lim, Math.max(-lim, em))
+      this.level[m]! += LEVEL_ALPHA[m]! * ec
+      // A flat line is not a quieter normal: the spread keeps what it knew.
+      if (flatAlarm) continue
+      const ae = Math.min(Math.abs(em), lim)
+      this.scale[m]! += SCALE_ALPHA * (ae - this.scale[m]!)
+      this.err[eo + m]! += SELECT_ALPHA * (ae - this.err[eo + m]!)
+    }
+    if (dayBin >= 0) this.days.add(day, dayBin, value)
+    if (weekBin >= 0) this.weeks.add(week, weekBin, value)
+    // A seasonal forecaster's level is its offset from the seasonal median: zero until the median exists.
+    // Until then it shadows the slow level's spread and error, so it competes from a fair start.
+    for (let m = 2; m < MODELS; m++) {
+      if (ok[m]) continue
+      this.level[m] = 0
+      this.scale[m] = this.scale[0]!
+      this.err[m] = this.err[0]!
+      this.err[MODELS + m] = this.err[MODELS]!
+    }
+
+    // A variance change that keeps alarming is a new normal: the spread becomes what it is now.
+    if (alarm && kind === 'variance_change') {
+      if (this.varRun === 0) this.varAbs.fill(0)
+      this.varRun++
+      for (let m = 0; m < MODELS; m++) this.varAbs[m]! += Math.abs(errs[m]!)
+      if (this.varRun >= 2 * this.settings.relearn_after_points) {
+        for (let m = 0; m < MODELS; m++)
+          this.scale[m] = Math.max(this.scale[m]!, this.varAbs[m]! / this.varRun)
+        this.variance = 1.5
+        this.varRun = 0
+      }
+    } else this.varRun = 0
+
+    // Re-learn after a run of far-off points: a new level, a new spread.
+    const far = a > RELEARN_Z
+    const sign = z >= 0 ? 1 : -1
+    if (far) {
+      if (this.runCount === 0) {
+        this.runSign = sign
+        this.runSum.fill(0)
+        this.runAbs.fill(0)
+      } else if (sign !== this.runSign) this.runSign = 0
+      this.runCount++
+      for (let m = 0; m < MODELS; m++) {
+        this.runSum[m]! += errs[m]!
+        this.runAbs[m]! += Math.abs(errs[m]!)
+      }
+      if (this.runCount >= this.settings.relearn_after_points) this.relearn()
+    } else this.runCount = 0
+
+    const expected = forecast
+    return {
+      time,
+      value,
+      score,
+      expected,
+      lower: expected - halfWidth,
+      upper: expected + halfWidth,
+      kind: score >= 0.3 ? kind : null,
+    }
+  }
+
+  private relearn(): void {
+    const k = this.runCount
+    for (let m = 0; m < MODELS; m++) {
+      const shift = this.runSum[m]! / k
+      // A same-direction run moves the level; the spread becomes what is left around it.
+      if (this.runSign !== 0) this.level[m]! += shift
+      const left = Math.max(this.runAbs[m]! / k - (this.runSign !== 0 ? Math.abs(shift) : 0), 0)
+      if (this.runSign === 0) this.scale[m] = Math.max(this.scale[m]!, left)
+      this.err[m] = Math.max(this.err[m]!, this.scale[m]!)
+      this.err[MODELS + m] = Math.max(this.err[MODELS + m]!, this.scale[m]!)
+    }
+    this.drift = 0
+    this.variance = 1.5
+    this.runCount = 0
+  }
+}

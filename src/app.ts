@@ -26,7 +26,8 @@ import { isKafkaSourceId, KafkaSource, kafkaSourceId } from './ingest/kafka/kafk
 import { LifecycleConsumer } from './ingest/kafka/lifecycle-consumer.ts'
 import { type DeadLetterSink, IngestPipeline, type RecordDecoder } from './ingest/pipeline.ts'
 import { createFingerprinter } from './ingest/secrets/fingerprint.ts'
-import { scrubBytes, scrubText } from './ingest/secrets/scrub.ts'
+import { createInputScrubber } from './ingest/secrets/input-scrubber.ts'
+import { scrubBytes, scrubText, scrubTruncatedBytes } from './ingest/secrets/scrub.ts'
 import type { Source } from './ingest/source.ts'
 import { createFileSource } from './ingest/sources/file-source.ts'
 import { createStdinSource } from './ingest/sources/stdin-source.ts'
@@ -49,7 +50,7 @@ import { migrate } from './store/clickhouse/migrations.ts'
 import { RegistryStore } from './store/clickhouse/registry-store.ts'
 import { StatusStore } from './store/clickhouse/status-store.ts'
 import { UsageBandStore } from './store/clickhouse/usage-band-store.ts'
-import { createLogger, type Logger } from './telemetry/logger.ts'
+import { createLogger, type Logger, scrubLogsWith } from './telemetry/logger.ts'
 import { createRegistry, type Registry } from './telemetry/metrics.ts'
 
 export interface AppDeps {
@@ -130,6 +131,10 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     )
   }
   const fingerprint = createFingerprinter(resolvePepper(config))
+  scrubLogsWith(logger, fingerprint)
+  // The same scrubber as gateway logs at the HTTP edge (registry files and the
+  // lifecycle topic build theirs from the same fingerprinter).
+  const scrubInput = createInputScrubber(fingerprint)
 
   const store = createStoreClient(config, { metrics })
   try {
@@ -212,7 +217,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       return d
     },
     deadLetters,
-    scrub: (bytes) => scrubBytes(bytes, fingerprint),
+    scrub: (bytes, truncated) =>
+      truncated ? scrubTruncatedBytes(bytes, fingerprint) : scrubBytes(bytes, fingerprint),
     logger,
     registry: metrics,
     batchMaxEvents: config.ingest.batch_max_events,
@@ -302,6 +308,8 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
         pollIntervalMs: s.poll_interval_ms,
         maxBatchRecords: config.ingest.batch_max_events,
         startAt: s.start_at,
+        // The position's digest of the file's first (raw, possibly key-bearing) bytes is keyed by the pepper.
+        headKey: fingerprint('file-source-head-digest'),
       })
       decoders.set(src.id, makeDecoder(s.decoder))
       sources.push(src)
@@ -322,6 +330,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     ? createHttpServer({
         logger,
         registry: metrics,
+        scrubInput,
         maxBodyBytes: config.http.max_body_bytes,
         checks: [
           {
@@ -330,6 +339,11 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
               const r = await store.client.ping()
               return r.success ? { ok: true } : { ok: false, detail: 'store ping failed' }
             },
+          },
+          {
+            // Not ready while nothing is being stored (a write failing again and again, or halted).
+            name: 'ingest',
+            check: async () => pipeline.health(),
           },
           ...sources.map((s) => ({
             name: `source ${s.id}`,

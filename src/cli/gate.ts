@@ -104,6 +104,12 @@ async function verdictFromStore(o: GateOpts, keyId: string, version: string): Pr
   }
 }
 
+function defaultAskedBy(): string {
+  return process.env.GITHUB_ACTOR
+    ? `github:${process.env.GITHUB_ACTOR}${process.env.GITHUB_RUN_ID ? `/run/${process.env.GITHUB_RUN_ID}` : ''}`
+    : `cli:${process.env.USER ?? 'unknown'}`
+}
+
 export function registerGateCommand(program: Command): void {
   withConfigOption(program.command('gate'))
     .description(
@@ -119,7 +125,12 @@ export function registerGateCommand(program: Command): void {
       process.env.KEYSHIFT_URL,
     )
     .option('--token <token>', 'read token for --url (default $KEYSHIFT_TOKEN)', process.env.KEYSHIFT_TOKEN)
-    .option('--asked-by <who>', 'recorded in the audit log (default $GITHUB_ACTOR or $USER)')
+    // Defaults from the environment are option defaults, so the CLI edge scrubs them too.
+    .option(
+      '--asked-by <who>',
+      'recorded in the audit log (default $GITHUB_ACTOR or $USER)',
+      defaultAskedBy(),
+    )
     .option('--json', 'print the verdict as JSON')
     .option(
       '--accept-breakage',
@@ -134,9 +145,6 @@ export function registerGateCommand(program: Command): void {
         process.exitCode = EXIT.unknown
         return
       }
-      o.askedBy ??= process.env.GITHUB_ACTOR
-        ? `github:${process.env.GITHUB_ACTOR}${process.env.GITHUB_RUN_ID ? `/run/${process.env.GITHUB_RUN_ID}` : ''}`
-        : `cli:${process.env.USER ?? 'unknown'}`
       if (o.acceptBreakage) {
         if (!o.why) {
           process.stderr.write('keyshift gate: --accept-breakage needs --why "<reason>"\n')
@@ -151,7 +159,7 @@ export function registerGateCommand(program: Command): void {
           process.exitCode = EXIT.unknown
           return
         }
-        await acceptBreakage(id, { actor: o.askedBy, why: o.why }, o)
+        await acceptBreakage(id, { actor: o.askedBy ?? defaultAskedBy(), why: o.why }, o)
       }
       let v: GateVerdict
       try {

@@ -47,7 +47,8 @@ export function registerKeyCommand(program: Command): void {
       .option('--fingerprint <fp...>', 'fingerprint(s) of the version secret (fp_…)')
       .option('--secret-stdin', 'read the version secret from stdin and store only its fingerprint')
       .option('--note <text>', 'free-text note for the audit log')
-      .option('--actor <name>', 'who did it (default $USER)')
+      // Defaults from the environment are option defaults, so the CLI edge scrubs them too.
+      .option('--actor <name>', 'who did it (default $USER)', process.env.USER)
       .option('--url <url>', 'a running keyshift (else the store is used directly)', process.env.KEYSHIFT_URL)
       .option(
         '--token <token>',

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander'
 import { PACKAGE_VERSION as version } from '../shared/package-version.ts'
 import { COMMANDS, commandsToLoad } from './commands.ts'
+import { scrubCommandInputs } from './scrub-input.ts'
 import { handOverStdin } from './stdin-handover.ts'
 
 // The embedded store must not see the real stdin (see stdin-handover.ts): when it
@@ -29,6 +30,8 @@ program
 const wanted = new Set(commandsToLoad(process.argv.slice(2)))
 for (const register of await Promise.all(COMMANDS.filter((c) => wanted.has(c.name)).map((c) => c.load())))
   register(program)
+// Every command's arguments and options are scrubbed before its action runs (the CLI edge).
+scrubCommandInputs(program)
 
 program.parseAsync(process.argv).catch((err: Error) => {
   if (err instanceof CommanderError) {

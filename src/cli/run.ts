@@ -14,6 +14,13 @@ export function registerRunCommand(program: Command): void {
         if (stopping) return
         stopping = true
         app.logger.info({ signal }, 'Shutting down: storing buffered events first.')
+        // The pipeline gives a failing or hanging store 5 s; this bounds the rest
+        // (alerting, HTTP, closing the store), so a stop never hangs. Anything not
+        // stored is still pending in the store and rebuilt at the next start.
+        setTimeout(() => {
+          app.logger.error({ signal }, 'Shutdown did not finish within 9 s; exiting now.')
+          process.exit(1)
+        }, 9_000).unref()
         await app.stop()
         process.exit(0)
       }

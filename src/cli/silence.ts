@@ -109,7 +109,7 @@ export function registerSilenceCommand(program: Command): void {
     .option('--ends-at <time>', 'RFC 3339 end time')
     .option('--starts-at <time>', 'RFC 3339 start time (default now)')
     .requiredOption('--comment <text>', 'why (a ticket, an incident)')
-    .option('--created-by <name>', 'who (default $USER)')
+    .option('--created-by <name>', 'who (default $USER)', process.env.USER)
     .action(async (opts: AddOpts) => {
       const labels: Record<string, string> = {}
       for (const l of opts.label ?? []) {

@@ -35,6 +35,17 @@ export class StoreError extends KeyshiftError {
   }
 }
 
+/**
+ * The store refused the data itself (a value it cannot parse or convert), not
+ * the request: the same rows fail the same way every time, so retrying cannot
+ * help, but the rows it does take can be found and stored without the others.
+ */
+export class StoreRefusedDataError extends StoreError {
+  constructor(message: string, opts: { cause?: unknown } = {}) {
+    super(message, { retriable: false, ...opts })
+  }
+}
+
 /** A source (Kafka, file) failed. */
 export class SourceError extends KeyshiftError {
   constructor(message: string, opts: { retriable: boolean; cause?: unknown }) {

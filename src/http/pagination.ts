@@ -16,7 +16,7 @@ export const pageQueryShape = {
     .max(MAX_PAGE_LIMIT)
     .default(DEFAULT_PAGE_LIMIT)
     .describe(`items per page, 1–${MAX_PAGE_LIMIT} (default ${DEFAULT_PAGE_LIMIT})`),
-  cursor: z.string().min(1).max(1024).optional().describe('next_cursor of the previous page'),
+  cursor: z.string().min(1).max(2048).optional().describe('next_cursor of the previous page'),
 }
 
 export const nextCursorSchema = z

@@ -5,6 +5,7 @@
 // problems.ts; unmatched requests are answered before their body is read.
 import type { Socket } from 'node:net'
 import Fastify, { LogController } from 'fastify'
+import type { InputScrubber } from '../ingest/secrets/input-scrubber.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import {
@@ -73,6 +74,8 @@ export function createHttpServer(opts: {
   registry: Registry
   checks: ReadinessCheck[]
   maxBodyBytes?: number
+  /** Applied to every request's body, query and path parameters before any route sees them. */
+  scrubInput?: InputScrubber
 }) {
   const log = opts.logger.child({ component: 'http' })
   const app = Fastify({
@@ -164,6 +167,34 @@ export function createHttpServer(opts: {
   })
   app.setNotFoundHandler((_req, reply) => sendProblem(reply, 'KS_NOT_FOUND', 'no such route'))
   app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
+
+  const scrub = opts.scrubInput
+  if (scrub) {
+    // The HTTP edge of "no raw secret is stored, logged, echoed or sent": one hook,
+    // so every route (and every future one) only ever sees scrubbed client input.
+    app.addHook('preValidation', async (req, reply) => {
+      // Bounds apply to what the client sent: a fingerprint is shorter than the key
+      // it replaces, so a too-long value must be refused before it is scrubbed. Every
+      // query value is bounded by MAX_PARAM_CHARS (path parameters by the router).
+      const { cursor, ...query } = (req.query ?? {}) as Record<string, unknown>
+      for (const [name, value] of Object.entries(query)) {
+        const values = Array.isArray(value) ? value : [value]
+        if (values.some((v) => typeof v === 'string' && v.length > MAX_PARAM_CHARS)) {
+          return sendProblem(
+            reply,
+            'KS_VALIDATION_FAILED',
+            `query: ${scrub(name)}: at most ${MAX_PARAM_CHARS} characters`,
+          )
+        }
+      }
+      if (req.body !== undefined) req.body = scrub(req.body)
+      // ?cursor= is the API's own opaque page token (high-entropy base64, so the
+      // scrubber would take it for a key). It is only decoded and compared, never
+      // stored, logged or echoed, and its schema bounds it (src/http/pagination.ts).
+      req.query = { ...(scrub(query) as object), ...(cursor === undefined ? {} : { cursor }) }
+      req.params = scrub(req.params)
+    })
+  }
 
   app.get('/healthz', async () => ({ status: 'ok' }))
   app.get('/readyz', async (_req, reply) => {

@@ -2,37 +2,26 @@
 // records, dead-letters the bad ones, and group-commits batches from all
 // partitions to the store (by size or time), with each partition's position
 // written alongside. `submit` resolves only once its records are stored, so a
-// source never acknowledges anything that is not durable. Store outages are
-// retried here with backoff; sources simply wait (backpressure).
+// source never acknowledges anything that is not durable. The exactly-once
+// state lives in IngestCore (pure); this class does the I/O around it: timers,
+// the store and dead-letter writes, retry of retriable errors, isolation of
+// rows the store refuses, health, a bounded shutdown, and metrics.
 import { randomUUID } from 'node:crypto'
 import type { Counter, Gauge, Histogram } from 'prom-client'
 import { Counter as PCounter, Gauge as PGauge, Histogram as PHistogram } from 'prom-client'
 import type { AuthEvent } from '../domain/auth-event.ts'
-import { DecodeError, KeyshiftError } from '../domain/errors.ts'
-import { backoffDelay } from '../shared/retry.ts'
-import {
-  type DeadLetterRow,
-  type EncodedEvent,
-  type EventStore,
-  encodeEvent,
-  type PartitionBatch,
-} from '../store/clickhouse/event-store.ts'
+import { DecodeError, KeyshiftError, StoreRefusedDataError } from '../domain/errors.ts'
+import { backoffDelay, sleep } from '../shared/retry.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
+import { type Buffered, contents, type DeadLetter, IngestCore, type Segment } from './ingest-core.ts'
 import type { IngestSink, SourceRecord, StoredPosition } from './source.ts'
+import type { IngestStore, PartitionBatch } from './store-port.ts'
+
+export { coalesce, type DeadLetter, type Segment } from './ingest-core.ts'
 
 export interface RecordDecoder {
   decode(bytes: Buffer, ctx: { now: number; fallbackEventId: string }): AuthEvent
-}
-
-/** A rejected record on its way to the dead-letter destination. Bytes are already scrubbed of key material. */
-export interface DeadLetter {
-  source: string
-  partition: number
-  offset: bigint
-  reason: string
-  detail: string
-  bytes: Buffer
 }
 
 export interface DeadLetterSink {
@@ -40,13 +29,27 @@ export interface DeadLetterSink {
   send(letters: readonly DeadLetter[]): Promise<void>
 }
 
+/** Dead-letter reason of a record whose decoded event the store refused. */
+export const STORE_REFUSED_REASON = 'store_refused'
+
+/**
+ * A write that failed this many times with a retriable error is probed for
+ * rows the store refuses: an adapter that cannot classify a refusal (an
+ * unknown error code) must not loop on one bad row forever.
+ */
+const PROBE_AFTER_FAILURES = 3
+
 export interface PipelineOptions {
-  store: Pick<EventStore, 'positions' | 'write'>
+  store: IngestStore
   /** Decoder per source id; sources not listed are rejected at submit. */
   decoderFor: (source: string) => RecordDecoder
   deadLetters: DeadLetterSink
-  /** Replaces anything shaped like key material in raw bytes before they are dead-lettered. */
-  scrub: (bytes: Buffer) => Buffer
+  /**
+   * Replaces anything shaped like key material in raw bytes before they are
+   * dead-lettered. `truncated`: the bytes are the kept beginning of a longer line,
+   * so the cut may have split a key (see `scrubTruncatedBytes`).
+   */
+  scrub: (bytes: Buffer, truncated: boolean) => Buffer
   logger: Logger
   registry: Registry
   batchMaxEvents: number
@@ -59,6 +62,12 @@ export interface PipelineOptions {
   maxBufferedEvents?: number
   retryBaseMs: number
   retryMaxMs: number
+  /**
+   * Once shutdown begins (`close`/`stop`), how long a failing or hanging store
+   * write is still waited for before the pipeline gives it up (its records stay
+   * `pending` in the store and are rebuilt at the next start). Default 5 000.
+   */
+  shutdownTimeoutMs?: number
   clock?: () => number
   /** Sources with no resumable position (stdin). */
   isEphemeral?: (source: string) => boolean
@@ -70,88 +79,6 @@ export interface PipelineOptions {
   groupsPartitions?: (source: string) => boolean
   /** Called after each successful flush (evaluation hooks). */
   onStored?: () => void
-}
-
-interface PartitionState {
-  nextOffset: bigint
-  epoch: number
-  pendingLast: bigint | null
-  /** Flush id of the pending batch ('' when it was stored on its own). */
-  pendingFlush: string
-  ver: bigint
-  /** Records held back while rebuilding a pending batch. */
-  held: { records: Buffered[]; waiters: Waiter[] } | null
-  /**
-   * Set once the pending batch is rebuilt while other partitions of its flush
-   * are not yet: later records wait here, so nothing of the partition is
-   * stored before the rebuilt batch.
-   */
-  after: { items: Buffered[]; meta: string; waiters: Waiter[] }[] | null
-}
-
-/** A pending flush being rebuilt: its partitions, those still reading it, and the rebuilt batches. */
-interface Rebuild {
-  members: number[]
-  waiting: Set<number>
-  ready: { partition: number; items: Buffered[]; meta: string; waiters: Waiter[] }[]
-}
-
-/**
- * A record once decoded. Its raw bytes are not kept (a dead letter holds its
- * scrubbed copy), so fetched buffers are freed while the batch waits to be stored.
- */
-interface Buffered {
-  offset: bigint
-  nextOffset: bigint
-  /** The decoded event, encoded for the store at once. */
-  event?: EncodedEvent
-  dead?: DeadLetter
-  /** The record's size in bytes, for dead letters. */
-  size: number
-}
-
-interface Waiter {
-  resolve: () => void
-  reject: (err: unknown) => void
-}
-
-export interface Segment {
-  source: string
-  partition: number
-  firstOffset: bigint
-  items: Buffered[]
-  meta: string
-  waiters: Waiter[]
-  /** A batch rebuilt after a crash: its bounds are its identity, so it is never merged. */
-  exact?: boolean
-  /** A rebuilt batch's flush id, written again with the rest of its flush. */
-  flush?: string
-}
-
-/**
- * Merges consecutive segments of the same partition into one, so a partition
- * is one batch (one position range) per flush however many submits it took.
- * While the store is busy more submits pile up per partition, so flushes grow
- * when the store is slow: the insert count stays per flush (per partition on a
- * server), not per fetch.
- */
-export function coalesce(segments: readonly Segment[]): Segment[] {
-  const out: Segment[] = []
-  const open = new Map<string, Segment>()
-  for (const s of segments) {
-    const k = `${s.source}\u0000${s.partition}`
-    const prev = open.get(k)
-    if (prev && !prev.exact && !s.exact) {
-      prev.items.push(...s.items)
-      prev.waiters.push(...s.waiters)
-      prev.meta = s.meta
-      continue
-    }
-    const copy = { ...s, items: [...s.items], waiters: [...s.waiters] }
-    out.push(copy)
-    open.set(k, copy)
-  }
-  return out
 }
 
 export class PipelineStoppedError extends KeyshiftError {
@@ -172,21 +99,35 @@ export class PipelineFencedError extends KeyshiftError {
   }
 }
 
+/** Whether the pipeline makes progress, for /readyz. */
+export interface PipelineHealth {
+  ok: boolean
+  detail: string
+}
+
 export class IngestPipeline implements IngestSink {
   readonly #o: PipelineOptions
   readonly #clock: () => number
-  readonly #parts = new Map<string, PartitionState>()
-  /** Pending flushes being rebuilt, by source and flush id. */
-  readonly #rebuilds = new Map<string, Rebuild>()
+  readonly #core: IngestCore
   readonly #runId = randomUUID()
-  #buffer: Segment[] = []
-  #buffered = 0
   /** Sources waiting in `room()` for the buffer to drop below `maxBufferedEvents`. */
   #roomWaiters: (() => void)[] = []
   #timer: NodeJS.Timeout | null = null
   #flushing: Promise<void> | null = null
   #stopped = false
   #closing = false
+  /** Aborts once shutdown has waited `shutdownTimeoutMs` for the store: writes still in flight are given up. */
+  readonly #giveUp = new AbortController()
+  /** Resolves when shutdown begins. */
+  #closed!: () => void
+  readonly #closedP = new Promise<void>((resolve) => {
+    this.#closed = resolve
+  })
+  #giveUpTimer: NodeJS.Timeout | null = null
+  /** The flush in progress keeps failing: since when, how often, and why. */
+  #failing: { since: number; attempts: number; reason: string } | null = null
+  /** A non-retriable error the pipeline cannot get past; ingest waits for a restart. */
+  #halted: string | null = null
   #newestEventTime = 0
   readonly #m: {
     ingested: Counter<'source'>
@@ -202,6 +143,7 @@ export class IngestPipeline implements IngestSink {
   constructor(opts: PipelineOptions) {
     this.#o = opts
     this.#clock = opts.clock ?? Date.now
+    this.#core = new IngestCore(this.#clock)
     const r = [opts.registry]
     this.#m = {
       ingested: new PCounter({
@@ -251,19 +193,19 @@ export class IngestPipeline implements IngestSink {
         name: 'keyshift_ingest_buffered_events',
         help: 'Records decoded and waiting for the next group commit.',
         registers: r,
-        collect: () => this.#m.buffered.set(this.#buffered),
+        collect: () => this.#m.buffered.set(this.#core.buffered()),
       }),
     }
   }
 
   /** Records decoded and waiting for a group commit. */
   bufferedEvents(): number {
-    return this.#buffered
+    return this.#core.buffered()
   }
 
   /** False while sources should wait for `room()` before handing over more. */
   hasRoom(): boolean {
-    return this.#stopped || this.#closing || this.#buffered < (this.#o.maxBufferedEvents ?? Infinity)
+    return this.#stopped || this.#closing || this.#core.buffered() < (this.#o.maxBufferedEvents ?? Infinity)
   }
 
   /**
@@ -287,87 +229,66 @@ export class IngestPipeline implements IngestSink {
     return this.#newestEventTime
   }
 
-  async positions(source: string): Promise<StoredPosition[]> {
+  /**
+   * Not ok while the flush in progress keeps failing, or after an error the
+   * pipeline cannot get past: nothing is being stored, and the detail says why.
+   */
+  health(): PipelineHealth {
+    if (this.#halted !== null) {
+      return {
+        ok: false,
+        detail: `ingest halted: ${this.#halted}; fix the cause and restart keyshift (the batch is rebuilt from its pending position)`,
+      }
+    }
+    if (this.#failing !== null) {
+      const f = this.#failing
+      return {
+        ok: false,
+        detail: `storing a batch failed ${f.attempts} time(s) since ${new Date(f.since).toISOString()}, retrying: ${f.reason}`,
+      }
+    }
+    return { ok: true, detail: 'storing' }
+  }
+
+  /**
+   * `partitions`: a consumer group assigned them to this process. They are
+   * claimed in the store first, so an earlier owner's write still in flight
+   * stores nothing of them once this process may have read their positions.
+   */
+  async positions(source: string, partitions?: readonly number[]): Promise<StoredPosition[]> {
+    const claim = partitions ? randomUUID() : null
+    const ranks = partitions && claim ? await this.#o.store.claim(source, partitions, claim) : []
     const stored = await this.#o.store.positions(source)
-    this.#dropRebuilds(source, new PipelineFencedError())
+    this.#core.load(source, stored, new PipelineFencedError())
+    if (partitions && claim) this.#core.claimed(source, partitions, claim, ranks)
     for (const p of stored) {
-      const pendingFlush = p.pendingLastOffset !== null ? p.flush : ''
-      this.#parts.set(`${source}\u0000${p.partition}`, {
-        nextOffset: p.nextOffset,
-        epoch: p.epoch,
-        pendingLast: p.pendingLastOffset,
-        pendingFlush,
-        ver: p.ver + 2n,
-        held: null,
-        after: null,
-      })
-      if (pendingFlush !== '') {
-        const k = `${source}\u0000${pendingFlush}`
-        const r = this.#rebuilds.get(k) ?? { members: [], waiting: new Set<number>(), ready: [] }
-        r.members.push(p.partition)
-        r.waiting.add(p.partition)
-        this.#rebuilds.set(k, r)
-      }
-      if (p.pendingLastOffset !== null) {
-        this.#o.logger.warn(
-          {
-            source,
-            partition: p.partition,
-            from: String(p.nextOffset),
-            to: String(p.pendingLastOffset),
-            flush: pendingFlush || undefined,
-          },
-          'A batch was being written when keyshift stopped; it will be rebuilt and deduplicated by the store.',
-        )
-      }
+      if (p.pendingLastOffset === null) continue
+      this.#o.logger.warn(
+        {
+          source,
+          partition: p.partition,
+          from: String(p.nextOffset),
+          to: String(p.pendingLastOffset),
+          flush: p.flush || undefined,
+        },
+        'A batch was being written when keyshift stopped; it will be rebuilt and deduplicated by the store.',
+      )
     }
     return stored.map(({ ver: _ver, flush: _flush, ...p }) => p)
   }
 
-  /**
-   * Forgets the rebuilds of pending flushes of `source` (null: every source),
-   * rejecting the submits held in them with `err`.
-   */
-  #dropRebuilds(source: string | null, err: Error): void {
-    for (const [k, r] of this.#rebuilds) {
-      if (source !== null && !k.startsWith(`${source}\u0000`)) continue
-      for (const b of r.ready) for (const w of b.waiters) w.reject(err)
-      this.#rebuilds.delete(k)
-    }
-  }
-
   rewind(source: string, partition: number, offset: bigint): void {
-    const st = this.#state(source, partition)
+    const { from, epoch } = this.#core.rewind(source, partition, offset)
     this.#o.logger.warn(
-      { source, partition, from: String(st.nextOffset), to: String(offset), epoch: st.epoch + 1 },
+      { source, partition, from: String(from), to: String(offset), epoch },
       'Rewinding a partition (truncated or rewritten input); a new epoch starts.',
     )
-    st.nextOffset = offset
-    st.epoch += 1
-    st.pendingLast = null
-    st.held = null
-    // A rewound partition's pending records are gone: its flush is rebuilt without it.
-    if (st.pendingFlush !== '') this.#rebuilt(source, partition, st.pendingFlush, null)
-    st.pendingFlush = ''
+    this.#schedule()
   }
 
   fence(source: string): void {
-    const err = new PipelineFencedError()
-    const kept: Segment[] = []
-    for (const s of this.#buffer) {
-      if (s.source === source) {
-        this.#buffered -= s.items.length
-        for (const w of s.waiters) w.reject(err)
-      } else kept.push(s)
-    }
-    this.#buffer = kept
+    this.#core.fence(source, new PipelineFencedError())
     this.#releaseRoom()
-    for (const [k, st] of this.#parts) {
-      if (!k.startsWith(`${source}\u0000`)) continue
-      this.#rejectHeldBack(st, err)
-      this.#parts.delete(k)
-    }
-    this.#dropRebuilds(source, err)
   }
 
   async idle(): Promise<void> {
@@ -376,30 +297,13 @@ export class IngestPipeline implements IngestSink {
 
   /** Forgets a partition's in-memory position (after a Kafka rebalance moved it away). */
   forget(source: string, partition: number): void {
-    this.#parts.delete(`${source}\u0000${partition}`)
-  }
-
-  #state(source: string, partition: number): PartitionState {
-    const k = `${source}\u0000${partition}`
-    let s = this.#parts.get(k)
-    if (!s) {
-      s = {
-        nextOffset: 0n,
-        epoch: 0,
-        pendingLast: null,
-        pendingFlush: '',
-        ver: BigInt(this.#clock()) * 1000n,
-        held: null,
-        after: null,
-      }
-      this.#parts.set(k, s)
-    }
-    return s
+    this.#core.forget(source, partition)
   }
 
   #decode(source: string, partition: number, record: SourceRecord, now: number): Buffered {
+    const oversized = (record as { oversized?: boolean }).oversized === true
     try {
-      if ((record as { oversized?: boolean }).oversized) {
+      if (oversized) {
         throw new DecodeError('too_large', 'line exceeds the maximum line length')
       }
       const event = this.#o.decoderFor(source).decode(record.value, {
@@ -409,7 +313,7 @@ export class IngestPipeline implements IngestSink {
       return {
         offset: record.offset,
         nextOffset: record.nextOffset,
-        event: encodeEvent(event, source, partition, record.offset),
+        event: this.#o.store.encode(event, source, partition, record.offset),
         size: record.value.length,
       }
     } catch (err) {
@@ -424,7 +328,7 @@ export class IngestPipeline implements IngestSink {
           offset: record.offset,
           reason: err.reason,
           detail: err.message,
-          bytes: this.#o.scrub(record.value),
+          bytes: this.#o.scrub(record.value, oversized),
         },
       }
     }
@@ -432,134 +336,27 @@ export class IngestPipeline implements IngestSink {
 
   submit(source: string, partition: number, records: SourceRecord[], meta = ''): Promise<void> {
     if (this.#stopped) return Promise.reject(new PipelineStoppedError())
-    const st = this.#state(source, partition)
+    // A fetch of an assignment a rebalance ended: its partitions' positions are
+    // no longer known here, and the next owner reads them.
+    if (this.#core.isFenced(source, partition)) return Promise.reject(new PipelineFencedError())
+    const next = this.#core.nextOffset(source, partition)
     const now = this.#clock()
     // Records below the stored position are already stored (a source re-read them
     // after a restart or rebalance): skip, never store twice.
-    const fresh = records.filter((r) => r.offset >= st.nextOffset)
+    const fresh = records.filter((r) => r.offset >= next)
     if (fresh.length === 0) return Promise.resolve()
     const items = fresh.map((r) => this.#decode(source, partition, r, now))
     return new Promise<void>((resolve, reject) => {
-      const waiter = { resolve, reject }
-      if (this.#closing && (st.after || st.pendingLast !== null)) {
-        reject(new PipelineStoppedError())
-        return
-      }
-      if (st.after) {
-        st.after.push({ items, meta, waiters: [waiter] })
-        return
-      }
-      if (st.pendingLast !== null) {
-        // Rebuilding the batch that was in flight at the crash: collect exactly
-        // [nextOffset, pendingLast] and commit it as one segment.
-        st.held ??= { records: [], waiters: [] }
-        const upTo = items.filter((i) => i.offset <= st.pendingLast!)
-        const rest = items.filter((i) => i.offset > st.pendingLast!)
-        st.held.records.push(...upTo)
-        const complete = rest.length > 0 || upTo.at(-1)?.offset === st.pendingLast
-        if (!complete) {
-          st.held.waiters.push(waiter)
-          return
-        }
-        const held = st.held
-        st.held = null
-        st.pendingLast = null
-        if (rest.length === 0) held.waiters.push(waiter)
-        const flush = st.pendingFlush
-        st.pendingFlush = ''
-        if (flush !== '') {
-          // Written again with the rest of its flush; until then the records
-          // after it wait, so nothing later of the partition is stored first.
-          st.after = rest.length > 0 ? [{ items: rest, meta, waiters: [waiter] }] : []
-          if (held.records.length === 0) for (const w of held.waiters) w.resolve()
-          this.#rebuilt(
-            source,
-            partition,
-            flush,
-            held.records.length > 0 ? { items: held.records, meta, waiters: held.waiters } : null,
-          )
-          return
-        }
-        if (held.records.length > 0) this.#push(source, partition, held.records, meta, held.waiters, '')
-        else for (const w of held.waiters) w.resolve()
-        if (rest.length > 0) this.#push(source, partition, rest, meta, [waiter])
-        this.#schedule()
-        return
-      }
-      this.#enqueue(source, partition, items, meta, [waiter])
+      this.#core.submit(source, partition, items, meta, { resolve, reject }, () => new PipelineStoppedError())
+      this.#schedule()
     })
-  }
-
-  #enqueue(source: string, partition: number, items: Buffered[], meta: string, waiters: Waiter[]): void {
-    this.#push(source, partition, items, meta, waiters)
-    this.#schedule()
-  }
-
-  /**
-   * Buffers a segment at the partition's position. `rebuilt`: the flush id of a
-   * batch rebuilt after a crash ('' if it was stored on its own), which makes
-   * the segment exact.
-   */
-  #push(
-    source: string,
-    partition: number,
-    items: Buffered[],
-    meta: string,
-    waiters: Waiter[],
-    rebuilt: string | null = null,
-  ): void {
-    const st = this.#state(source, partition)
-    const last = items.at(-1)!
-    this.#buffer.push({
-      source,
-      partition,
-      firstOffset: st.nextOffset,
-      items,
-      meta,
-      waiters,
-      ...(rebuilt === null ? {} : { exact: true, flush: rebuilt }),
-    })
-    st.nextOffset = last.nextOffset
-    this.#buffered += items.length
   }
 
   /** Flushes now if the buffer is full, else within the batch wait. */
   #schedule(): void {
-    if (this.#buffered >= this.#o.batchMaxEvents) this.#kick()
-    else if (this.#buffer.length > 0 && !this.#timer)
+    if (this.#core.buffered() >= this.#o.batchMaxEvents) this.#kick()
+    else if (this.#core.hasBuffer() && !this.#timer)
       this.#timer = setTimeout(() => this.#kick(), this.#o.batchMaxWaitMs)
-  }
-
-  /**
-   * One partition of a pending flush is rebuilt (`batch` null: none of its
-   * records came back). Once every partition of the flush is, the rebuilt
-   * batches are buffered together, so they are written in one flush under the
-   * flush's id and the store deduplicates them as one insert, then the records
-   * that waited behind them.
-   */
-  #rebuilt(
-    source: string,
-    partition: number,
-    flush: string,
-    batch: { items: Buffered[]; meta: string; waiters: Waiter[] } | null,
-  ): void {
-    const k = `${source}\u0000${flush}`
-    const r = this.#rebuilds.get(k) ?? { members: [partition], waiting: new Set([partition]), ready: [] }
-    r.waiting.delete(partition)
-    if (batch) r.ready.push({ partition, ...batch })
-    if (r.waiting.size > 0) {
-      this.#rebuilds.set(k, r)
-      return
-    }
-    this.#rebuilds.delete(k)
-    for (const b of r.ready) this.#push(source, b.partition, b.items, b.meta, b.waiters, flush)
-    for (const p of r.members) {
-      const st = this.#parts.get(`${source}\u0000${p}`)
-      const after = st?.after ?? []
-      if (st) st.after = null
-      for (const a of after) this.#push(source, p, a.items, a.meta, a.waiters)
-    }
-    this.#schedule()
   }
 
   #kick(): void {
@@ -567,10 +364,8 @@ export class IngestPipeline implements IngestSink {
       clearTimeout(this.#timer)
       this.#timer = null
     }
-    if (this.#flushing || this.#buffer.length === 0) return
-    const segments = coalesce(this.#buffer)
-    this.#buffer = []
-    this.#buffered = 0
+    if (this.#flushing || !this.#core.hasBuffer()) return
+    const segments = this.#core.take()
     this.#releaseRoom()
     this.#flushing = this.#flush(segments).finally(() => {
       this.#flushing = null
@@ -578,45 +373,132 @@ export class IngestPipeline implements IngestSink {
     })
   }
 
+  /**
+   * Waits for `p`, or rejects with PipelineStoppedError once shutdown gave up
+   * waiting for the store (`p` may still settle later; nothing waits for it).
+   */
+  #bounded<T>(p: Promise<T>): Promise<T> {
+    const signal = this.#giveUp.signal
+    if (signal.aborted) {
+      p.catch(() => {})
+      return Promise.reject(new PipelineStoppedError())
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = () => reject(new PipelineStoppedError())
+      signal.addEventListener('abort', onAbort, { once: true })
+      p.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort)
+          resolve(v)
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort)
+          reject(err)
+        },
+      )
+    })
+  }
+
+  /**
+   * Writes one flush until it is stored. Every attempt writes the same batches
+   * (same bounds, same flush id), so whatever an attempt stored before failing
+   * is deduplicated by the store; the records are never re-read under another
+   * identity while this process runs. Retriable errors are retried with
+   * backoff. Rows the store refuses are found by probing halves of the flush,
+   * dead-lettered with the store's reason, and the rest written under the same
+   * identity. Any other error halts ingest (not ready, with the reason) until
+   * shutdown; shutdown gives the flush up after `shutdownTimeoutMs`.
+   */
   async #flush(segments: Segment[]): Promise<void> {
-    // Fresh batches of a source that groups its partitions share this flush's id.
-    const flush = randomUUID()
-    const batches: PartitionBatch[] = segments.map((s) =>
-      this.#toBatch(s, s.exact ? (s.flush ?? '') : this.#o.groupsPartitions?.(s.source) ? flush : ''),
-    )
+    if (this.#giveUp.signal.aborted) {
+      this.#core.rollback(segments, new PipelineStoppedError())
+      return
+    }
+    const batches = this.#core.plan(segments, {
+      // Fresh batches of a source that groups its partitions share this flush's id.
+      flush: randomUUID(),
+      groupsPartitions: this.#o.groupsPartitions ?? (() => false),
+      isEphemeral: this.#o.isEphemeral ?? (() => false),
+      runId: this.#runId,
+      now: this.#clock(),
+    })
     const letters = segments.flatMap((s) => s.items.flatMap((i) => (i.dead ? [i.dead] : [])))
+    let unsent = letters.length
     let attempt = 0
     for (;;) {
       const started = performance.now()
       try {
         // Dead letters first: once positions are committed the records are never re-read.
-        if (letters.length > 0) await this.#o.deadLetters.send(letters)
-        await this.#o.store.write(batches)
+        if (unsent > 0) await this.#bounded(this.#o.deadLetters.send(letters.slice(-unsent)))
+        unsent = 0
+        const { fenced } = await this.#bounded(this.#o.store.write(batches))
         this.#m.writeSeconds.observe((performance.now() - started) / 1000)
+        if (fenced.length > 0) this.#fencedInStore(segments, batches, fenced)
         break
       } catch (err) {
-        const retriable = err instanceof KeyshiftError ? err.retriable : false
-        this.#m.writeErrors.inc({ retriable: String(retriable) })
-        if (!retriable || this.#stopped) {
-          this.#o.logger.error({ err }, 'Storing an ingest batch failed; the batch is not acknowledged.')
-          this.#rollback(segments, err)
+        if (err instanceof PipelineStoppedError) {
+          this.#giveUpFlush(segments, err)
           return
         }
-        const delay = backoffDelay(attempt++, {
+        const retriable = err instanceof KeyshiftError ? err.retriable : false
+        this.#m.writeErrors.inc({ retriable: String(retriable) })
+        const reason = (err as Error).message
+        this.#failing = {
+          since: this.#failing?.since ?? this.#clock(),
+          attempts: (this.#failing?.attempts ?? 0) + 1,
+          reason,
+        }
+        attempt++
+        if (err instanceof StoreRefusedDataError || (retriable && attempt >= PROBE_AFTER_FAILURES)) {
+          let found: number
+          try {
+            found = await this.#bounded(this.#isolate(segments, batches, letters))
+          } catch (probeErr) {
+            if (probeErr instanceof PipelineStoppedError) {
+              this.#giveUpFlush(segments, probeErr)
+              return
+            }
+            found = 0
+          }
+          if (found > 0) {
+            unsent += found
+            attempt = 0
+            continue
+          }
+        }
+        if (!retriable) {
+          this.#halted = reason
+          this.#o.logger.error(
+            { err },
+            'Storing an ingest batch failed with an error retrying cannot fix; ingest is halted until restart.',
+          )
+          await this.#closedP
+          this.#giveUpFlush(segments, new PipelineStoppedError())
+          return
+        }
+        const delay = backoffDelay(Math.min(attempt - 1, 30), {
           baseMs: this.#o.retryBaseMs,
           maxMs: this.#o.retryMaxMs,
           factor: 2,
           jitter: 'full',
         })
         this.#o.logger.warn(
-          { err: (err as Error).message, attempt, retryInMs: delay },
+          { err: reason, attempt, retryInMs: delay },
           'The store rejected a batch; retrying with backoff while sources wait.',
         )
-        await new Promise((r) => setTimeout(r, delay))
+        try {
+          await sleep(delay, this.#giveUp.signal)
+        } catch {
+          this.#giveUpFlush(segments, new PipelineStoppedError())
+          return
+        }
       }
     }
+    this.#failing = null
     // Counted once stored: a batch that failed or was fenced is read and decoded again.
-    for (const l of letters) this.#m.rejected.inc({ source: l.source, reason: l.reason })
+    for (const s of segments)
+      for (const i of s.items)
+        if (i.dead) this.#m.rejected.inc({ source: i.dead.source, reason: i.dead.reason })
     let events = 0
     for (const b of batches) {
       events += b.events.length
@@ -630,71 +512,103 @@ export class IngestPipeline implements IngestSink {
   }
 
   /**
-   * A flush failed for good: move each partition's position back to where the
-   * failed segments began and drop anything buffered after them, so the records
-   * are read and submitted again instead of being skipped as "already stored".
+   * The store wrote nothing of these batches but their `pending` rows: another
+   * member claimed their partitions since (a rebalance this process may not
+   * have seen yet). Their submits reject as fenced, and those partitions take
+   * no more until a new assignment claims them (unless this process claimed
+   * them again meanwhile); other partitions go on. They count as nothing stored.
    */
-  #rollback(segments: Segment[], err: unknown): void {
-    const resetTo = new Map<string, { source: string; partition: number; offset: bigint }>()
-    for (const s of segments) {
-      const k = `${s.source}\u0000${s.partition}`
-      const prev = resetTo.get(k)
-      if (!prev || s.firstOffset < prev.offset)
-        resetTo.set(k, { source: s.source, partition: s.partition, offset: s.firstOffset })
+  #fencedInStore(segments: Segment[], batches: PartitionBatch[], fenced: readonly number[]): void {
+    const err = new PipelineFencedError()
+    for (const i of [...fenced].sort((a, b) => b - a)) {
+      const s = segments[i]!
+      const b = batches[i]!
+      this.#o.logger.warn(
+        { source: s.source, partition: s.partition, from: String(s.firstOffset), records: s.items.length },
+        'Another member claimed the partition while its batch was being written; the batch is left to it.',
+      )
       for (const w of s.waiters) w.reject(err)
+      this.#core.release(s.source, s.partition, b.claim ?? '', err)
+      segments.splice(i, 1)
+      batches.splice(i, 1)
     }
-    const kept: Segment[] = []
-    for (const s of this.#buffer) {
-      if (resetTo.has(`${s.source}\u0000${s.partition}`)) {
-        this.#buffered -= s.items.length
-        for (const w of s.waiters) w.reject(err)
-      } else kept.push(s)
-    }
-    this.#buffer = kept
     this.#releaseRoom()
-    for (const r of resetTo.values()) this.#state(r.source, r.partition).nextOffset = r.offset
   }
 
-  #toBatch(s: Segment, flush: string): PartitionBatch {
-    const st = this.#state(s.source, s.partition)
-    const events: EncodedEvent[] = []
-    const deadLetters: DeadLetterRow[] = []
-    const now = this.#clock()
-    for (const i of s.items) {
-      if (i.event) events.push(i.event)
-      else if (i.dead) {
-        deadLetters.push({
-          time: now,
-          offset: i.offset,
-          reason: i.dead.reason,
-          detail: i.dead.detail.slice(0, 500),
-          size: i.size,
-        })
+  /**
+   * Finds the events of a failed flush the store refuses, by probing halves
+   * of the rows that fail until single rows are left (k refused rows of n take
+   * about k·log2(n) probes, each storing nothing). Each one becomes a dead
+   * letter (appended to `letters`) in its own batch, which keeps its bounds
+   * and flush id. Returns how many were found.
+   */
+  async #isolate(segments: Segment[], batches: PartitionBatch[], letters: DeadLetter[]): Promise<number> {
+    const rows = segments.flatMap((s, si) =>
+      s.items.flatMap((item) => (item.event ? [{ si, item, event: item.event }] : [])),
+    )
+    const refused: { si: number; item: Buffered; reason: string }[] = []
+    const search = async (list: typeof rows): Promise<void> => {
+      if (list.length === 0) return
+      try {
+        await this.#o.store.probe(list.map((r) => r.event))
+        return
+      } catch (err) {
+        if (!(err instanceof StoreRefusedDataError)) throw err
+        if (list.length === 1) {
+          refused.push({ si: list[0]!.si, item: list[0]!.item, reason: err.message })
+          return
+        }
       }
+      const mid = list.length >> 1
+      await search(list.slice(0, mid))
+      await search(list.slice(mid))
     }
-    const ver = st.ver
-    st.ver += 2n
-    const last = s.items.at(-1)!
-    return {
-      source: s.source,
-      partition: s.partition,
-      firstOffset: s.firstOffset,
-      lastOffset: last.offset,
-      nextOffset: last.nextOffset,
-      events,
-      deadLetters,
-      meta: s.meta,
-      epoch: st.epoch,
-      ver,
-      ephemeral: this.#o.isEphemeral?.(s.source) ?? false,
-      runId: this.#runId,
-      flush,
+    await search(rows)
+    const now = this.#clock()
+    for (const r of refused) {
+      const s = segments[r.si]!
+      const dead: DeadLetter = {
+        source: s.source,
+        partition: s.partition,
+        offset: r.item.offset,
+        reason: STORE_REFUSED_REASON,
+        detail: r.reason,
+        // The decoded event as the store was sent it: its key material is already fingerprinted.
+        bytes: Buffer.from(r.item.event!.row),
+      }
+      r.item.event = undefined
+      r.item.dead = dead
+      letters.push(dead)
+      this.#o.logger.warn(
+        { source: s.source, partition: s.partition, offset: String(r.item.offset), reason: r.reason },
+        'The store refused a record; it is dead-lettered and the rest of its batch is stored.',
+      )
     }
+    for (const si of new Set(refused.map((r) => r.si)))
+      Object.assign(batches[si]!, contents(segments[si]!, now))
+    return refused.length
+  }
+
+  /**
+   * Shutdown gave up on a flush: its submits reject, and the records are read
+   * again at the next start (the store's `pending` rows rebuild the flush
+   * under the same identity, so nothing an attempt stored is stored twice).
+   */
+  #giveUpFlush(segments: Segment[], err: Error): void {
+    this.#o.logger.warn(
+      {
+        records: segments.reduce((n, s) => n + s.items.length, 0),
+        reason: this.#halted ?? this.#failing?.reason,
+      },
+      'Shutdown gave up a batch the store did not take; it is rebuilt at the next start.',
+    )
+    this.#core.rollback(segments, err)
+    this.#releaseRoom()
   }
 
   /** Stores whatever is buffered now (used at shutdown and by tests). */
   async drain(): Promise<void> {
-    while (this.#buffer.length > 0 || this.#flushing) {
+    while (this.#core.hasBuffer() || this.#flushing) {
       this.#kick()
       if (this.#flushing) await this.#flushing
     }
@@ -705,32 +619,30 @@ export class IngestPipeline implements IngestSink {
    * (the rest of a pending flush was not read yet) are rejected, and so are
    * later ones of those partitions, so sources can stop instead of waiting for
    * records that will not come. The pending batches stay pending in the store
-   * and are rebuilt at the next start. Everything else is still stored.
+   * and are rebuilt at the next start. Everything else is still stored, for at
+   * most `shutdownTimeoutMs` of a failing or hanging store; a halted pipeline
+   * gives up at once.
    */
   close(): void {
+    if (this.#closing) return
     this.#closing = true
-    const err = new PipelineStoppedError()
-    for (const st of this.#parts.values()) {
-      this.#rejectHeldBack(st, err)
-      st.held = null
-      if (st.after) st.after = []
-    }
-    this.#dropRebuilds(null, err)
+    this.#core.close(new PipelineStoppedError())
+    this.#closed()
+    this.#giveUpTimer = setTimeout(
+      () => this.#giveUp.abort(new PipelineStoppedError()),
+      this.#o.shutdownTimeoutMs ?? 5_000,
+    )
+    this.#giveUpTimer.unref()
     this.#releaseRoom()
   }
 
-  /** Flushes what is buffered, then refuses new submits. */
+  /** Flushes what is buffered (bounded as `close` says), then refuses new submits. */
   async stop(): Promise<void> {
+    this.close()
     await this.drain()
+    if (this.#giveUpTimer) clearTimeout(this.#giveUpTimer)
     this.#stopped = true
     this.#releaseRoom()
-    const err = new PipelineStoppedError()
-    for (const st of this.#parts.values()) this.#rejectHeldBack(st, err)
-  }
-
-  /** Rejects the submits a partition holds back: its rebuild's records and those waiting behind it. */
-  #rejectHeldBack(st: PartitionState, err: Error): void {
-    for (const w of st.held?.waiters ?? []) w.reject(err)
-    for (const a of st.after ?? []) for (const w of a.waiters) w.reject(err)
+    this.#core.rejectHeldBack(new PipelineStoppedError())
   }
 }

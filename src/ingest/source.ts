@@ -39,8 +39,12 @@ export interface StoredPosition {
 
 /** What a source needs from the pipeline. */
 export interface IngestSink {
-  /** Positions stored for `source`, one per partition. */
-  positions(source: string): Promise<StoredPosition[]>
+  /**
+   * Positions stored for `source`, one per partition. `partitions`: those a
+   * consumer group just assigned to this process, which the sink claims first
+   * so that an earlier owner's late write cannot store them twice.
+   */
+  positions(source: string, partitions?: readonly number[]): Promise<StoredPosition[]>
   /**
    * Decodes and stores `records` of one partition (in offset order), recording
    * the partition's new position with them. Resolves only when durably stored;

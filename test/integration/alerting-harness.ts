@@ -130,8 +130,9 @@ export async function startKeyshift(input: ConfigInput, logger: Logger = testLog
     // What app.ts does with IngestPipeline's `onStored`: evaluate right after each stored batch.
     const write = app.events.write.bind(app.events)
     app.events.write = async (batches) => {
-      await write(batches)
+      const result = await write(batches)
       own.kick()
+      return result
     }
     if (app.http) await app.http.register(silenceRoutes({ auth: app.auth, silences: own.store }))
   }

@@ -52,6 +52,7 @@ describe('keyshift run with a file source', () => {
         status: 'ready',
         checks: [
           { name: 'store', ok: true },
+          { name: 'ingest', ok: true, detail: 'storing' },
           { name: `source file:${log}`, ok: true, detail: 'consuming' },
         ],
       })

@@ -12,6 +12,7 @@ import { parseConfig } from '../../src/config/load.ts'
 import { testDecoder } from '../../src/ingest/decode/test-kit.ts'
 import { IngestPipeline } from '../../src/ingest/pipeline.ts'
 import type { SourceRecord } from '../../src/ingest/source.ts'
+import type { IngestStore } from '../../src/ingest/store-port.ts'
 import { createStoreClient, type StoreClient } from '../../src/store/clickhouse/client.ts'
 import { EventStore } from '../../src/store/clickhouse/event-store.ts'
 import { migrate } from '../../src/store/clickhouse/migrations.ts'
@@ -35,7 +36,7 @@ afterAll(async () => {
 })
 
 function pipeline(
-  target: Pick<EventStore, 'positions' | 'write'> = events,
+  target: IngestStore = events,
   options: Partial<ConstructorParameters<typeof IngestPipeline>[0]> = {},
 ): IngestPipeline {
   const decoder = testDecoder({ preset: 'kong', defaultGateway: 'kong-test' })
@@ -292,7 +293,10 @@ describe('bounding the records the pipeline holds', () => {
       open = r
     })
     let writes = 0
-    const store: Pick<EventStore, 'positions' | 'write'> = {
+    const store: IngestStore = {
+      encode: (...args) => events.encode(...args),
+      probe: (rows) => events.probe(rows),
+      claim: (...args) => events.claim(...args),
       positions: (source) => events.positions(source),
       write: async (batches) => {
         writes++

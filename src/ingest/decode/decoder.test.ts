@@ -25,7 +25,11 @@ const kongRecord = (over: Record<string, unknown> = {}) => ({
 describe('createDecoder', () => {
   const covered = new Set<string>()
   const cases: Array<[string, Buffer | unknown, string]> = [
-    ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]), 'invalid_utf8'],
+    [
+      'invalid UTF-8 that is not JSON either',
+      Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x7d]),
+      'invalid_utf8',
+    ],
     ['truncated JSON', Buffer.from('{"request": {"method": "GET"'), 'invalid_json'],
     ['two JSON documents on one line', Buffer.from('{}{}'), 'invalid_json'],
     ['JSON array (a batch)', [kongRecord()], 'not_an_object'],
@@ -63,6 +67,36 @@ describe('createDecoder', () => {
     expect(decodeRecord(kong, bytes)).toMatchObject({ route: '/v1/café', keyFingerprint: FP_V1 })
   })
 
+  it('keeps a record with invalid UTF-8 in a text field, the bad bytes as U+FFFD', () => {
+    const json = JSON.stringify(
+      kongRecord({ request: { uri: '/v1/caf@', headers: { apikey: KEY_V1, 'user-agent': 'sdk/1 (Ren@)' } } }),
+    )
+    // Latin-1 bytes where UTF-8 was expected: 0xe9 ('é') and a truncated 3-byte sequence.
+    const bytes = Buffer.from(json, 'utf8')
+    const at = (needle: string) => bytes.indexOf(Buffer.from(needle))
+    bytes[at('caf@') + 3] = 0xe9
+    const patched = Buffer.concat([
+      bytes.subarray(0, at('Ren@') + 3),
+      Buffer.from([0xe2, 0x82]),
+      bytes.subarray(at('Ren@') + 4),
+    ])
+    expect(decodeRecord(kong, patched)).toMatchObject({
+      route: '/v1/caf\uFFFD',
+      userAgent: 'sdk/1 (Ren\uFFFD)',
+      keyFingerprint: FP_V1,
+    })
+  })
+
+  it('replaces lone UTF-16 surrogates in JSON strings with U+FFFD', () => {
+    const json = JSON.stringify(
+      kongRecord({ request: { uri: '/v1/x', headers: { apikey: KEY_V1, 'user-agent': 'UA-SURROGATE' } } }),
+    ).replace('UA-SURROGATE', 'sdk\\ud800/2 \\udfff')
+    expect(decodeRecord(kong, Buffer.from(json))).toMatchObject({
+      userAgent: 'sdk\uFFFD/2 \uFFFD',
+      keyFingerprint: FP_V1,
+    })
+  })
+
   it('scrubs the whole document before the preset reads it', () => {
     const leaked = 'sk_live_51HpathSegmentQwErTyUiOp'
     const ev = decodeRecord(
@@ -77,6 +111,23 @@ describe('createDecoder', () => {
     )
     expect(ev.route).toBe(`/v1/keys/${fp(leaked)}/revoke`)
     expect(ev.userAgent).toBe(`acme-admin/1.0 key=${fp(leaked)}`)
+  })
+
+  it.each([
+    ['svc-06/okhttp/4.12.0', '/v1/payment_intents/pi_3MtwBwLkdIwHu7ix28a3tqPa/confirm'],
+    [
+      'billing-worker-prod-7f9c8d6b5-x2k9p/okhttp/4.12.0',
+      '/api/v1/silences/sil_0b5e7c21-f4e4-4d7a-9c3b-2a1d0e9f8c7b',
+    ],
+  ])('keeps the client identity %s and the route %s as they are', (userAgent, route) => {
+    const ev = decodeRecord(
+      kong,
+      kongRecord({
+        request: { method: 'POST', uri: route, headers: { apikey: KEY_V1, 'user-agent': userAgent } },
+      }),
+    )
+    expect(ev.userAgent).toBe(userAgent)
+    expect(ev.route).toBe(route)
   })
 
   it('scrubs configured secret fields, even ones a mapping reads', () => {

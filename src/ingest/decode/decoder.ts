@@ -127,6 +127,8 @@ export interface Decoder {
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
+/** Decodes invalid UTF-8 sequences as U+FFFD (the WHATWG replacement rule). */
+const lossyUtf8 = new TextDecoder('utf-8')
 
 /** Builds a decoder; throws `ConfigError` for an unknown preset, a bad mapping or a bad secret path. */
 export function createDecoder(opts: DecoderOptions): Decoder {
@@ -174,13 +176,17 @@ export function createDecoder(opts: DecoderOptions): Decoder {
           `record is ${bytes.length} bytes, over max_record_bytes (${maxRecordBytes})`,
         )
       }
-      // isUtf8 is a fast native check; TextDecoder then decodes without replacement chars.
-      if (!isUtf8(bytes)) throw new DecodeError('invalid_utf8', 'record is not valid UTF-8')
-      const text = utf8.decode(bytes)
+      // isUtf8 is a fast native check. A record with invalid UTF-8 (a Latin-1
+      // byte in a user agent, say) keeps its fields: each invalid sequence
+      // becomes U+FFFD, so no malformed text reaches the store. Only when the
+      // result is not JSON either is the record dead-lettered, as invalid_utf8.
+      const valid = isUtf8(bytes)
+      const text = valid ? utf8.decode(bytes) : lossyUtf8.decode(bytes)
       let doc: unknown
       try {
         doc = JSON.parse(text)
       } catch {
+        if (!valid) throw new DecodeError('invalid_utf8', 'record is not valid UTF-8, nor JSON once decoded')
         // The parser's message quotes the input; keep it out of the error.
         throw new DecodeError('invalid_json', 'record is not valid JSON')
       }

@@ -10,6 +10,7 @@ import {
   UNKNOWN_VERSION,
 } from '../../domain/auth-event.ts'
 import { DecodeError } from '../../domain/errors.ts'
+import { wellFormed } from '../../shared/well-formed.ts'
 import { type Fingerprinter, isFingerprint } from '../secrets/fingerprint.ts'
 import { isCredentialPlaceholder } from '../secrets/scrub.ts'
 import type { Extracted } from './extracted.ts'
@@ -34,7 +35,8 @@ export type DecodeReason = (typeof DECODE_REASONS)[number]
 
 /** What each code means and what to do about it (shown by the CLI and in docs). */
 export const DECODE_REASON_DOCS: Readonly<Record<DecodeReason, string>> = {
-  invalid_utf8: 'The record is not valid UTF-8. Check the shipper encoding.',
+  invalid_utf8:
+    'The record is not valid UTF-8, and not JSON once its invalid bytes are replaced with U+FFFD. Check the shipper encoding.',
   invalid_json:
     'The record is not one JSON document. Check the gateway log format (JSON, one object per line).',
   not_an_object: 'The record is JSON but not an object (an array, a string, …). Batched logs must be split.',
@@ -113,7 +115,8 @@ function truncate(s: string, limit: number): string {
 function readText(v: unknown, field: string): string | undefined {
   if (isAbsent(v)) return undefined
   let s: string
-  if (typeof v === 'string') s = v.trim()
+  // Lone surrogates ("\ud800" in the JSON) become U+FFFD here, so they never reach the store.
+  if (typeof v === 'string') s = wellFormed(v.trim())
   else if (typeof v === 'number' && Number.isFinite(v)) s = String(v)
   else throw new DecodeError('bad_type', `${field} must be a string, got ${describeType(v)}`)
   return s === '' || s === '-' ? undefined : s

@@ -171,7 +171,7 @@ export class KafkaSource implements Source {
     this.#high.clear()
     for (const [topic, partitions] of Object.entries(assignment)) {
       const source = kafkaSourceId(topic)
-      const stored = new Map((await this.#o.sink.positions(source)).map((p) => [p.partition, p]))
+      const stored = new Map((await this.#o.sink.positions(source, partitions)).map((p) => [p.partition, p]))
       // No stored position: start at the beginning of what the broker still holds.
       const offsets = partitions.every((p) => stored.has(p))
         ? []

@@ -11,6 +11,7 @@ import type { KeyRegistry } from '../../registry/key-registry.ts'
 import { parseLifecycle, type RecordedLifecycleEvent } from '../../registry/lifecycle-input.ts'
 import type { Logger } from '../../telemetry/logger.ts'
 import type { Registry } from '../../telemetry/metrics.ts'
+import { createInputScrubber, type InputScrubber } from '../secrets/input-scrubber.ts'
 import type { Source } from '../source.ts'
 import { ConsumerSupervisor } from './supervisor.ts'
 import { ensureTopic } from './topics.ts'
@@ -20,6 +21,8 @@ export class LifecycleConsumer implements Source {
   #supervisor: ConsumerSupervisor | null = null
   #assigned = false
   readonly #rejected: Counter<'reason'>
+  // Applied to each message before it is parsed: the lifecycle topic's edge.
+  readonly #scrubInput: InputScrubber
 
   constructor(
     private readonly o: {
@@ -36,6 +39,7 @@ export class LifecycleConsumer implements Source {
     },
   ) {
     this.id = `kafka:${o.topic}`
+    this.#scrubInput = createInputScrubber(o.fingerprint)
     this.#rejected = new Counter({
       name: 'keyshift_lifecycle_events_rejected_total',
       help: 'Lifecycle messages that could not be parsed, by reason.',
@@ -88,7 +92,7 @@ export class LifecycleConsumer implements Source {
     const incidents: { msg: IncidentMessage; time: number; offset: string }[] = []
     for (const m of batch.messages) {
       try {
-        const doc = JSON.parse(m.value?.toString('utf8') ?? '')
+        const doc = this.#scrubInput(JSON.parse(m.value?.toString('utf8') ?? '') as unknown)
         if (isIncidentMessage(doc) && this.o.incidents) {
           // Time defaults to the message timestamp, so a redelivery opens the same incident id.
           const msg = parseIncidentMessage(doc, 'kafka')

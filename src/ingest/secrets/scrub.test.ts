@@ -5,10 +5,12 @@ import {
   isCredentialFieldName,
   looksLikeKey,
   MAX_SCRUB_DEPTH,
+  safeCutOffset,
   scrubBytes,
   scrubDocument,
   scrubText,
   scrubTextCounted,
+  scrubTruncatedBytes,
 } from './scrub.ts'
 
 const fp = createFingerprinter('pepper-for-tests-0123456789')
@@ -425,5 +427,63 @@ describe('canary: a planted key never survives, its fingerprint does', () => {
     expect(out.includes(Buffer.from(F))).toBe(true)
     expect(out.subarray(0, 3).equals(Buffer.from([0xc0, 0xaf, 0xff]))).toBe(true)
     expect(out.subarray(-2).equals(Buffer.from([0xe2, 0x82]))).toBe(true)
+  })
+})
+
+describe('scrubTruncatedBytes (a line cut at the line limit)', () => {
+  // 11 characters of the canary: shorter than any rule's minimum, so plain
+  // scrubbing keeps them. The truncated path must not.
+  const FRAGMENT = KEY.slice(0, 11)
+  const cut = (text: string) => scrubTruncatedBytes(Buffer.from(text, 'latin1'), fp).toString('latin1')
+
+  // [case, truncated line, what plain scrubbing would leak, what the truncated path keeps]
+  it.each([
+    [
+      'a JSON string value the cut fell into goes, with its quote',
+      `{"route":"/v1/pay","headers":{"apikey":"${FRAGMENT}`,
+      true,
+      '{"route":"/v1/pay","headers":{"apikey"',
+    ],
+    [
+      'free text: the partial token goes back to the last delimiter',
+      `GET /v1/pay?x=${FRAGMENT}`,
+      true,
+      'GET ',
+    ],
+    ['an escaped quote does not close the string', `{"note":"he said \\"${FRAGMENT}`, true, '{"note"'],
+    [
+      'a closed string stays; complete keys before the cut are fingerprinted',
+      `{"token":"${KEY}","x": ${FRAGMENT}`,
+      true,
+      `{"token":"${F}","x": `,
+    ],
+    [
+      'a cut right after a delimiter keeps everything before it',
+      'curl/8.4.0 svc-06 ',
+      false,
+      'curl/8.4.0 svc-06 ',
+    ],
+  ])('%s', (_name, input, plainLeaks, expected) => {
+    expect(scrubBytes(Buffer.from(input, 'latin1'), fp).toString('latin1').includes(FRAGMENT)).toBe(
+      plainLeaks,
+    )
+    expect(cut(input)).toBe(expected)
+  })
+
+  it('finds the cut point without scrubbing (offsets are in characters of the latin1 text)', () => {
+    expect(safeCutOffset('{"a":"bc')).toBe(4)
+    expect(safeCutOffset('{"a":"b"} tail')).toBe(10)
+    expect(safeCutOffset('')).toBe(0)
+  })
+})
+
+describe('scrubText: a full stop after a key', () => {
+  it.each([
+    [`rotated after ${KEY} leaked.`, `rotated after ${F} leaked.`],
+    [`the leaked key was ${KEY}.`, `the leaked key was ${F}.`],
+    [`see ${KEY}... and more`, `see ${F}... and more`],
+    ['okhttp/4.12.0.', 'okhttp/4.12.0.'],
+  ])('%s', (input, expected) => {
+    expect(scrubText(input, fp)).toBe(expected)
   })
 })

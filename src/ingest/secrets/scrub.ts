@@ -76,46 +76,179 @@ export function isCredentialFieldName(name: string): boolean {
 // lengths are minimums so ordinary words that happen to start the same way survive.
 const KNOWN_KEY_HEADS = [
   '(?:sk|pk|rk|ks)_(?:live|test)_[A-Za-z0-9]{8}', // Stripe-style, keyshift's own ks_
+  'whsec_[A-Za-z0-9]{16}', // Stripe webhook signing secrets
   'gh[pousr]_[A-Za-z0-9]{20}', // GitHub tokens
   'github_pat_[A-Za-z0-9_]{20}',
-  'xox[abprs]-[A-Za-z0-9-]{8}', // Slack
+  'xox[abeprs]-[A-Za-z0-9-]{8}', // Slack
+  'xapp-\\d-[A-Za-z0-9-]{8}', // Slack app-level tokens
   '(?:AKIA|ASIA)[A-Z0-9]{16}', // AWS access key ids
   'AIza[A-Za-z0-9_-]{30}', // Google API keys
+  'ya29\\.[A-Za-z0-9_-]{16}', // Google OAuth access tokens
   'glpat-[A-Za-z0-9_-]{16}', // GitLab
   'sk-(?:proj|ant)-[A-Za-z0-9_-]{16}', // OpenAI / Anthropic project keys
+  'hf_[A-Za-z0-9]{30}', // Hugging Face
+  'npm_[A-Za-z0-9]{30}', // npm
+  'SG\\.[A-Za-z0-9_-]{16}\\.[A-Za-z0-9_-]{16}', // SendGrid
+  'shp(?:at|ss|ca|pa)_[a-fA-F0-9]{24}', // Shopify
   'eyJ[A-Za-z0-9_-]{4,}\\.eyJ[A-Za-z0-9_-]{4,}\\.', // JWT (header.payload.signature)
 ].join('|')
 const KEY_TAIL = '[A-Za-z0-9_\\-+/=.]*'
 const KNOWN_KEY_WHOLE_RE = new RegExp(`^(?:${KNOWN_KEY_HEADS})${KEY_TAIL}$`)
 // Cheap first look: where the first known head could start (no lookbehind, no tail).
 const KNOWN_KEY_HINT_RE =
-  /(?:sk|pk|rk|ks)_(?:live|test)_|gh[pousr]_|github_pat_|xox[abprs]-|AKIA|ASIA|AIza|glpat-|sk-(?:proj|ant)-|eyJ/
+  /(?:sk|pk|rk|ks)_(?:live|test)_|whsec_|gh[pousr]_|github_pat_|xox[abeprs]-|xapp-|AKIA|ASIA|AIza|ya29\.|glpat-|sk-(?:proj|ant)-|hf_|npm_|SG\.|shp(?:at|ss|ca|pa)_|eyJ/
 const KNOWN_KEY_SCAN_RE = new RegExp(`(?<![A-Za-z0-9])(?:${KNOWN_KEY_HEADS})${KEY_TAIL}`, 'g')
 
 // Characters a bare key token is made of.
 const KEY_CHARS = new Uint8Array(128)
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=.')
+for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-+/=.%')
   KEY_CHARS[c.charCodeAt(0)] = 1
+const PERCENT_ESCAPE_RE = /%[0-9A-Fa-f]{2}/
 
 const MIN_GENERIC_KEY_LENGTH = 20
 const MIN_ENTROPY_BITS = 3.5
+const MIN_HEX_ENTROPY_BITS = 3
 const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 const XRAY_TRACE_RE = /^\d-[0-9a-f]{8}-[0-9a-f]{24}$/
-const PRODUCT_TOKEN_RE = /^[A-Za-z][A-Za-z0-9._-]*\/[0-9][A-Za-z0-9._-]*$/ // `python-requests/2.31.0`
-const HOSTNAME_RE = /^(?:[A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$/
+const TRACEPARENT_RE = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/
+// keyshift's own notification ids (alerting/pipeline/record.ts): a content hash that
+// log lines carry to name a delivery. No vendor key uses the `ntf_` head.
+const NOTIFICATION_ID_RE = /^ntf_[0-9a-f]{32}$/
+// `cus_NffrFeUfNV2Hib`, `pi_3MtwBwLkdIwHu7ix28a3tqPa`, `sil_<uuid>`: a lowercase type
+// word, then a short id. Vendor keys of this shape have bodies of 30+ characters
+// (or a known head); prefixes that say "secret" never count as ids.
+const PREFIXED_ID_RE =
+  /^([a-z]{2,12})_(?:[A-Za-z0-9]{8,24}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/
+const SECRET_PREFIXES = new Set([
+  'sk',
+  'rk',
+  'pk',
+  'key',
+  'keys',
+  'secret',
+  'token',
+  'tok',
+  'pat',
+  'api',
+  'apikey',
+  'access',
+  'private',
+  'priv',
+  'auth',
+  'sess',
+  'session',
+  'pwd',
+  'pass',
+  'password',
+  'cred',
+  'bearer',
+  'jwt',
+  'sig',
+])
+const WORD_RE = /^(?:[a-z]{2,}|[A-Z][a-z]+|[A-Z]{2,})$/
+const LOWER_NAME_RE = /^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$/
+const VERSION_SEGMENT_RE = /^v?\d{1,10}(?:[-+][A-Za-z0-9]{0,12})*$/
+const NOT_BASE64_RE = /[-_.%?&]/
 const counts = new Uint16Array(128)
 
 /**
+ * A name made of short dash/underscore-separated parts, such as a Kubernetes pod
+ * (`billing-worker-prod-7f9c8d6b5-x2k9p`) or `OpenJDK_64-Bit_Server_VM`. Random keys
+ * seldom split into three or more parts of ≤ 12 characters one of which is a word;
+ * mixed-case ones must be words for at least half of their parts.
+ */
+function isSlug(v: string): boolean {
+  const parts = v.split(/[-_]/)
+  if (parts.length < 3) return false
+  let words = 0
+  for (const p of parts) {
+    if (p.length > 12) return false
+    if (WORD_RE.test(p)) words++
+  }
+  if (v.toLowerCase() === v) return words >= 1
+  return words * 2 >= parts.length
+}
+
+/**
+ * `svc-06/okhttp/4`, `Stripe/v1`, `aws-sdk-js/3`: product tokens chained by `/`
+ * (a user agent, after its dotted versions were split off). Every segment must be
+ * a word, a lowercase name or a version; the segments of a base64 key are mixed-case
+ * random runs, which are none of these.
+ */
+function isProductChain(v: string): boolean {
+  const segs = v.split('/')
+  if (segs.length < 2) return false
+  return segs.every(
+    (s) =>
+      s.length > 0 &&
+      (WORD_RE.test(s) ||
+        VERSION_SEGMENT_RE.test(s) ||
+        (LOWER_NAME_RE.test(s) && s.length < MIN_GENERIC_KEY_LENGTH) ||
+        isSlug(s)),
+  )
+}
+
+function isRandomCase(v: string, letters: number, upper: number): boolean {
+  if (upper * 4 < letters || upper * 4 > letters * 3) return false
+  let flips = 0
+  let prev = 0 // 1 lower, 2 upper
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i)
+    const k = c >= 97 && c <= 122 ? 1 : c >= 65 && c <= 90 ? 2 : 0
+    if (k === 0) continue
+    if (prev !== 0 && k !== prev) flips++
+    prev = k
+  }
+  return flips * 10 >= (letters - 1) * 3
+}
+
+/**
+ * A path (`/v1/keys/…`) reads mostly as structure: words, lowercase names, versions,
+ * numbers and ids (hex, UUIDs, prefixed ids) make up at least as many characters as
+ * its other short segments (long ones are judged as keys on their own). A token that starts with `/` but is mostly random runs
+ * (`/Njg8o1pt/AH2EeZb/…`) is a base64 key, not a path.
+ */
+function isPathLike(v: string): boolean {
+  // Base64 keys are made of letters, digits, `+`, `/` and `=` only.
+  if (NOT_BASE64_RE.test(v)) return true
+  let structure = 0
+  let other = 0
+  for (const seg of v.split('/')) {
+    if (seg.length === 0) continue
+    if (
+      WORD_RE.test(seg) ||
+      LOWER_NAME_RE.test(seg) ||
+      VERSION_SEGMENT_RE.test(seg) ||
+      /^[0-9a-f]+$/i.test(seg) ||
+      UUID_RE.test(seg) ||
+      PREFIXED_ID_RE.test(seg) ||
+      seg.split('-').every((w) => WORD_RE.test(w))
+    )
+      structure += seg.length
+    else if (seg.length < MIN_GENERIC_KEY_LENGTH) other += seg.length // long ones are judged on their own
+  }
+  return structure >= other
+}
+
+/**
  * A bare token (no spaces) that is random enough to be a secret: ≥ 20 chars from
- * `[A-Za-z0-9_-+/=.]`, letters and digits, Shannon entropy ≥ 3.5 bits/char. Shapes
- * that are high-entropy but not secrets are exempt: UUIDs, hex ids of ≤ 32 chars
- * (request/trace/span ids), AWS X-Ray trace ids, paths (leading `/`), hostnames,
- * `product/version` user agents and keyshift fingerprints.
+ * `[A-Za-z0-9_-+/=.]`, Shannon entropy ≥ 3.5 bits/char, letters and digits (or, with
+ * no digit, ≥ 24 letters in random mixed case). Shapes that are high-entropy but not
+ * secrets are exempt:
+ * - dotted tokens are judged part by part: hex, base64, base64url and base62 keys
+ *   never contain a `.`, while versions (`okhttp/4.12.0`), hostnames and file names
+ *   do (dotted key formats such as JWTs have known heads);
+ * - UUIDs, hex ids of ≤ 32 chars (request/trace/span ids), X-Ray and W3C trace ids;
+ * - paths (leading `/`, judged segment by segment by the caller);
+ * - product chains (`svc-06/okhttp/4.12.0`), slugs (`payments-7f9c8d6b5-x2k9p`),
+ *   prefixed ids (`cus_NffrFeUfNV2Hib`, `sil_<uuid>`), keyshift fingerprints and
+ *   notification ids (`ntf_` + 32 hex).
  */
 function isHighEntropyToken(v: string): boolean {
   const n = v.length
   if (n < MIN_GENERIC_KEY_LENGTH) return false
   let letters = 0
+  let upper = 0
   let digits = 0
   let hex = true
   let slash = false
@@ -123,9 +256,11 @@ function isHighEntropyToken(v: string): boolean {
   for (let i = 0; i < n; i++) {
     const c = v.charCodeAt(i)
     if (c >= 128 || KEY_CHARS[c] === 0) return false
+    if (c === 37) return isHighEntropyToken(percentDecoded(v))
     if (c >= 48 && c <= 57) digits++
     else if ((c >= 65 && c <= 90) || (c >= 97 && c <= 122)) {
       letters++
+      if (c <= 90) upper++
       if (!((c >= 97 && c <= 102) || (c >= 65 && c <= 70))) hex = false
     } else {
       hex = false
@@ -133,13 +268,32 @@ function isHighEntropyToken(v: string): boolean {
       else if (c === 46) dot = true
     }
   }
-  if (letters === 0 || digits === 0) return false
+  if (dot) {
+    for (const part of v.split('.')) if (isHighEntropyToken(part)) return true
+    return false
+  }
+  if (letters === 0) return false
   if (hex && n <= 32) return false
-  if (v.charCodeAt(0) === 47) return false
   if (n === 35 && (isFingerprint(v) || XRAY_TRACE_RE.test(v))) return false
-  if (n === 36 && UUID_RE.test(v)) return false
-  if (slash && PRODUCT_TOKEN_RE.test(v)) return false
-  if (dot && HOSTNAME_RE.test(v)) return false
+  if (n === 36 && (UUID_RE.test(v) || NOTIFICATION_ID_RE.test(v))) return false
+  if (n === 55 && TRACEPARENT_RE.test(v)) return false
+  if (digits === 0 && (upper * 4 < letters || upper * 4 > letters * 3)) return false // see isRandomCase
+  // Hex has 4 bits a character at most: a random 33+ hex run measures ~3.7.
+  if (entropyBits(v) < (hex ? MIN_HEX_ENTROPY_BITS : MIN_ENTROPY_BITS)) return false
+  // Random enough: now the shapes that are random-looking but are not keys.
+  if (v.charCodeAt(0) === 47 && isPathLike(v)) return false
+  if (slash && isProductChain(v)) return false
+  const prefixed = PREFIXED_ID_RE.exec(v)
+  if (prefixed !== null && !SECRET_PREFIXES.has(prefixed[1]!)) return false
+  if (isSlug(v)) return false
+  // Without digits only random mixed case counts (`QwErTyUiOp…`), not CamelCase
+  // names or SHOUTED_CONSTANTS.
+  return digits > 0 || isRandomCase(v, letters, upper)
+}
+
+/** Shannon entropy of a string of ASCII characters, in bits per character. */
+function entropyBits(v: string): number {
+  const n = v.length
   for (let i = 0; i < n; i++) counts[v.charCodeAt(i)]!++
   let entropy = 0
   for (let i = 0; i < n; i++) {
@@ -150,7 +304,19 @@ function isHighEntropyToken(v: string): boolean {
     entropy -= p * Math.log2(p)
     counts[c] = 0
   }
-  return entropy >= MIN_ENTROPY_BITS
+  return entropy
+}
+
+/** `%2F` → `/`: a key in a URL arrives percent-encoded; a stray `%` is dropped. */
+function percentDecoded(v: string): string {
+  if (!PERCENT_ESCAPE_RE.test(v)) return v.replaceAll('%', '')
+  try {
+    return decodeURIComponent(v)
+  } catch {
+    return v
+      .replace(/%[0-9A-Fa-f]{2}/g, (e) => String.fromCharCode(Number.parseInt(e.slice(1), 16)))
+      .replaceAll('%', '')
+  }
 }
 
 function looksLikeBareKey(token: string): boolean {
@@ -195,7 +361,7 @@ const KV_PAIR_RE =
   /([A-Za-z][A-Za-z0-9_.-]{0,127})(\s*[:=]\s*)((?:(?:bearer|basic|token|apikey)\s+)?[!$%*+\-./0-9:=?@A-Z\\^_`a-z|~]+)/gi
 const WRAPPED_RE = /\b(bearer|basic)(\s+)([A-Za-z0-9_\-+/=.~]{8,})/gi
 const WRAPPED_TEST_RE = /\b(?:bearer|basic)\s/i
-const TOKEN_RE = /[A-Za-z0-9_\-+/=.]{16,}/g
+const TOKEN_RE = /[A-Za-z0-9_\-+/=.%]{16,}/g
 const COMPOSITE_PART_RE = /[^/=?&]{16,}/g
 
 function unescapeJsonString(s: string): string {
@@ -294,8 +460,21 @@ function scrubBare(tok: string, st: ScrubState): string {
 }
 
 function scrubToken(tok: string, st: ScrubState): string {
+  // A sentence's full stop is not part of the key before it (`… leaked sk_live_….`):
+  // no key format ends in a dot, and keeping it out lets the key fingerprint the
+  // same as everywhere else.
+  let end = tok.length
+  while (end > 0 && tok.charCodeAt(end - 1) === 46) end--
+  if (end > 0 && end < tok.length) return scrubTokenBody(tok.slice(0, end), st) + tok.slice(end)
+  return scrubTokenBody(tok, st)
+}
+
+function scrubTokenBody(tok: string, st: ScrubState): string {
   const eq = tok.indexOf('=')
-  if (tok.charCodeAt(0) === 47 || (eq > 0 && eq < tok.length - 1 && tok.charCodeAt(eq + 1) !== 61)) {
+  if (
+    (tok.charCodeAt(0) === 47 && (tok.length < MIN_GENERIC_KEY_LENGTH || isPathLike(tok))) ||
+    (eq > 0 && eq < tok.length - 1 && tok.charCodeAt(eq + 1) !== 61)
+  ) {
     // A path or `name=value`: judge each part on its own so the structure survives.
     return tok.replace(COMPOSITE_PART_RE, (part) => scrubBare(part, st))
   }
@@ -390,6 +569,49 @@ export function scrubTextCounted(
 export function scrubBytes(buf: Buffer, fingerprint: Fingerprinter): Buffer {
   if (isUtf8(buf)) return Buffer.from(scrubText(buf.toString('utf8'), fingerprint), 'utf8')
   return Buffer.from(scrubText(buf.toString('latin1'), fingerprint), 'latin1')
+}
+
+// Bytes that end a token: a cut right after one of these splits no key.
+const TOKEN_DELIMITERS = new Uint8Array(128)
+for (const c of ' \t\r\n"\',;{}[]()<>') TOKEN_DELIMITERS[c.charCodeAt(0)] = 1
+
+/**
+ * Where a truncated record can be cut without leaving part of a key: before the
+ * opening quote of a JSON string the cut fell inside (its name and the rest of its
+ * value are gone, so no rule could recognise it), then back over any partial token.
+ */
+export function safeCutOffset(text: string): number {
+  let inString = false
+  let open = 0
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i)
+    if (inString) {
+      if (c === 92) i++
+      else if (c === 34) inString = false
+    } else if (c === 34) {
+      inString = true
+      open = i
+    }
+  }
+  let end = inString ? open : text.length
+  while (end > 0) {
+    const c = text.charCodeAt(end - 1)
+    if (c < 128 && TOKEN_DELIMITERS[c] === 1) break
+    end--
+  }
+  return end
+}
+
+/**
+ * Scrubs the kept beginning of a record that was cut at a size limit (a line over
+ * the line limit). The cut can fall inside a key and leave a fragment shorter than
+ * any rule's minimum, so the tail is first cut back to a safe point
+ * (`safeCutOffset`), then the rest is scrubbed like any record: no fragment of a
+ * key survives the cut.
+ */
+export function scrubTruncatedBytes(buf: Buffer, fingerprint: Fingerprinter): Buffer {
+  const end = safeCutOffset(buf.toString('latin1'))
+  return scrubBytes(buf.subarray(0, end), fingerprint)
 }
 
 // ---------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import { createHash, createHmac } from 'node:crypto'
 import { appendFile, mkdtemp, rename, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -289,6 +290,54 @@ describe('file source', () => {
     await source().start()
     await waitFor(() => sink.records().length === 2, 'both lines')
     expect(sink.lines()).toEqual(['fresh-1', 'fresh-2'])
+  })
+
+  describe('the digest of the first bytes in the stored position (they may hold raw keys)', () => {
+    const KEY = 'head-key-from-the-pepper'
+    const hmac = (text: string) => createHmac('sha256', KEY).update(text).digest('hex')
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
+    const storeAt = async (nextOffset: bigint, head: object) => {
+      const ino = await inode(path)
+      sink.stored.set(`file:${path}/${ino}`, {
+        source: `file:${path}`,
+        partition: ino,
+        nextOffset,
+        pendingLastOffset: null,
+        epoch: 0,
+        meta: JSON.stringify({ path, head }),
+        updatedAt: 0,
+      })
+    }
+
+    it('is an HMAC under headKey, never a plain hash', async () => {
+      await writeFile(path, 'apikey=sk_live_a\n')
+      await source({ headKey: KEY }).start()
+      await waitFor(() => sink.records().length === 1, 'the line')
+      expect(JSON.parse(sink.submits[0]!.meta!)).toEqual({
+        path,
+        head: { bytes: 17, hmac: hmac('apikey=sk_live_a\n') },
+      })
+    })
+
+    it('resumes from a position stored with a plain sha256 (before the digest was keyed), then keys it', async () => {
+      await writeFile(path, 'old-1\nold-2\n')
+      await storeAt(6n, { bytes: 6, sha256: sha256('old-1\n') })
+      await source({ headKey: KEY }).start()
+      await waitFor(() => sink.records().length === 1, 'the unread line')
+      expect(sink.lines()).toEqual(['old-2'])
+      expect(JSON.parse(sink.submits[0]!.meta!).head).toEqual({ bytes: 12, hmac: hmac('old-1\nold-2\n') })
+    })
+
+    it('reads from 0 when the stored HMAC is not that of the file (another key or other content)', async () => {
+      await writeFile(path, 'fresh-1\nfresh-2\n')
+      await storeAt(8n, {
+        bytes: 8,
+        hmac: createHmac('sha256', 'another-key').update('fresh-1\n').digest('hex'),
+      })
+      await source({ headKey: KEY }).start()
+      await waitFor(() => sink.records().length === 2, 'both lines')
+      expect(sink.lines()).toEqual(['fresh-1', 'fresh-2'])
+    })
   })
 
   it('starts at the end of the last complete line with startAt end', async () => {

@@ -3,7 +3,7 @@
 // offset = byte offset of a line's start. On start the source asks the sink where
 // the stored data ends, so a restart resumes there, even in a file rotated meanwhile.
 
-import { createHash } from 'node:crypto'
+import { createHash, createHmac } from 'node:crypto'
 import { type FileHandle, open, readdir, stat } from 'node:fs/promises'
 import { basename, dirname, join, resolve } from 'node:path'
 import { setTimeout as delay } from 'node:timers/promises'
@@ -44,6 +44,13 @@ export interface FileSourceOptions {
    * first start (no stored position at all) and only to the file present at that moment.
    */
   startAt?: 'beginning' | 'end'
+  /**
+   * Key of the digest of the file's first bytes kept in the stored position (the
+   * daemon passes its pepper). Those bytes are raw log lines that may hold keys, so
+   * the digest is an HMAC: a plain hash would let anyone who reads the store test
+   * guesses offline. Without a key (unit tests) a plain sha256 is kept.
+   */
+  headKey?: string
   clock?: SourceClock
 }
 
@@ -60,8 +67,15 @@ export interface FileMeta {
   /** The path the file was opened by (it may have been renamed since). */
   path: string
   /** Fingerprint of the file's first bytes, to tell a reused inode from the file that was read. */
-  head?: { bytes: number; sha256: string }
+  head?: FileHead
 }
+
+/**
+ * `hmac`: HMAC-SHA256 under `headKey`. `sha256`: a plain digest, written without a
+ * key, and read from positions stored before the digest was keyed (the next
+ * position written for that file carries the HMAC).
+ */
+export type FileHead = { bytes: number; hmac: string } | { bytes: number; sha256: string }
 
 const HEAD_BYTES = 1024
 const COMPRESSED = /\.(gz|bz2|xz|zst|lz4|lzma|lz|z|zip|br|7z|tgz)$/i
@@ -256,7 +270,10 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       }
       try {
         const meta = parseMeta(pos.meta)
-        if (file.size < from || (meta.head && !(await headMatches(file.handle, file.size, meta.head)))) {
+        if (
+          file.size < from ||
+          (meta.head && !(await headMatches(file.handle, file.size, meta.head, cfg.headKey)))
+        ) {
           logger.warn(
             { source: id, path: sib.path, inode: sib.ino, size: file.size, storedNextOffset: from },
             'A rotated file has the inode of a stored position but not its content; leaving it unread.',
@@ -292,7 +309,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
       sink.rewind?.(id, file.ino, 0n)
       return 0
     }
-    if (meta.head && !(await headMatches(file.handle, file.size, meta.head))) {
+    if (meta.head && !(await headMatches(file.handle, file.size, meta.head, cfg.headKey))) {
       logger.warn(
         fields,
         'Log file content differs from the file the stored position was taken in (inode reused or file rewritten); reading it from the start.',
@@ -333,7 +350,7 @@ export function createFileSource(opts: FileSourceOptions): FileSource {
 
   async function submit(t: Tail, records: LineRecord[]): Promise<void> {
     const want = Math.min(HEAD_BYTES, t.readPos)
-    if (t.head === undefined || t.head.bytes < want) t.head = await readHead(t.handle, want)
+    if (t.head === undefined || t.head.bytes < want) t.head = await readHead(t.handle, want, cfg.headKey)
     const meta: FileMeta = { path: t.path, head: t.head }
     await sink.submit(id, t.ino, records, JSON.stringify(meta))
   }
@@ -383,6 +400,7 @@ interface ValidFileSourceOptions {
   maxBatchRecords: number
   maxLineBytes: number
   startAt: 'beginning' | 'end'
+  headKey: string | undefined
   clock: SourceClock
 }
 
@@ -412,6 +430,7 @@ function validate(opts: FileSourceOptions): Readonly<ValidFileSourceOptions> {
     maxBatchRecords: positive('maxBatchRecords', opts.maxBatchRecords, 10_000, 'records'),
     maxLineBytes: positive('maxLineBytes', opts.maxLineBytes, DEFAULT_MAX_LINE_BYTES, 'bytes'),
     startAt,
+    headKey: opts.headKey,
     clock: opts.clock ?? systemClock,
   })
 }
@@ -501,20 +520,33 @@ async function lastLineEnd(handle: FileHandle, size: number): Promise<number> {
   return lf === -1 ? size : size - len + lf + 1
 }
 
-async function readHead(handle: FileHandle, bytes: number): Promise<{ bytes: number; sha256: string }> {
+async function readHeadBytes(handle: FileHandle, bytes: number): Promise<Buffer> {
   const buf = Buffer.alloc(bytes)
   const { bytesRead } = await handle.read(buf, 0, bytes, 0)
-  return { bytes: bytesRead, sha256: createHash('sha256').update(buf.subarray(0, bytesRead)).digest('hex') }
+  return buf.subarray(0, bytesRead)
+}
+
+const hmacOf = (bytes: Buffer, key: string) => createHmac('sha256', key).update(bytes).digest('hex')
+const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
+
+async function readHead(handle: FileHandle, bytes: number, key: string | undefined): Promise<FileHead> {
+  const head = await readHeadBytes(handle, bytes)
+  return key === undefined
+    ? { bytes: head.length, sha256: sha256Of(head) }
+    : { bytes: head.length, hmac: hmacOf(head, key) }
 }
 
 async function headMatches(
   handle: FileHandle,
   size: number,
-  head: { bytes: number; sha256: string },
+  head: FileHead,
+  key: string | undefined,
 ): Promise<boolean> {
   if (size < head.bytes) return false
-  const now = await readHead(handle, head.bytes)
-  return now.bytes === head.bytes && now.sha256 === head.sha256
+  const now = await readHeadBytes(handle, head.bytes)
+  if (now.length !== head.bytes) return false
+  if ('sha256' in head) return sha256Of(now) === head.sha256
+  return key !== undefined && hmacOf(now, key) === head.hmac
 }
 
 function parseMeta(meta: string): Partial<FileMeta> {
@@ -525,7 +557,9 @@ function parseMeta(meta: string): Partial<FileMeta> {
     const out: Partial<FileMeta> = {}
     if (typeof o.path === 'string') out.path = o.path
     const h = o.head as Record<string, unknown> | undefined
-    if (h && typeof h.bytes === 'number' && typeof h.sha256 === 'string')
+    if (h && typeof h.bytes === 'number' && typeof h.hmac === 'string')
+      out.head = { bytes: h.bytes, hmac: h.hmac }
+    else if (h && typeof h.bytes === 'number' && typeof h.sha256 === 'string')
       out.head = { bytes: h.bytes, sha256: h.sha256 }
     return out
   } catch {

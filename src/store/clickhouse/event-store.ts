@@ -22,60 +22,17 @@ import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { AuthEvent } from '../../domain/auth-event.ts'
-import type { StoredPosition } from '../../ingest/source.ts'
+import {
+  batchIdentity,
+  type EncodedEvent,
+  type IngestStore,
+  type PartitionBatch,
+  type StoredPositionRow,
+  type WriteResult,
+} from '../../ingest/store-port.ts'
 import { mkdirPrivate, PRIVATE_FILE_MODE } from '../../shared/private-files.ts'
 import { classifyStoreError } from './errors.ts'
 import { qualified, quoteString } from './identifiers.ts'
-
-/**
- * An event encoded for the store when it is decoded: its UTC day (one insert,
- * so one part, per day), its event time, and its row as one JSONCompactEachRow
- * line. Encoding at decode time keeps the flush short (the rows are ready when
- * the store is) and lets the decoded object die young instead of waiting for
- * the flush in the old generation.
- */
-export interface EncodedEvent {
-  day: number
-  time: number
-  row: string
-}
-
-export interface DeadLetterRow {
-  time: number
-  offset: bigint
-  reason: string
-  detail: string
-  size: number
-}
-
-export interface PartitionBatch {
-  source: string
-  partition: number
-  /** Position before this batch (the stored next offset it resumed from). */
-  firstOffset: bigint
-  /** Offset of the last record in the batch. */
-  lastOffset: bigint
-  /** Position after this batch. */
-  nextOffset: bigint
-  events: EncodedEvent[]
-  deadLetters: DeadLetterRow[]
-  meta: string
-  /** Rewind epoch of the partition (see IngestSink.rewind). */
-  epoch: number
-  /** Monotonic version for the position rows (pending = ver, committed = ver + 1). */
-  ver: bigint
-  /** Batches from sources with no position (stdin) skip the position rows. */
-  ephemeral?: boolean
-  /** Unique run id for ephemeral batches so their tokens never collide across runs. */
-  runId?: string
-  /**
-   * Id of the flush the batch is written in ('' for none). The embedded store
-   * writes a source's batches of one flush as one insert per day under this id,
-   * and a batch rebuilt after a crash must be written with the rest of its flush
-   * again (see `positions`). A server ignores it: one insert per batch and day.
-   */
-  flush: string
-}
 
 const DAY_MS = 86_400_000
 
@@ -146,7 +103,7 @@ const DEAD_LETTER_COLUMNS = [
 const DEAD_LETTER_STRUCTURE =
   "time DateTime64(3, 'UTC'), src String, src_partition UInt64, src_offset UInt64, reason String, detail String, size UInt32"
 
-function deadLetterValues(d: DeadLetterRow, b: PartitionBatch): unknown[] {
+function deadLetterValues(d: PartitionBatch['deadLetters'][number], b: PartitionBatch): unknown[] {
   return [d.time, b.source, b.partition, d.offset.toString(), d.reason, d.detail, d.size]
 }
 
@@ -186,13 +143,6 @@ interface Insert {
 
 /** Position rows are versioned, not deduplicated. */
 const NO_DEDUP_SETTINGS = 'insert_deduplicate = 0'
-
-/** What a batch's dedup tokens start with: the same for a batch rebuilt after a crash. */
-function batchIdentity(b: PartitionBatch): string {
-  return b.ephemeral
-    ? `${b.source}|${b.runId}|${b.firstOffset}-${b.lastOffset}`
-    : `${b.source}|${b.partition}|e${b.epoch}|${b.firstOffset}-${b.lastOffset}`
-}
 
 /** Types of `EVENT_COLUMNS`, for reading a spooled batch with `file()`. */
 const EVENT_STRUCTURE =
@@ -286,7 +236,7 @@ function eventRowsByDay(batches: readonly PartitionBatch[]): [number, string][] 
   return [...byDay].sort(([x], [y]) => x - y).map(([day, rows]) => [day, `${rows.join('\n')}\n`])
 }
 
-export class EventStore {
+export class EventStore implements IngestStore {
   readonly #client: ClickHouseClient
   readonly #db: string
   readonly #clock: () => number
@@ -312,7 +262,7 @@ export class EventStore {
   }
 
   /** Latest stored position per partition of `source`. */
-  async positions(source: string): Promise<(StoredPosition & { ver: bigint; flush: string })[]> {
+  async positions(source: string): Promise<StoredPositionRow[]> {
     try {
       const rs = await this.#client.query({
         query: `SELECT partition AS p,
@@ -363,14 +313,118 @@ export class EventStore {
     }
   }
 
-  /** Writes batches (any partitions) following the protocol above. Idempotent per batch. */
-  async write(batches: readonly PartitionBatch[]): Promise<void> {
+  encode(event: AuthEvent, source: string, partition: number, offset: bigint): EncodedEvent {
+    return encodeEvent(event, source, partition, offset)
+  }
+
+  /**
+   * Parses event rows exactly as an insert would, into a `null()` table of the
+   * same structure: nothing is stored, and rows the store refuses fail with the
+   * same error (the pipeline bisects a refused flush with this).
+   */
+  async probe(events: readonly EncodedEvent[]): Promise<void> {
+    if (events.length === 0) return
+    const text = `${events.map((e) => e.row).join('\n')}\n`
+    const target = `FUNCTION null(${quoteString(EVENT_STRUCTURE)})`
     try {
-      if (this.#spoolDir) await this.#writeEmbedded(batches, this.#spoolDir)
-      else await this.#writeServer(batches)
+      if (this.#spoolDir) {
+        // Its own file: a probe runs only between a flush's write attempts.
+        const path = join(this.#spoolDir, 'probe.jsonl')
+        writeFileSync(path, text)
+        try {
+          await this.#client.command({
+            query: `INSERT INTO ${target} SETTINGS max_threads = 1, input_format_parallel_parsing = 0
+              SELECT * FROM file(${quoteString(path)}, 'JSONCompactEachRow', ${quoteString(EVENT_STRUCTURE)})`,
+          })
+        } finally {
+          rmSync(path, { force: true })
+        }
+        return
+      }
+      const { stream } = await this.#client.exec({
+        query: `INSERT INTO ${target} FORMAT JSONCompactEachRow`,
+        values: Readable.from([text]),
+      })
+      await drain(stream)
+    } catch (err) {
+      throw classifyStoreError(err, 'checking ingest rows')
+    }
+  }
+
+  /** Writes batches (any partitions) following the protocol above. Idempotent per batch. */
+  async write(batches: readonly PartitionBatch[]): Promise<WriteResult> {
+    try {
+      if (this.#spoolDir) {
+        // One process owns an embedded store: there is no other member to be fenced by.
+        await this.#writeEmbedded(batches, this.#spoolDir)
+        return { fenced: [] }
+      }
+      return await this.#writeServer(batches)
     } catch (err) {
       throw classifyStoreError(err, 'writing an ingest batch')
     }
+  }
+
+  /**
+   * A claim's `ver` is one above the partition's latest; two members claiming
+   * the same partition at once (possible only across two quick rebalances)
+   * may pick the same `ver`, and every reader then ranks them the same way by
+   * (ver, claim): one of them owns the partition, never both.
+   */
+  async claim(source: string, partitions: readonly number[], claim: string): Promise<bigint[]> {
+    if (partitions.length === 0) return []
+    try {
+      const rs = await this.#client.query({
+        query: `SELECT partition AS p, toString(max(ver)) AS v FROM ${qualified(this.#db, 'ingest_claims')}
+          WHERE source = {source:String} AND partition IN {partitions:Array(UInt64)} GROUP BY p`,
+        query_params: { source, partitions },
+        format: 'JSONEachRow',
+      })
+      const latest = new Map(
+        (await rs.json<{ p: number; v: string }>()).map((r) => [Number(r.p), BigInt(r.v)]),
+      )
+      const ranks = partitions.map((p) => (latest.get(p) ?? 0n) + 1n)
+      await this.#client.insert({
+        table: qualified(this.#db, 'ingest_claims'),
+        format: 'JSONEachRow',
+        values: partitions.map((partition, i) => ({
+          source,
+          partition,
+          claim,
+          ver: ranks[i]!.toString(),
+          claimed_at: this.#clock(),
+        })),
+        clickhouse_settings: { insert_deduplicate: 0 },
+      })
+      return ranks
+    } catch (err) {
+      throw classifyStoreError(err, 'claiming ingest partitions')
+    }
+  }
+
+  /** Indexes of the claimed batches whose partition's latest claim is another one. */
+  async #fenced(batches: readonly PartitionBatch[]): Promise<number[]> {
+    const claimed = batches.flatMap((b, i) => (b.claim ? [i] : []))
+    if (claimed.length === 0) return []
+    const latest = new Map<string, string>()
+    for (const source of new Set(claimed.map((i) => batches[i]!.source))) {
+      const partitions = [
+        ...new Set(claimed.filter((i) => batches[i]!.source === source).map((i) => batches[i]!.partition)),
+      ]
+      const rs = await this.#client.query({
+        query: `SELECT partition AS p, argMax(claim, (ver, claim)) AS c FROM ${qualified(this.#db, 'ingest_claims')}
+          WHERE source = {source:String} AND partition IN {partitions:Array(UInt64)} GROUP BY p`,
+        query_params: { source, partitions },
+        format: 'JSONEachRow',
+      })
+      for (const r of await rs.json<{ p: number; c: string }>())
+        latest.set(`${source}\u0000${Number(r.p)}`, r.c)
+    }
+    return claimed.filter((i) => {
+      const b = batches[i]!
+      const owner = latest.get(`${b.source}\u0000${b.partition}`)
+      return owner !== undefined && owner !== b.claim
+    })
   }
 
   /**
@@ -378,7 +432,7 @@ export class EventStore {
    * a source's batches of one flush share their event inserts and the pending
    * rows name the flush; otherwise every batch has its own inserts.
    */
-  #plan(batches: readonly PartitionBatch[], now: number, grouped: boolean): Insert[] {
+  #plan(batches: readonly PartitionBatch[], now: number, grouped: boolean, pending = true): Insert[] {
     const plan: Insert[] = []
     const positioned = batches.filter((b) => !b.ephemeral)
     const positions = (state: 'pending' | 'committed') => {
@@ -392,7 +446,7 @@ export class EventStore {
         token: null,
       })
     }
-    positions('pending')
+    if (pending) positions('pending')
     const groups = grouped ? insertGroups(batches) : new Map(batches.map((b) => [batchIdentity(b), [b]]))
     for (const [token, group] of groups) {
       for (const [day, text] of eventRowsByDay(group))
@@ -455,24 +509,49 @@ export class EventStore {
     }
   }
 
-  /** Server: one HTTP request per insert of the protocol, its rows in the request body. */
-  async #writeServer(batches: readonly PartitionBatch[]): Promise<void> {
-    for (const ins of this.#plan(batches, this.#clock(), false)) {
-      const { stream } = await this.#client.exec({
-        query: `INSERT INTO ${qualified(this.#db, ins.table)} (${ins.columns.join(', ')}) FORMAT JSONCompactEachRow`,
-        values: Readable.from([ins.text]),
-        clickhouse_settings:
-          ins.token === null
-            ? { insert_deduplicate: 0 }
-            : {
-                ...DEDUP_SETTINGS,
-                insert_deduplication_token: ins.token,
-                max_insert_block_size: '10000000',
-                min_insert_block_size_rows: '0',
-                min_insert_block_size_bytes: '0',
-              },
-      })
-      await drain(stream)
-    }
+  /**
+   * Server: one HTTP request per insert of the protocol, its rows in the
+   * request body. Several members may write one server: after the `pending`
+   * rows, batches whose partition was claimed by a later assignment are
+   * fenced (nothing more of them is written). Either the new owner read the
+   * positions after this `pending` row landed, and rebuilds the same batch
+   * (same identity, deduplicated), or it claimed before this check, and this
+   * member writes no events: a rebalance never stores a batch twice.
+   */
+  async #writeServer(batches: readonly PartitionBatch[]): Promise<WriteResult> {
+    const now = this.#clock()
+    const positioned = batches.some((b) => !b.ephemeral)
+    const plan = this.#plan(batches, now, false)
+    if (positioned) await this.#insert(plan.shift()!)
+    const fenced = await this.#fenced(batches)
+    const rest =
+      fenced.length === 0
+        ? plan
+        : this.#plan(
+            batches.filter((_, i) => !fenced.includes(i)),
+            now,
+            false,
+            false,
+          )
+    for (const ins of rest) await this.#insert(ins)
+    return { fenced }
+  }
+
+  async #insert(ins: Insert): Promise<void> {
+    const { stream } = await this.#client.exec({
+      query: `INSERT INTO ${qualified(this.#db, ins.table)} (${ins.columns.join(', ')}) FORMAT JSONCompactEachRow`,
+      values: Readable.from([ins.text]),
+      clickhouse_settings:
+        ins.token === null
+          ? { insert_deduplicate: 0 }
+          : {
+              ...DEDUP_SETTINGS,
+              insert_deduplication_token: ins.token,
+              max_insert_block_size: '10000000',
+              min_insert_block_size_rows: '0',
+              min_insert_block_size_bytes: '0',
+            },
+    })
+    await drain(stream)
   }
 }

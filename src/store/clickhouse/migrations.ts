@@ -328,6 +328,27 @@ export const MIGRATIONS: readonly Migration[] = [
       SETTINGS ${DEDUP}`,
     ],
   },
+  {
+    version: 8,
+    name: 'ingest claims fence a partition to the member that was assigned it last',
+    statements: (db) => [
+      // One row per assignment of a partition; the highest (ver, claim) is its
+      // owner. A member writes a batch's events only while its claim is the
+      // latest (store/clickhouse/event-store.ts), so an old owner's write that
+      // lands after a rebalance stores nothing twice. Rows are never replaced
+      // (every reader must rank the same rows); claims older than 90 days are
+      // dropped, long after any write of their assignment could still land.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'ingest_claims')} (
+        source String,
+        partition UInt64,
+        claim String,
+        ver UInt64,
+        claimed_at DateTime64(3, 'UTC') DEFAULT now64(3)
+      ) ENGINE = MergeTree
+      ORDER BY (source, partition, ver, claim)
+      TTL toDateTime(claimed_at) + INTERVAL 90 DAY`,
+    ],
+  },
 ]
 
 /** Tables whose TTL follows config, and the expression their TTL applies to. */

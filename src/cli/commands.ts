@@ -20,6 +20,7 @@ export const COMMANDS: readonly { name: string; load: () => Promise<Register> }[
   { name: 'detect', load: async () => (await import('./detect-command.ts')).registerDetectCommand },
   { name: 'healthcheck', load: async () => (await import('./healthcheck.ts')).registerHealthcheckCommand },
   { name: 'incident', load: async () => (await import('./incident.ts')).registerIncidentCommand },
+  { name: 'decode', load: async () => (await import('./decode.ts')).registerDecodeCommand },
 ]
 
 /** Root options come first (`enablePositionalOptions`): the command is the first non-option word. */

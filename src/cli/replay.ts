@@ -8,10 +8,10 @@ import { SingleBar } from 'cli-progress'
 import type { Command } from 'commander'
 import type { Counter } from 'prom-client'
 import { createApp } from '../app.ts'
-import { decoderSchema } from '../config/schema.ts'
 import { appendLineRecords, type LineRecord, LineSplitter } from '../ingest/sources/line-splitter.ts'
 import { silentLogger } from '../telemetry/logger.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
+import { decoderForPreset, PRESET_CHOICES } from './source-decoder.ts'
 
 interface ReplayOpts {
   config?: string
@@ -27,7 +27,7 @@ export function registerReplayCommand(program: Command): void {
     .argument('<file>', 'log file to replay')
     .requiredOption(
       '-p, --preset <name>',
-      'gateway preset: kong, envoy, nginx, aws-apigateway, tyk, traefik, canonical',
+      `gateway preset: ${PRESET_CHOICES} (mapping, and a source's other decoder settings, come from -c)`,
     )
     .option('-g, --gateway <name>', 'gateway name for records that do not carry one')
     .option('--no-progress', 'do not draw a progress bar')
@@ -35,8 +35,9 @@ export function registerReplayCommand(program: Command): void {
     .action(async (file: string, opts: ReplayOpts) => {
       const path = resolve(file)
       const info = await stat(path)
-      const decoder = decoderSchema.parse({ preset: opts.preset, default_gateway: opts.gateway })
-      const app = await createApp(offlineConfig(configFrom(opts)), { logger: silentLogger() })
+      const config = configFrom(opts)
+      const decoder = decoderForPreset(config, opts.preset, opts.gateway)
+      const app = await createApp(offlineConfig(config), { logger: silentLogger() })
       const source = `replay:${path}`
       const partition = Number(info.ino)
       app.registerDecoder(source, decoder)
@@ -47,6 +48,7 @@ export function registerReplayCommand(program: Command): void {
         stored: 0,
         deadLettered: 0,
         skipped: 0,
+        notAuthTraffic: 0,
         reasons: {} as Record<string, number>,
       }
       try {
@@ -94,7 +96,15 @@ export function registerReplayCommand(program: Command): void {
           summary.reasons[String(v.labels.reason)] = v.value
           summary.deadLettered += v.value
         }
-        summary.stored = summary.lines - summary.skipped - summary.deadLettered
+        const counter = async (name: string) => {
+          const m = (await app.metrics.getSingleMetric(name)?.get()) as
+            | Awaited<ReturnType<Counter['get']>>
+            | undefined
+          return (m?.values ?? []).reduce((n, v) => n + v.value, 0)
+        }
+        // Events, not lines: a batch line (a JSON array) may hold many.
+        summary.stored = await counter('keyshift_events_ingested_total')
+        summary.notAuthTraffic = await counter('keyshift_events_skipped_total')
       } finally {
         await app.stop()
       }
@@ -106,8 +116,9 @@ export function registerReplayCommand(program: Command): void {
       process.stdout.write(
         `replayed ${summary.file}\n` +
           `  lines read      ${summary.lines}\n` +
-          `  stored          ${summary.stored}\n` +
+          `  stored          ${summary.stored} events\n` +
           `  already stored  ${summary.skipped} (skipped)\n` +
+          `  not auth traffic ${summary.notAuthTraffic} (skipped: no identity, not rejected)\n` +
           `  dead-lettered   ${summary.deadLettered}${
             Object.keys(summary.reasons).length
               ? ` (${Object.entries(summary.reasons)

@@ -31,8 +31,11 @@ export interface Waiter {
 export interface Buffered {
   offset: bigint
   nextOffset: bigint
-  /** The decoded event, encoded for the store at once. */
-  event?: EncodedEvent
+  /** The decoded events (one, or a batch record's), encoded for the store at once. */
+  events?: EncodedEvent[]
+  /** Requests skipped as `not_auth_traffic`, counted once stored. */
+  skipped?: number
+  /** Why the record is dead-lettered (for a batch record, part of it: its good elements are stored too). */
   dead?: DeadLetter
   /** The record's size in bytes, for dead letters. */
   size: number
@@ -528,8 +531,8 @@ export function contents(s: Segment, now: number): Pick<PartitionBatch, 'events'
   const events: EncodedEvent[] = []
   const deadLetters: PartitionBatch['deadLetters'] = []
   for (const i of s.items) {
-    if (i.event) events.push(i.event)
-    else if (i.dead) {
+    if (i.events) for (const e of i.events) events.push(e)
+    if (i.dead) {
       deadLetters.push({
         time: now,
         offset: i.offset,

@@ -27,6 +27,9 @@ const SRC = 'kafka:auth'
  * reaches the store: the case the store must refuse and the pipeline isolate.
  */
 const rawDecoder = {
+  decodeAll(bytes: Buffer) {
+    return { events: [this.decode(bytes)], skipped: 0 }
+  },
   decode(bytes: Buffer): AuthEvent {
     let d: { t: number; ua: string }
     try {
@@ -40,6 +43,7 @@ const rawDecoder = {
       keyId: 'k',
       keyVersion: 'v1',
       keyFingerprint: '',
+      identitySource: 'key_id',
       outcome: 'success',
       reason: 'none',
       status: 200,

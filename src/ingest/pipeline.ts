@@ -16,12 +16,21 @@ import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import { type Buffered, contents, type DeadLetter, IngestCore, type Segment } from './ingest-core.ts'
 import type { IngestSink, SourceRecord, StoredPosition } from './source.ts'
-import type { IngestStore, PartitionBatch } from './store-port.ts'
+import type { EncodedEvent, IngestStore, PartitionBatch } from './store-port.ts'
 
 export { coalesce, type DeadLetter, type Segment } from './ingest-core.ts'
 
+/** What one record became (see `Decoder.decodeAll`): a batch record may hold many events. */
+export interface DecodedRecord {
+  events: AuthEvent[]
+  /** Requests counted and skipped as `not_auth_traffic`. */
+  skipped: number
+  /** Why the record (or part of a batch) is dead-lettered. */
+  rejected?: DecodeError
+}
+
 export interface RecordDecoder {
-  decode(bytes: Buffer, ctx: { now: number; fallbackEventId: string }): AuthEvent
+  decodeAll(bytes: Buffer, ctx: { now: number; fallbackEventId: string }): DecodedRecord
 }
 
 export interface DeadLetterSink {
@@ -132,6 +141,7 @@ export class IngestPipeline implements IngestSink {
   readonly #m: {
     ingested: Counter<'source'>
     rejected: Counter<'source' | 'reason'>
+    skipped: Counter<'source' | 'reason'>
     batchSize: Histogram
     writeSeconds: Histogram
     writeErrors: Counter<'retriable'>
@@ -155,6 +165,12 @@ export class IngestPipeline implements IngestSink {
       rejected: new PCounter({
         name: 'keyshift_events_rejected_total',
         help: 'Records dead-lettered instead of stored, by source and reason.',
+        labelNames: ['source', 'reason'],
+        registers: r,
+      }),
+      skipped: new PCounter({
+        name: 'keyshift_events_skipped_total',
+        help: 'Requests neither stored nor dead-lettered, by source and reason (not_auth_traffic: no identity and not rejected, e.g. health checks and routing 404s).',
         labelNames: ['source', 'reason'],
         registers: r,
       }),
@@ -306,16 +322,34 @@ export class IngestPipeline implements IngestSink {
       if (oversized) {
         throw new DecodeError('too_large', 'line exceeds the maximum line length')
       }
-      const event = this.#o.decoderFor(source).decode(record.value, {
+      const decoded = this.#o.decoderFor(source).decodeAll(record.value, {
         now,
         fallbackEventId: `${source}:${partition}:${record.offset}`,
       })
-      return {
+      if (decoded.rejected !== undefined && decoded.events.length === 0 && decoded.skipped === 0) {
+        throw decoded.rejected
+      }
+      const item: Buffered = {
         offset: record.offset,
         nextOffset: record.nextOffset,
-        event: this.#o.store.encode(event, source, partition, record.offset),
         size: record.value.length,
       }
+      if (decoded.events.length > 0) {
+        item.events = decoded.events.map((e) => this.#o.store.encode(e, source, partition, record.offset))
+      }
+      if (decoded.skipped > 0) item.skipped = decoded.skipped
+      if (decoded.rejected !== undefined) {
+        // Part of a batch was bad: its good elements are stored, the record is dead-lettered too.
+        item.dead = {
+          source,
+          partition,
+          offset: record.offset,
+          reason: decoded.rejected.reason,
+          detail: decoded.rejected.message,
+          bytes: this.#o.scrub(record.value, oversized),
+        }
+      }
+      return item
     } catch (err) {
       if (!(err instanceof DecodeError)) throw err
       return {
@@ -496,9 +530,14 @@ export class IngestPipeline implements IngestSink {
     }
     this.#failing = null
     // Counted once stored: a batch that failed or was fenced is read and decoded again.
-    for (const s of segments)
-      for (const i of s.items)
+    for (const s of segments) {
+      let skipped = 0
+      for (const i of s.items) {
         if (i.dead) this.#m.rejected.inc({ source: i.dead.source, reason: i.dead.reason })
+        skipped += i.skipped ?? 0
+      }
+      if (skipped > 0) this.#m.skipped.inc({ source: s.source, reason: 'not_auth_traffic' }, skipped)
+    }
     let events = 0
     for (const b of batches) {
       events += b.events.length
@@ -544,9 +583,9 @@ export class IngestPipeline implements IngestSink {
    */
   async #isolate(segments: Segment[], batches: PartitionBatch[], letters: DeadLetter[]): Promise<number> {
     const rows = segments.flatMap((s, si) =>
-      s.items.flatMap((item) => (item.event ? [{ si, item, event: item.event }] : [])),
+      s.items.flatMap((item) => (item.events ?? []).map((event) => ({ si, item, event }))),
     )
-    const refused: { si: number; item: Buffered; reason: string }[] = []
+    const refused: { si: number; item: Buffered; event: EncodedEvent; reason: string }[] = []
     const search = async (list: typeof rows): Promise<void> => {
       if (list.length === 0) return
       try {
@@ -555,7 +594,7 @@ export class IngestPipeline implements IngestSink {
       } catch (err) {
         if (!(err instanceof StoreRefusedDataError)) throw err
         if (list.length === 1) {
-          refused.push({ si: list[0]!.si, item: list[0]!.item, reason: err.message })
+          refused.push({ si: list[0]!.si, item: list[0]!.item, event: list[0]!.event, reason: err.message })
           return
         }
       }
@@ -574,9 +613,12 @@ export class IngestPipeline implements IngestSink {
         reason: STORE_REFUSED_REASON,
         detail: r.reason,
         // The decoded event as the store was sent it: its key material is already fingerprinted.
-        bytes: Buffer.from(r.item.event!.row),
+        bytes: Buffer.from(r.event.row),
       }
-      r.item.event = undefined
+      // A batch record keeps its other events; the refused one leaves as a dead letter.
+      const rest = (r.item.events ?? []).filter((e) => e !== r.event)
+      if (rest.length > 0) r.item.events = rest
+      else r.item.events = undefined
       r.item.dead = dead
       letters.push(dead)
       this.#o.logger.warn(

@@ -21,6 +21,15 @@ for (const k of scenario.spec.keys) {
   for (const v of k.versions) registry.set(fingerprint(v.secret), { keyId: k.keyId, version: v.version })
 }
 
+/**
+ * What identified the key depends on which fields a format writes (a key id and
+ * version in Kong's custom_id, a fingerprint elsewhere), not on the event: round
+ * trips compare every other field. The presets' conformance tests pin identitySource.
+ */
+function withoutIdentitySource({ identitySource: _, ...rest }: AuthEvent): Omit<AuthEvent, 'identitySource'> {
+  return rest
+}
+
 function decoderFor(preset: FormatPreset, defaultGateway: string) {
   const d = createDecoder({
     preset,
@@ -28,7 +37,8 @@ function decoderFor(preset: FormatPreset, defaultGateway: string) {
     resolveFingerprint: (f) => registry.get(f),
     defaultGateway,
   })
-  return (line: string) => d.decode(Buffer.from(line, 'utf8'), { now: END, fallbackEventId: 'fallback:0:0' })
+  return (line: string) =>
+    withoutIdentitySource(d.decode(Buffer.from(line, 'utf8'), { now: END, fallbackEventId: 'fallback:0:0' }))
 }
 
 /** A spread of events: every story beat and every failure reason the scenario produces. */
@@ -59,6 +69,7 @@ const base: AuthEvent = {
   route: '/v1/payments',
   gateway: 'gw-eu-1',
   latencyMs: 43,
+  identitySource: 'key_material',
 }
 const acmeV2 = scenario.spec.keys.find((k) => k.keyId === 'acme-payments')!.versions[1]!.secret
 
@@ -116,7 +127,7 @@ describe('log formats round-trip through the real decoders', () => {
           const loss = formatLoss(preset, e, defaultGateway)
           const decoded = decodeAt(defaultGateway)(formatLine(preset, e, scenario.materialOf(e)))
           if (loss === null) {
-            expect(decoded).toEqual(e)
+            expect(decoded).toEqual(withoutIdentitySource(e))
             exact++
           }
         }
@@ -135,11 +146,11 @@ describe('log formats round-trip through the real decoders', () => {
           for (const defaultGateway of ['gw-eu-1', 'gw-us-1']) {
             const decoded = decodeAt(defaultGateway)(formatLine(preset, event, material))
             const loss = formatLoss(preset, event, defaultGateway)
-            const same = isDeepStrictEqual(decoded, event)
+            const same = isDeepStrictEqual(decoded, withoutIdentitySource(event))
             if (same !== (loss === null)) {
               expect({ event, decoded, loss }).toEqual({
                 event,
-                decoded: event,
+                decoded: withoutIdentitySource(event),
                 loss: 'formatLoss disagrees',
               })
             }

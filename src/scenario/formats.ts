@@ -436,8 +436,8 @@ export function formatLoss(preset: FormatPreset, e: AuthEvent, defaultGateway: s
     if (e.reason !== (limited ? 'rate_limited' : 'none')) {
       return `${preset} cannot carry reason ${e.reason} with status ${e.status}`
     }
-    if (!identified && !presented)
-      return 'a successful request with no key at all is dead-lettered (missing_key)'
+    if (!identified && !presented && e.clientId === '')
+      return 'a successful request with no identity at all is skipped (not_auth_traffic)'
   }
   if (cap.gateway === 'default' && e.gateway !== defaultGateway) {
     return `${preset} logs no gateway name; every event decodes with gateway ${defaultGateway}`

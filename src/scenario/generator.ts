@@ -298,6 +298,7 @@ class ClientActor implements Actor {
       route: route.route,
       gateway,
       latencyMs,
+      identitySource: 'key_material',
     }
   }
 }
@@ -355,6 +356,7 @@ class UnknownKeyActor implements Actor {
       route: route.route,
       gateway: u.gateways[pickIndex(rng, this.#gatewayWeights)]!,
       latencyMs: rng.int(1, 4),
+      identitySource: key === null ? 'none' : 'key_material',
     }
   }
 }

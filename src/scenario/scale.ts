@@ -306,6 +306,8 @@ export function scaleScenario(opts: ScaleOptions): ScaleScenario {
       route,
       gateway: gateways[unknown ? b.pool[i]! % gateways.length : clientGateway[c]!]!,
       latencyMs: b.latency[i]!,
+      // Lines name known keys and their versions; unknown keys are only their fingerprint.
+      identitySource: unknown ? 'key_material' : 'key_id',
     }
   }
 

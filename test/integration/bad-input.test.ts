@@ -34,7 +34,7 @@ const EXPECTED_REASON: Record<MalformedKind, string> = {
   json_array: 'not_an_object',
   wrong_types: 'bad_type',
   missing_time: 'missing_time',
-  missing_key: 'missing_key',
+  batch_missing_time: 'missing_time',
   absurd_time: 'time_out_of_range',
   future_time: 'time_out_of_range',
   huge_field: 'too_large',

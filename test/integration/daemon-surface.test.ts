@@ -109,6 +109,7 @@ describe('keyshift replay', () => {
       stored: 1000,
       deadLettered: 2,
       skipped: 0,
+      notAuthTraffic: 0,
       reasons: { invalid_json: 1, time_out_of_range: 1 },
       seconds: undefined,
     })

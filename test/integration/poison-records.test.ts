@@ -127,6 +127,9 @@ describe('poison records on the embedded engine', () => {
       const events = new EventStore(store.client, 'keyshift', Date.now, join(dir, 'spool'))
       // A decoder that does not normalise text: the store itself must refuse the row.
       const decoder = {
+        decodeAll(bytes: Buffer) {
+          return { events: [this.decode(bytes)], skipped: 0 }
+        },
         decode(bytes: Buffer): AuthEvent {
           const d = JSON.parse(bytes.toString('utf8')) as { t: number; ua: string }
           if (typeof d.t !== 'number') throw new DecodeError('missing_time', 'no time')
@@ -136,6 +139,7 @@ describe('poison records on the embedded engine', () => {
             keyId: 'poison-key',
             keyVersion: 'v1',
             keyFingerprint: '',
+            identitySource: 'key_id',
             outcome: 'success',
             reason: 'none',
             status: 200,

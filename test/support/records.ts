@@ -60,7 +60,7 @@ export const MALFORMED_KINDS = [
   'json_array',
   'wrong_types',
   'missing_time',
-  'missing_key',
+  'batch_missing_time',
   'absurd_time',
   'future_time',
   'huge_field',
@@ -89,17 +89,18 @@ export function malformed(kind: MalformedKind, i: number, now: number, rnd: () =
     case 'not_json':
       return Buffer.from(`GET /v1/orders HTTP/1.1 200 ${i}`)
     case 'json_array':
-      return Buffer.from(JSON.stringify([good]))
+      // A batch is split into its elements; elements that are not objects are rejected.
+      return Buffer.from(JSON.stringify([1, 'two']))
     case 'wrong_types':
       return Buffer.from(JSON.stringify({ ...good, started_at: { when: 'yesterday' } }))
     case 'missing_time': {
       const { started_at: _t, ...rest } = good
       return Buffer.from(JSON.stringify(rest))
     }
-    case 'missing_key': {
-      const { consumer: _c, ...rest } = good
-      const req = rest.request as Record<string, unknown>
-      return Buffer.from(JSON.stringify({ ...rest, request: { ...req, headers: { 'user-agent': 'x' } } }))
+    case 'batch_missing_time': {
+      // A Kong http-log batch (queue.max_batch_size > 1) whose one element has no time.
+      const { started_at: _t, ...rest } = good
+      return Buffer.from(JSON.stringify([rest]))
     }
     case 'absurd_time':
       return Buffer.from(JSON.stringify({ ...good, started_at: -62_135_596_800_000 }))

@@ -1,7 +1,9 @@
-// The record decoder: raw bytes from a source → one canonical AuthEvent, or a
-// DecodeError whose `reason` the caller dead-letters with. Stages, in order:
-//   size check → strict UTF-8 → JSON.parse → object check → scrubDocument
-//   → preset (or configured mapping) → normalise
+// The record decoder: raw bytes from a source → canonical AuthEvents, records to
+// skip (`not_auth_traffic`), or a DecodeError whose `reason` the caller
+// dead-letters with. Stages, in order:
+//   size check → strict UTF-8 → JSON.parse → object check (an array is a batch:
+//   each element goes on alone) → scrubDocument → preset (or configured mapping)
+//   → normalise
 // Scrubbing runs on the whole document before any preset looks at it, so no raw
 // credential survives even in fields the preset ignores.
 
@@ -28,6 +30,7 @@ import {
   type FingerprintResolver,
   type NormaliseContext,
   normalise,
+  SkippedRecord,
 } from './normalise.ts'
 import { awsApiGatewayPreset } from './presets/aws-apigateway.ts'
 import { canonicalPreset } from './presets/canonical.ts'
@@ -121,10 +124,31 @@ export interface DecodeContext {
   fallbackEventId: string
 }
 
-export interface Decoder {
-  /** Decodes one record; throws `DecodeError` (reason in `DECODE_REASONS`) for records to dead-letter. */
-  decode(bytes: Buffer, ctx: DecodeContext): AuthEvent
+/** What one record became: a record that is a batch (a JSON array) may become several events. */
+export interface DecodedRecord {
+  events: AuthEvent[]
+  /** Requests skipped as `not_auth_traffic` (counted, neither stored nor dead-lettered). */
+  skipped: number
+  /**
+   * Why the record (or some elements of a batch) is dead-lettered; undefined when
+   * nothing was rejected. A batch's good elements are stored all the same.
+   */
+  rejected?: DecodeError
 }
+
+export interface Decoder {
+  /**
+   * Decodes a record holding one request; throws `DecodeError` (reason in
+   * `DECODE_REASONS`) for records to dead-letter, `SkippedRecord` for records to
+   * skip, and `DecodeError('not_an_object')` for a batch (use `decodeAll`).
+   */
+  decode(bytes: Buffer, ctx: DecodeContext): AuthEvent
+  /** Decodes a record of one request or a batch of them; never throws a `DecodeError`. */
+  decodeAll(bytes: Buffer, ctx: DecodeContext): DecodedRecord
+}
+
+/** Largest batch record (a JSON array) accepted; each element must fit `max_record_bytes`. */
+export const MAX_BATCH_RECORD_BYTES = MAX_RECORD_BYTES_LIMIT
 
 const utf8 = new TextDecoder('utf-8', { fatal: true })
 /** Decodes invalid UTF-8 sequences as U+FFFD (the WHATWG replacement rule). */
@@ -168,39 +192,107 @@ export function createDecoder(opts: DecoderOptions): Decoder {
     maxFutureSkewMs: opts.maxFutureSkewMs ?? DEFAULT_MAX_FUTURE_SKEW_MS,
   }
 
+  const parse = (bytes: Buffer): unknown => {
+    // isUtf8 is a fast native check. A record with invalid UTF-8 (a Latin-1
+    // byte in a user agent, say) keeps its fields: each invalid sequence
+    // becomes U+FFFD, so no malformed text reaches the store. Only when the
+    // result is not JSON either is the record dead-lettered, as invalid_utf8.
+    const valid = isUtf8(bytes)
+    const text = valid ? utf8.decode(bytes) : lossyUtf8.decode(bytes)
+    try {
+      return JSON.parse(text)
+    } catch {
+      if (!valid) throw new DecodeError('invalid_utf8', 'record is not valid UTF-8, nor JSON once decoded')
+      // The parser's message quotes the input; keep it out of the error.
+      throw new DecodeError('invalid_json', 'record is not valid JSON')
+    }
+  }
+  const one = (doc: unknown, ctx: DecodeContext, fallbackEventId: string): AuthEvent => {
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      throw new DecodeError(
+        'not_an_object',
+        `record is JSON ${Array.isArray(doc) ? 'array' : typeof doc}, not an object`,
+      )
+    }
+    const scrubbed = scrub(doc).value as Record<string, unknown>
+    nctx.now = ctx.now
+    nctx.fallbackEventId = fallbackEventId
+    return normalise(preset(scrubbed), nctx)
+  }
+  const tooLarge = (bytes: Buffer, limit: number) =>
+    new DecodeError('too_large', `record is ${bytes.length} bytes, over max_record_bytes (${limit})`)
+  const isBatch = (bytes: Buffer): boolean => {
+    for (let i = 0; i < bytes.length && i < 64; i++) {
+      const c = bytes[i]!
+      if (c === 0x5b) return true // [
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09 && c !== 0xef && c !== 0xbb && c !== 0xbf)
+        return false
+    }
+    return false
+  }
+
   return {
     decode(bytes: Buffer, ctx: DecodeContext): AuthEvent {
-      if (bytes.length > maxRecordBytes) {
-        throw new DecodeError(
-          'too_large',
-          `record is ${bytes.length} bytes, over max_record_bytes (${maxRecordBytes})`,
-        )
-      }
-      // isUtf8 is a fast native check. A record with invalid UTF-8 (a Latin-1
-      // byte in a user agent, say) keeps its fields: each invalid sequence
-      // becomes U+FFFD, so no malformed text reaches the store. Only when the
-      // result is not JSON either is the record dead-lettered, as invalid_utf8.
-      const valid = isUtf8(bytes)
-      const text = valid ? utf8.decode(bytes) : lossyUtf8.decode(bytes)
-      let doc: unknown
-      try {
-        doc = JSON.parse(text)
-      } catch {
-        if (!valid) throw new DecodeError('invalid_utf8', 'record is not valid UTF-8, nor JSON once decoded')
-        // The parser's message quotes the input; keep it out of the error.
-        throw new DecodeError('invalid_json', 'record is not valid JSON')
-      }
-      if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
-        throw new DecodeError(
-          'not_an_object',
-          `record is JSON ${Array.isArray(doc) ? 'array' : typeof doc}, not an object`,
-        )
-      }
-      const scrubbed = scrub(doc).value as Record<string, unknown>
-      nctx.now = ctx.now
-      nctx.fallbackEventId = ctx.fallbackEventId
-      return normalise(preset(scrubbed), nctx)
+      if (bytes.length > maxRecordBytes) throw tooLarge(bytes, maxRecordBytes)
+      return one(parse(bytes), ctx, ctx.fallbackEventId)
     },
+    decodeAll(bytes: Buffer, ctx: DecodeContext): DecodedRecord {
+      try {
+        if (bytes.length > maxRecordBytes && !(bytes.length <= MAX_BATCH_RECORD_BYTES && isBatch(bytes))) {
+          throw tooLarge(bytes, maxRecordBytes)
+        }
+        const doc = parse(bytes)
+        if (!Array.isArray(doc)) return { events: [one(doc, ctx, ctx.fallbackEventId)], skipped: 0 }
+        return batch(doc, bytes.length, ctx)
+      } catch (err) {
+        if (err instanceof SkippedRecord) return { events: [], skipped: 1 }
+        if (err instanceof DecodeError) return { events: [], skipped: 0, rejected: err }
+        throw err
+      }
+    },
+  }
+
+  /**
+   * A batch (Kong http-log with `queue.max_batch_size` > 1, Tyk's http pump): each
+   * element is decoded alone, with `#<index>` after the fallback event id. Good
+   * elements are kept; the record is dead-lettered for the first bad one, naming how
+   * many were rejected.
+   */
+  function batch(docs: unknown[], size: number, ctx: DecodeContext): DecodedRecord {
+    if (docs.length === 0) throw new DecodeError('not_an_object', 'record is an empty JSON array')
+    const out: DecodedRecord = { events: [], skipped: 0 }
+    let rejected = 0
+    let first: { index: number; err: DecodeError } | undefined
+    for (let i = 0; i < docs.length; i++) {
+      try {
+        const el = docs[i]
+        // Elements are held to max_record_bytes like single records (measured only
+        // when the whole batch is larger, which is when one element could be).
+        if (size > maxRecordBytes && el !== null && typeof el === 'object') {
+          const n = Buffer.byteLength(JSON.stringify(el))
+          if (n > maxRecordBytes) {
+            throw new DecodeError(
+              'too_large',
+              `batch element is ${n} bytes, over max_record_bytes (${maxRecordBytes})`,
+            )
+          }
+        }
+        out.events.push(one(el, ctx, `${ctx.fallbackEventId}#${i}`))
+      } catch (err) {
+        if (err instanceof SkippedRecord) out.skipped++
+        else if (err instanceof DecodeError) {
+          rejected++
+          first ??= { index: i, err }
+        } else throw err
+      }
+    }
+    if (first !== undefined) {
+      out.rejected = new DecodeError(
+        first.err.reason,
+        `${rejected} of ${docs.length} batch elements rejected; element ${first.index}: ${first.err.message}`,
+      )
+    }
+    return out
   }
 }
 

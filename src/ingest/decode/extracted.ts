@@ -16,14 +16,26 @@ export interface Extracted {
   time?: unknown
   /** How to read `time`; `auto` (the default) detects the format and epoch unit. */
   timeFormat?: TimeFormat
-  /** Logical key id, when the gateway logs one (AWS apiKeyId, a consumer, a header). */
+  /** Logical key id, when the gateway logs one (AWS apiKeyId, a header, a tag). */
   keyId?: unknown
   /** Version label, when the gateway logs one (header, consumer tag, custom_id suffix). */
   keyVersion?: unknown
   /** The credential the client presented (raw or already fingerprinted); only its fingerprint is kept. */
   keyMaterial?: unknown
-  /** A fingerprint the gateway already computed (`fp_…`). */
+  /** A fingerprint or hash the gateway already computed (`fp_…`, Tyk's hashed key). */
   keyFingerprint?: unknown
+  /**
+   * The gateway's id of the credential it authenticated (Kong `authenticated_entity.id`).
+   * Not a secret, but fingerprinted like one, so a version can be registered by it
+   * (`keyshift key fingerprint` of the id) when the gateway hides the key itself.
+   */
+  credentialId?: unknown
+  /** A name the gateway mapped the key to (NGINX `$api_client_name`): the key id when none is logged. */
+  clientName?: unknown
+  /** The gateway's consumer (Kong consumer username or id): the key id when none is logged. */
+  consumer?: unknown
+  /** Who authenticated (AWS principalId / claims, a basic-auth user): the key id when none is logged. */
+  principal?: unknown
   /** HTTP status returned to the client. */
   status?: unknown
   /** The gateway's own reason code or text (`INVALID_API_KEY`, `jwt_authn_access_denied{Jwt_is_expired}`). */

@@ -63,6 +63,7 @@ describe('mapping preset', () => {
       route: '/v3/things',
       gateway: 'edge-eu-1',
       latencyMs: 250,
+      identitySource: 'key_material',
     })
   })
 
@@ -91,6 +92,7 @@ describe('mapping preset', () => {
       route: '',
       gateway: 'edge-eu-1',
       latencyMs: 0,
+      identitySource: 'key_id',
     })
   })
 
@@ -104,6 +106,46 @@ describe('mapping preset', () => {
       'req.headers["x-api-key"]',
       'req.query.api_key',
     ])
+  })
+
+  it('reads a key from a query parameter of a URL field, after scrubbing', () => {
+    const d = testDecoder({
+      preset: 'mapping',
+      mapping: {
+        fields: { time: 'ts', key_material: ['req.url?key', 'req.url?access_token'], route: 'req.url' },
+      },
+    })
+    const ev = decodeRecord(d, { ts: 1726783839, req: { url: `/v1/things?page=2&key=${KEY_V1}` } })
+    expect(ev).toMatchObject({
+      keyId: 'acme-payments',
+      keyVersion: 'v1',
+      keyFingerprint: FP_V1,
+      route: '/v1/things',
+      identitySource: 'key_material',
+    })
+    expect(
+      decodeRecord(d, { ts: 1726783839, req: { url: `https://api.example.com/x?access_token=${KEY_V1}` } }),
+    ).toMatchObject({ keyFingerprint: FP_V1 })
+    // The whole URL is not made a secret: only its key parameter is fingerprinted.
+    expect(
+      mappingSecretPaths(parseFieldMapping({ fields: { time: 't', key_material: 'req.url?key' } })),
+    ).toEqual([])
+  })
+
+  it('maps identity fields: credential id, client name, consumer, principal', () => {
+    const d = testDecoder({
+      preset: 'mapping',
+      mapping: { fields: { time: 'ts', principal: 'auth.sub', consumer: 'auth.consumer', status: 'code' } },
+    })
+    expect(decodeRecord(d, { ts: 1726783839, code: 200, auth: { sub: 'user-9' } })).toMatchObject({
+      keyId: 'user-9',
+      identitySource: 'principal',
+    })
+    expect(decodeRecord(d, { ts: 1726783839, code: 401, auth: { consumer: 'acme' } })).toMatchObject({
+      keyId: 'acme',
+      outcome: 'failure',
+      identitySource: 'consumer',
+    })
   })
 
   it('uses constants when no path yields a value', () => {
@@ -126,7 +168,7 @@ describe('mapping preset', () => {
     ['unknown canonical field', { fields: { time: 't', key_id: 'k', keyid: 'x' } }, 'Unrecognized key'],
     ['bad path syntax', { fields: { time: 't', key_id: 'a..b' } }, 'mapping.fields.key_id: empty segment'],
     ['missing time', { fields: { key_id: 'k' } }, 'mapping.fields.time'],
-    ['no key field at all', { fields: { time: 't' } }, 'map at least one of fields.key_id'],
+    ['no key field at all', { fields: { time: 't' } }, 'map at least one identity: fields.key_id'],
     ['unknown reason', { fields: { time: 't', key_id: 'k' }, reasons: { X: 'nope' } }, 'mapping.reasons.X'],
     ['bad time format', { fields: { time: 't', key_id: 'k' }, time_format: 'unix' }, 'mapping.time_format'],
   ])('rejects %s with a ConfigError naming the field', (_, input, message) => {

@@ -8,7 +8,7 @@
 //     fields:
 //       event_id: req.id
 //       time: ts
-//       key_material: ['request.headers["x-api-key"]', request.query.api_key]
+//       key_material: ['request.headers["x-api-key"]', 'request.url?api_key']
 //       status: res.code
 //     time_format: epoch_ms
 //     reasons: { KEY_EXPIRED: expired, KEY_UNKNOWN: unknown_key }
@@ -19,15 +19,32 @@ import { FAILURE_REASONS } from '../../domain/auth-event.ts'
 import { ConfigError } from '../../domain/errors.ts'
 import { type DocPath, parsePath, readPath } from './doc-path.ts'
 import type { Extracted, PresetMapper } from './extracted.ts'
-import { isAbsent, scaled } from './presets/conventions.ts'
+import { isAbsent, queryParam, scaled } from './presets/conventions.ts'
 import { TIME_FORMATS } from './time.ts'
+
+/**
+ * A field path, optionally ending in `?<name>`: the query parameter `<name>` of the
+ * URL (or path with a query string) found at the path, e.g. `request.uri?api_key`.
+ * Parameters are read after scrubbing, so a key there is already a fingerprint.
+ */
+interface FieldPath {
+  path: DocPath
+  query?: string
+}
+
+const QUERY_SUFFIX_RE = /^(.*[^?])\?([A-Za-z0-9_.~-]{1,64})$/
+
+function parseFieldPath(p: string): FieldPath {
+  const m = QUERY_SUFFIX_RE.exec(p)
+  return m === null ? { path: parsePath(p) } : { path: parsePath(m[1]!), query: m[2]! }
+}
 
 const pathSchema = z
   .string()
   .min(1)
   .superRefine((p, ctx) => {
     try {
-      parsePath(p)
+      parseFieldPath(p)
     } catch (err) {
       ctx.addIssue({
         code: 'custom',
@@ -47,6 +64,10 @@ export const MAPPING_FIELDS = [
   'key_version',
   'key_material',
   'key_fingerprint',
+  'credential_id',
+  'client_name',
+  'consumer',
+  'principal',
   'status',
   'reason',
   'client_id',
@@ -76,6 +97,14 @@ export const fieldMappingSchema = z
       key_version: pathsSchema.optional(),
       key_material: pathsSchema.optional(),
       key_fingerprint: pathsSchema.optional(),
+      /** The gateway's id of the credential it authenticated (fingerprinted like key material). */
+      credential_id: pathsSchema.optional(),
+      /** A name the gateway mapped the key to: the key id when none is mapped. */
+      client_name: pathsSchema.optional(),
+      /** The gateway's consumer: the key id when none is mapped. */
+      consumer: pathsSchema.optional(),
+      /** Who authenticated (a JWT subject, a basic-auth user): the key id when no key is presented. */
+      principal: pathsSchema.optional(),
       status: pathsSchema.optional(),
       reason: pathsSchema.optional(),
       client_id: pathsSchema.optional(),
@@ -107,10 +136,14 @@ export const fieldMappingSchema = z
       m.fields.key_id !== undefined ||
       m.fields.key_material !== undefined ||
       m.fields.key_fingerprint !== undefined ||
+      m.fields.credential_id !== undefined ||
+      m.fields.client_name !== undefined ||
+      m.fields.consumer !== undefined ||
+      m.fields.principal !== undefined ||
       m.constants.key_id !== undefined,
     {
       message:
-        'map at least one of fields.key_id, fields.key_material or fields.key_fingerprint (or constants.key_id)',
+        'map at least one identity: fields.key_id, key_material, key_fingerprint, credential_id, client_name, consumer or principal (or constants.key_id)',
       path: ['fields'],
     },
   )
@@ -135,25 +168,33 @@ export function parseFieldMapping(input: unknown, where = 'mapping'): FieldMappi
   return r.data
 }
 
-function compile(paths: string | readonly string[] | undefined): readonly DocPath[] {
+function compile(paths: string | readonly string[] | undefined): readonly FieldPath[] {
   if (paths === undefined) return []
-  return (typeof paths === 'string' ? [paths] : paths).map(parsePath)
+  return (typeof paths === 'string' ? [paths] : paths).map(parseFieldPath)
 }
 
-function first(doc: unknown, paths: readonly DocPath[]): unknown {
+function first(doc: unknown, paths: readonly FieldPath[]): unknown {
   for (const p of paths) {
-    const v = readPath(doc, p)
+    let v = readPath(doc, p.path)
+    if (p.query !== undefined) v = queryParam(v, p.query)
     if (!isAbsent(v)) return v
   }
   return undefined
 }
 
-/** The key-material and fingerprint paths of a mapping: the decoder scrubs them as secrets. */
+/**
+ * The key-material and fingerprint paths of a mapping: the decoder scrubs them as
+ * secrets. A query-parameter path (`request.uri?api_key`) is left out: marking the
+ * whole URL secret would fingerprint the route; the parameter's value is
+ * fingerprinted when the event is built, and key-named or key-shaped parameters
+ * are scrubbed from the URL like everywhere else.
+ */
 export function mappingSecretPaths(mapping: FieldMapping): string[] {
   const out: string[] = []
   for (const f of ['key_material', 'key_fingerprint'] as const) {
     const p = mapping.fields[f]
-    if (p !== undefined) out.push(...(typeof p === 'string' ? [p] : p))
+    if (p === undefined) continue
+    for (const one of typeof p === 'string' ? [p] : p) if (!QUERY_SUFFIX_RE.test(one)) out.push(one)
   }
   return out
 }
@@ -169,6 +210,10 @@ export function createMappedPreset(input: FieldMappingInput | FieldMapping): Pre
     keyVersion: compile(f.key_version),
     keyMaterial: compile(f.key_material),
     keyFingerprint: compile(f.key_fingerprint),
+    credentialId: compile(f.credential_id),
+    clientName: compile(f.client_name),
+    consumer: compile(f.consumer),
+    principal: compile(f.principal),
     status: compile(f.status),
     reason: compile(f.reason),
     clientId: compile(f.client_id),
@@ -196,6 +241,10 @@ export function createMappedPreset(input: FieldMappingInput | FieldMapping): Pre
       keyVersion: first(doc, p.keyVersion) ?? c.key_version,
       keyMaterial: first(doc, p.keyMaterial),
       keyFingerprint: first(doc, p.keyFingerprint),
+      credentialId: first(doc, p.credentialId),
+      clientName: first(doc, p.clientName),
+      consumer: first(doc, p.consumer),
+      principal: first(doc, p.principal),
       status: first(doc, p.status),
       reason,
       clientId: first(doc, p.clientId) ?? c.client_id,

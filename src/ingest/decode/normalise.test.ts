@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { FailureReason, Outcome } from '../../domain/auth-event.ts'
 import type { Extracted } from './extracted.ts'
-import { DECODE_REASON_DOCS, DECODE_REASONS, normalise } from './normalise.ts'
+import { DECODE_REASON_DOCS, DECODE_REASONS, normalise, SkippedRecord } from './normalise.ts'
 import {
   decodeErrorOf,
   event,
@@ -53,11 +53,14 @@ describe('normalise', () => {
       route: '/v1/payments',
       gateway: 'edge-eu-1',
       latencyMs: 12.5,
+      identitySource: 'key_id',
     })
   })
 
   it('uses the fallback event id and default gateway when the record has none', () => {
-    expect(run({ keyId: 'k', eventId: '-', gateway: '' })).toEqual(event({ keyId: 'k' }))
+    expect(run({ keyId: 'k', eventId: '-', gateway: '' })).toEqual(
+      event({ keyId: 'k', identitySource: 'key_id' }),
+    )
   })
 
   describe('key and version', () => {
@@ -221,8 +224,9 @@ describe('normalise', () => {
       ['unparseable time', { keyId: 'k', time: 'soon' }, 'bad_time'],
       ['time before 2000', { keyId: 'k', time: '1999-12-31T23:59:59Z' }, 'time_out_of_range'],
       ['time too far ahead', { keyId: 'k', time: NOW + 5 * 60_000 + 1 }, 'time_out_of_range'],
-      ['success without any key', { status: 200, clientId: 'c' }, 'missing_key'],
-      ['429 without any key', { status: 429 }, 'missing_key'],
+      ['success without any identity', { status: 200 }, 'not_auth_traffic'],
+      ['429 without any identity', { status: 429 }, 'not_auth_traffic'],
+      ['404 without any identity', { status: 404, route: '/nope' }, 'not_auth_traffic'],
       ['status not numeric', { keyId: 'k', status: 'OK' }, 'bad_status'],
       ['status below 100', { keyId: 'k', status: 99 }, 'bad_status'],
       ['status above 599', { keyId: 'k', status: 600 }, 'bad_status'],
@@ -256,6 +260,97 @@ describe('normalise', () => {
           'secret',
         )
       }
+    })
+  })
+
+  describe('identity sources', () => {
+    const CRED = '4d8e4f32-6c1b-4a6e-9f0d-3b2a1c0e9d8f'
+    it.each<
+      [
+        string,
+        Extracted,
+        { keyId: string; keyVersion: string; keyFingerprint: string; identitySource: string },
+      ]
+    >([
+      [
+        'registered key material',
+        { keyMaterial: KEY_V1, consumer: 'acme' },
+        { keyId: 'acme-payments', keyVersion: 'v1', keyFingerprint: FP_V1, identitySource: 'key_material' },
+      ],
+      [
+        'unregistered material, consumer names the key',
+        { keyMaterial: KEY_UNKNOWN, consumer: 'acme' },
+        { keyId: 'acme', keyVersion: 'unknown', keyFingerprint: FP_UNKNOWN, identitySource: 'consumer' },
+      ],
+      [
+        'credential id alone (hide_credentials): fingerprinted, consumer names the key',
+        { credentialId: CRED, consumer: 'acme' },
+        { keyId: 'acme', keyVersion: 'unknown', keyFingerprint: fp(CRED), identitySource: 'consumer' },
+      ],
+      [
+        'credential id alone, no consumer',
+        { credentialId: CRED },
+        { keyId: 'unknown', keyVersion: 'unknown', keyFingerprint: fp(CRED), identitySource: 'credential' },
+      ],
+      [
+        'material unregistered but the credential id is: the credential wins',
+        { keyMaterial: KEY_UNKNOWN, credentialId: KEY_V2 },
+        { keyId: 'acme-payments', keyVersion: 'v2', keyFingerprint: FP_V2, identitySource: 'credential' },
+      ],
+      [
+        'key id beats client name, consumer and principal',
+        { keyId: 'k1', clientName: 'n', consumer: 'c', principal: 'p' },
+        { keyId: 'k1', keyVersion: 'unknown', keyFingerprint: '', identitySource: 'key_id' },
+      ],
+      [
+        'client name beats consumer',
+        { clientName: 'client_one', consumer: 'c' },
+        { keyId: 'client_one', keyVersion: 'unknown', keyFingerprint: '', identitySource: 'client_name' },
+      ],
+      [
+        'principal names the key when nothing is presented',
+        { principal: 'user-42' },
+        { keyId: 'user-42', keyVersion: 'unknown', keyFingerprint: '', identitySource: 'principal' },
+      ],
+      [
+        'principal does not name a presented, unknown key',
+        { principal: 'user-42', keyMaterial: KEY_UNKNOWN },
+        {
+          keyId: 'unknown',
+          keyVersion: 'unknown',
+          keyFingerprint: FP_UNKNOWN,
+          identitySource: 'key_material',
+        },
+      ],
+      [
+        'a bare client id keeps the key unknown',
+        { clientId: 'c-7' },
+        { keyId: 'unknown', keyVersion: 'unknown', keyFingerprint: '', identitySource: 'client' },
+      ],
+    ])('%s', (_, x, expected) => {
+      expect(run({ status: 200, ...x })).toMatchObject(expected)
+      // The same identity, rejected: stored alike.
+      expect(run({ status: 401, ...x })).toMatchObject({ ...expected, outcome: 'failure' })
+    })
+
+    it('a 403 for a named client is insufficient_scope, not unknown_key', () => {
+      expect(run({ status: 403, clientName: 'client_one', keyMaterial: KEY_UNKNOWN })).toMatchObject({
+        keyId: 'client_one',
+        reason: 'insufficient_scope',
+        identitySource: 'client_name',
+      })
+    })
+
+    it('a request with no identity is kept when rejected and skipped otherwise', () => {
+      expect(run({ status: 401 })).toMatchObject({
+        keyId: 'unknown',
+        outcome: 'failure',
+        reason: 'missing_credential',
+        identitySource: 'none',
+      })
+      const err = decodeErrorOf(() => run({ status: 200, route: '/healthz' }))
+      expect(err).toBeInstanceOf(SkippedRecord)
+      expect(err.reason).toBe('not_auth_traffic')
     })
   })
 

@@ -5,6 +5,7 @@
 import {
   type AuthEvent,
   type FailureReason,
+  type IdentitySource,
   type Outcome,
   UNKNOWN_KEY,
   UNKNOWN_VERSION,
@@ -27,11 +28,34 @@ export const DECODE_REASONS = [
   'missing_time',
   'bad_time',
   'time_out_of_range',
-  'missing_key',
   'bad_status',
   'bad_type',
 ] as const
 export type DecodeReason = (typeof DECODE_REASONS)[number]
+
+/**
+ * Reasons a record is counted and skipped rather than stored or dead-lettered
+ * (`keyshift_events_skipped_total`). Not errors: nothing is wrong with the record.
+ */
+export const SKIP_REASONS = ['not_auth_traffic'] as const
+export type SkipReason = (typeof SKIP_REASONS)[number]
+
+export const SKIP_REASON_DOCS: Readonly<Record<SkipReason, string>> = {
+  not_auth_traffic:
+    'A request that carries no identity at all (no key, credential, consumer, principal or client) ' +
+    'and was not rejected for authentication: a routing 404, a health check, a keyless API.',
+}
+
+/**
+ * Thrown for records that are skipped, not dead-lettered. A `DecodeError` so callers
+ * that only know decode errors still never store the record; the pipeline counts it.
+ */
+export class SkippedRecord extends DecodeError {
+  declare readonly reason: SkipReason
+  constructor(reason: SkipReason, message: string) {
+    super(reason, message)
+  }
+}
 
 /** What each code means and what to do about it (shown by the CLI and in docs). */
 export const DECODE_REASON_DOCS: Readonly<Record<DecodeReason, string>> = {
@@ -45,8 +69,6 @@ export const DECODE_REASON_DOCS: Readonly<Record<DecodeReason, string>> = {
   missing_time: 'No event time was found. Check the preset or the mapping `time` path.',
   bad_time: 'The event time does not parse (ISO 8601, common log format or epoch number expected).',
   time_out_of_range: 'The event time is before 2000-01-01 or further in the future than max_future_skew_ms.',
-  missing_key:
-    'A non-failure event carries no key id, no fingerprint and no key material, so it cannot be attributed to a key.',
   bad_status: 'The HTTP status is not an integer between 100 and 599 (0 and absent mean unknown).',
   bad_type: 'A field has the wrong type, e.g. an object where a string is expected.',
 }
@@ -60,6 +82,7 @@ export const DECODE_REASON_DOCS: Readonly<Record<DecodeReason, string>> = {
 export const FIELD_LIMITS = {
   eventId: 256,
   keyId: 256,
+  credentialId: 256,
   keyVersion: 64,
   keyMaterial: 8192,
   keyFingerprint: 8192,
@@ -176,21 +199,39 @@ export function normaliseRoute(s: string): string {
   return truncate(r, TRUNCATED_FIELD_LIMITS.route)
 }
 
-function readFingerprint(x: Extracted, fingerprint: Fingerprinter): string {
-  const given = readText(x.keyFingerprint, 'keyFingerprint')
-  if (given !== undefined && !isCredentialPlaceholder(given)) {
-    if (given.length > FIELD_LIMITS.keyFingerprint) {
-      throw tooLarge('keyFingerprint', given.length, FIELD_LIMITS.keyFingerprint)
-    }
-    // A foreign hash (e.g. Tyk's hashed key) is fingerprinted like material.
-    return isFingerprint(given) ? given : fingerprint(given)
-  }
-  const material = readText(x.keyMaterial, 'keyMaterial')
-  if (material === undefined || isCredentialPlaceholder(material)) return ''
-  if (material.length > FIELD_LIMITS.keyMaterial) {
-    throw tooLarge('keyMaterial', material.length, FIELD_LIMITS.keyMaterial)
-  }
-  return fingerprint(material)
+/** A credential candidate: its fingerprint and where it came from. */
+interface Presented {
+  fingerprint: string
+  source: 'fingerprint' | 'key_material' | 'credential'
+}
+
+function presentedValue(
+  v: unknown,
+  field: 'keyFingerprint' | 'keyMaterial' | 'credentialId',
+  fingerprint: Fingerprinter,
+): string | undefined {
+  const s = readText(v, field)
+  if (s === undefined || isCredentialPlaceholder(s)) return undefined
+  const limit = FIELD_LIMITS[field]
+  if (s.length > limit) throw tooLarge(field, s.length, limit)
+  // A foreign hash (Tyk's hashed key) or a credential id is fingerprinted like material.
+  return isFingerprint(s) ? s : fingerprint(s)
+}
+
+/**
+ * The credentials a record presents, in order: the gateway's own fingerprint or hash,
+ * the key material, the gateway's credential id. Usually one; Kong without
+ * `hide_credentials` logs both the key and the credential id.
+ */
+function readPresented(x: Extracted, fingerprint: Fingerprinter): Presented[] {
+  const out: Presented[] = []
+  const given = presentedValue(x.keyFingerprint, 'keyFingerprint', fingerprint)
+  if (given !== undefined) out.push({ fingerprint: given, source: 'fingerprint' })
+  const material = presentedValue(x.keyMaterial, 'keyMaterial', fingerprint)
+  if (material !== undefined) out.push({ fingerprint: material, source: 'key_material' })
+  const credential = presentedValue(x.credentialId, 'credentialId', fingerprint)
+  if (credential !== undefined) out.push({ fingerprint: credential, source: 'credential' })
+  return out
 }
 
 /**
@@ -224,10 +265,17 @@ function inferFailureReason(status: number, presented: boolean, identified: bool
  *   502 from the upstream is still a successful authentication).
  *
  * Key and version: an explicit version from the record wins (key id from the record,
- * else from the registry, else `unknown`); otherwise a fingerprint the registry
- * resolves gives both; otherwise version `unknown` and the record's key id or
- * `unknown`. Raw key material is never kept, only its fingerprint. A failure with
- * no key at all is kept (key `unknown`); a non-failure with no key is `missing_key`.
+ * else from the registry, else a named identity, else `unknown`); otherwise a
+ * presented credential (gateway fingerprint, key material, credential id: the first
+ * the registry resolves) gives both; otherwise version `unknown` and the record's
+ * key id, else its client name, consumer or principal, else `unknown`.
+ * `identitySource` records which of these named the key. Raw key material is never
+ * kept, only its fingerprint.
+ *
+ * Never keep failures while dropping successes: any identity (down to a bare client
+ * id) is stored whatever the outcome. Only a record with no identity at all differs
+ * by outcome: a rejection is kept (`missing_credential`, key `unknown`, attributed
+ * to nobody), anything else is skipped as `not_auth_traffic` (`SkippedRecord`).
  */
 export function normalise(x: Extracted, ctx: NormaliseContext): AuthEvent {
   const eventId = limited(x.eventId, 'eventId') ?? ctx.fallbackEventId
@@ -259,28 +307,67 @@ export function normalise(x: Extracted, ctx: NormaliseContext): AuthEvent {
 
   const explicitKeyId = limited(x.keyId, 'keyId')
   const explicitVersion = limited(x.keyVersion, 'keyVersion')
-  const keyFingerprint = readFingerprint(x, ctx.fingerprint)
-  const resolved = keyFingerprint === '' ? undefined : ctx.resolveFingerprint(keyFingerprint)
+  const presented = readPresented(x, ctx.fingerprint)
+  // The first credential the registry knows wins; else the first one presented.
+  let resolved: ResolvedKey | undefined
+  let used: Presented | undefined = presented[0]
+  for (const p of presented) {
+    resolved = ctx.resolveFingerprint(p.fingerprint)
+    if (resolved !== undefined) {
+      used = p
+      break
+    }
+  }
+  const keyFingerprint = used?.fingerprint ?? ''
+
+  // A name for the key when no key id is logged: who the gateway says made the request.
+  let named: string | undefined = explicitKeyId
+  let namedSource: IdentitySource = 'key_id'
+  if (named === undefined) {
+    for (const field of NAMED_IDENTITIES) {
+      // A principal (who authenticated) is not bound to a presented key: it names
+      // the key only when no credential was presented.
+      if (field === 'principal' && presented.length > 0) break
+      named = limited(x[field], 'keyId')
+      if (named !== undefined) {
+        namedSource = NAMED_SOURCE[field]
+        break
+      }
+    }
+  }
 
   let keyId: string
   let keyVersion: string
+  let identitySource: IdentitySource
   if (explicitVersion !== undefined) {
     keyVersion = explicitVersion
-    keyId = explicitKeyId ?? resolved?.keyId ?? UNKNOWN_KEY
+    keyId = explicitKeyId ?? resolved?.keyId ?? named ?? UNKNOWN_KEY
+    identitySource =
+      explicitKeyId !== undefined
+        ? 'key_id'
+        : resolved !== undefined
+          ? used!.source
+          : named !== undefined
+            ? namedSource
+            : (used?.source ?? (clientId !== '' ? 'client' : 'none'))
   } else if (resolved !== undefined) {
     keyId = resolved.keyId
     keyVersion = resolved.version
+    identitySource = used!.source
   } else {
-    keyId = explicitKeyId ?? UNKNOWN_KEY
+    keyId = named ?? UNKNOWN_KEY
     keyVersion = UNKNOWN_VERSION
+    identitySource =
+      named !== undefined ? namedSource : (used?.source ?? (clientId !== '' ? 'client' : 'none'))
   }
 
   const gatewayReason =
     reasonText === undefined
       ? undefined
       : normaliseReason(truncate(reasonText, TRUNCATED_FIELD_LIMITS.reason))
-  const presented = keyFingerprint !== ''
-  const identified = explicitKeyId !== undefined || resolved !== undefined
+  // The gateway knew whose credential it was: a registry hit, a key id or name, or
+  // the gateway's own credential id (it authenticated the credential).
+  const identified = resolved !== undefined || named !== undefined || used?.source === 'credential'
   let outcome: Outcome
   let reason: FailureReason
   if (
@@ -292,7 +379,7 @@ export function normalise(x: Extracted, ctx: NormaliseContext): AuthEvent {
     reason =
       gatewayReason !== undefined && AUTH_FAILURE_REASONS.has(gatewayReason)
         ? gatewayReason
-        : inferFailureReason(status, presented, identified)
+        : inferFailureReason(status, keyFingerprint !== '', identified)
   } else if (status === 429 || gatewayReason === 'rate_limited') {
     outcome = 'success'
     reason = 'rate_limited'
@@ -301,8 +388,15 @@ export function normalise(x: Extracted, ctx: NormaliseContext): AuthEvent {
     reason = 'none'
   }
 
-  if (outcome === 'success' && !presented && explicitKeyId === undefined) {
-    throw new DecodeError('missing_key', 'the record has no key id, no key fingerprint and no key material')
+  // Whatever identity a record carries, successes and failures are kept alike. A
+  // request with no identity at all is auth traffic only when it was rejected for
+  // authentication (then `missing_credential`); otherwise it is a health check, a
+  // routing 404 or a keyless API, and is skipped.
+  if (identitySource === 'none' && outcome === 'success') {
+    throw new SkippedRecord(
+      'not_auth_traffic',
+      'the request carries no key, credential, consumer, principal or client and was not rejected',
+    )
   }
 
   return {
@@ -321,5 +415,10 @@ export function normalise(x: Extracted, ctx: NormaliseContext): AuthEvent {
     route,
     gateway,
     latencyMs,
+    identitySource,
   }
 }
+
+/** Named identities in the order they name a key when the record logs no key id. */
+const NAMED_IDENTITIES = ['clientName', 'consumer', 'principal'] as const
+const NAMED_SOURCE = { clientName: 'client_name', consumer: 'consumer', principal: 'principal' } as const

@@ -74,6 +74,7 @@ export function event(overrides: Partial<AuthEvent>): AuthEvent {
     route: '',
     gateway: 'edge-default',
     latencyMs: 0,
+    identitySource: 'none',
     ...overrides,
   }
 }

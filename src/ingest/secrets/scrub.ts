@@ -53,6 +53,8 @@ const PLACEHOLDERS = new Set([
   'bearer',
   'Basic',
   'basic',
+  // Tyk's analytics placeholder for "no key" (keyless APIs, errors before the key was read).
+  '00000000',
 ])
 
 /** True for values that stand for "no credential" (`-`, `REDACTED`, …) rather than a credential. */

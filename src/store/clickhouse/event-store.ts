@@ -148,7 +148,8 @@ const NO_DEDUP_SETTINGS = 'insert_deduplicate = 0'
 const EVENT_STRUCTURE =
   "time DateTime64(3, 'UTC'), event_id String, key_id String, key_version String, key_fingerprint String, " +
   'outcome String, reason String, status UInt16, client_id String, source_address String, user_agent String, ' +
-  'method String, route String, gateway String, latency_ms Float32, src String, src_partition UInt64, src_offset UInt64'
+  'method String, route String, gateway String, latency_ms Float32, src String, src_partition UInt64, src_offset UInt64, ' +
+  'identity_source String'
 
 /** Column order of `encodeEvent`'s rows; rows are sent as JSONCompactEachRow (about half the parse cost of JSONEachRow). */
 const EVENT_COLUMNS = [
@@ -170,6 +171,7 @@ const EVENT_COLUMNS = [
   'src',
   'src_partition',
   'src_offset',
+  'identity_source',
 ] as const
 
 /** `event`, read from `source` partition `partition` at `offset`, as the store writes it. */
@@ -201,6 +203,7 @@ export function encodeEvent(
       source,
       partition,
       offset.toString(),
+      event.identitySource,
     ]),
   }
 }

@@ -266,6 +266,17 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 11,
+    name: 'auth events record what identified their key',
+    statements: (db) => [
+      // key_material, credential, key_id, client_name, consumer, principal, client, none
+      // (domain/auth-event.ts IDENTITY_SOURCES). Rows written before this migration
+      // read ''. The rollups do not group by it: it describes how an event was
+      // attributed, not who made it, and their views select named columns only.
+      `ALTER TABLE ${qualified(db, 'auth_events')} ADD COLUMN IF NOT EXISTS identity_source LowCardinality(String) DEFAULT ''`,
+    ],
+  },
+  {
     version: 12,
     name: 'usage bands: each watched series per bucket, observed against the band the detector expected',
     statements: (db) => [

@@ -53,6 +53,7 @@ describe('aws-apigateway preset', () => {
       route: '/pets/{petId}',
       gateway: 'aws-apigateway:a1b2c3d4e5/prod',
       latencyMs: 27,
+      identitySource: 'key_material',
     })
   })
 
@@ -83,6 +84,7 @@ describe('aws-apigateway preset', () => {
       route: '/pets/{petId}',
       gateway: 'aws-apigateway:a1b2c3d4e5/prod',
       latencyMs: 2,
+      identitySource: 'key_material',
     })
   })
 
@@ -117,11 +119,13 @@ describe('aws-apigateway preset', () => {
     expect(decodeRecord(decoder, record)).toEqual({
       eventId: 'Jx8tYhD3oAMEbQw=',
       time: 1726783839000,
-      keyId: 'unknown',
+      // No key presented: the authorizer's principal names the key, so its
+      // successes and failures land on the same identity.
+      keyId: 'acme-orders',
       keyVersion: 'unknown',
       keyFingerprint: '',
       outcome: 'failure',
-      reason: 'missing_credential',
+      reason: 'other',
       status: 401,
       clientId: 'acme-orders',
       sourceAddress: '192.0.2.8',
@@ -130,6 +134,7 @@ describe('aws-apigateway preset', () => {
       route: '/orders/{id}',
       gateway: 'aws-apigateway:z9y8x7w6v5/$default',
       latencyMs: 4,
+      identitySource: 'principal',
     })
   })
 

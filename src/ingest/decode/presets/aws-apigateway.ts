@@ -12,6 +12,17 @@
 //     INVALID_API_KEY, EXPIRED_TOKEN, ACCESS_DENIED, UNAUTHORIZED,
 //     MISSING_AUTHENTICATION_TOKEN, THROTTLED, …), else errorMessage / authorizerError
 //   principalId ($context.authorizer.principalId) | caller | user (→ clientId)
+//
+// Identity, in this order (docs/gateways/aws-apigateway.md; variables from "Variables
+// for access logging for API Gateway", AWS API Gateway developer guide, 2024):
+// 1. key material `apiKey` ($context.identity.apiKey), fingerprinted;
+// 2. key id `apiKeyId` ($context.identity.apiKeyId; `-` when no key was used);
+// 3. principal, only when no key was presented: `principalId`
+//    ($context.authorizer.principalId, Lambda authorizers), `sub` / `claimsSub` /
+//    `username` ($context.authorizer.claims.sub | .username, Cognito and JWT
+//    authorizers; nested `authorizer.claims.*` and HTTP API `authorizer.jwt.claims.*`
+//    too), else the IAM `user` / `caller` ($context.identity.user | .caller).
+// So a request identified only by who made it is stored whatever its outcome.
 //   keyVersion ($context.authorizer.keyVersion from a Lambda authorizer)
 //   apiId + stage (→ gateway `aws-apigateway:<apiId>/<stage>`)
 //   responseLatency ($context.responseLatency, ms)
@@ -49,6 +60,20 @@ export const awsApiGatewayPreset: PresetMapper = (doc): Extracted => {
     typeof apiId === 'string'
       ? `aws-apigateway:${apiId}${typeof stage === 'string' ? `/${stage}` : ''}`
       : undefined
+  const principal = pick(
+    doc,
+    ['principalId', 'principal', 'sub', 'claimsSub', 'claims_sub', 'username', 'user', 'caller'],
+    [
+      ['authorizer', 'principalId'],
+      ['authorizer', 'claims', 'sub'],
+      ['authorizer', 'claims', 'username'],
+      ['authorizer', 'claims', 'client_id'],
+      ['authorizer', 'jwt', 'claims', 'sub'],
+      ['authorizer', 'jwt', 'claims', 'client_id'],
+      ['identity', 'user'],
+      ['identity', 'caller'],
+    ],
+  )
   return {
     eventId: pick(doc, ['requestId'], [['requestId']]),
     time: firstPresent(
@@ -71,14 +96,8 @@ export const awsApiGatewayPreset: PresetMapper = (doc): Extracted => {
         ],
       ),
     ),
-    clientId: pick(
-      doc,
-      ['principalId', 'caller', 'user'],
-      [
-        ['authorizer', 'principalId'],
-        ['identity', 'caller'],
-      ],
-    ),
+    principal,
+    clientId: principal,
     sourceAddress: pick(doc, ['ip', 'sourceIp'], [['identity', 'sourceIp']]),
     userAgent: pick(doc, ['userAgent'], [['identity', 'userAgent']]),
     method: pick(doc, ['httpMethod'], [['httpMethod']]),

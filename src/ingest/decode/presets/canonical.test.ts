@@ -29,7 +29,11 @@ describe('canonical preset', () => {
       gateway: 'gw-eu-1',
       latencyMs: 12,
     }
-    expect(decoder.decode(Buffer.from(JSON.stringify(ev)), ctx)).toEqual({ ...ev, keyFingerprint: '' })
+    expect(decoder.decode(Buffer.from(JSON.stringify(ev)), ctx)).toEqual({
+      ...ev,
+      keyFingerprint: '',
+      identitySource: 'key_id',
+    })
   })
 
   it('accepts snake_case, fingerprints key material and fills the default gateway', () => {
@@ -63,6 +67,7 @@ describe('canonical preset', () => {
       route: '/v2/things',
       gateway: 'canonical-default',
       latencyMs: 3,
+      identitySource: 'key_id',
     })
     expect(JSON.stringify(out)).not.toContain('CANARY')
   })

@@ -108,3 +108,76 @@ export function scaled(v: unknown, factor: number): unknown {
   if (typeof v === 'string' && /^\s*-?\d+(?:\.\d+)?\s*$/.test(v)) return Number(v) * factor
   return v
 }
+
+/**
+ * Query parameters that carry an API key, as gateways' own docs name them (Kong
+ * key-auth `apikey`, Google-style `key`, OAuth 2.0 `access_token`, …). Read after
+ * scrubbing, so their values are already fingerprints (or harmless placeholders);
+ * `normalise` fingerprints whatever is left.
+ */
+export const QUERY_KEY_PARAMS = [
+  'api_key',
+  'apikey',
+  'api-key',
+  'x-api-key',
+  'key',
+  'access_token',
+  'token',
+  'auth_token',
+] as const
+
+const QUERY_PARAM_SET: ReadonlySet<string> = new Set(QUERY_KEY_PARAMS)
+
+/**
+ * The value of the first key-carrying query parameter (`QUERY_KEY_PARAMS`, matched
+ * case-insensitively) in a URL, a path with a query string, or a bare query string
+ * (`a=1&api_key=…`). Undefined when there is none or `v` is not a string.
+ */
+export function queryKey(v: unknown): string | undefined {
+  if (typeof v !== 'string') return undefined
+  const q = v.indexOf('?')
+  const query = q >= 0 ? v.slice(q + 1) : v.includes('=') && !v.startsWith('/') ? v : ''
+  if (query === '') return undefined
+  let best: string | undefined
+  let bestRank: number = QUERY_KEY_PARAMS.length
+  for (const pair of query.split(/[&;]/)) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) continue
+    const name = safeDecode(pair.slice(0, eq)).toLowerCase()
+    if (!QUERY_PARAM_SET.has(name)) continue
+    const rank = (QUERY_KEY_PARAMS as readonly string[]).indexOf(name)
+    const hash = pair.indexOf('#', eq)
+    const value = safeDecode(pair.slice(eq + 1, hash >= 0 ? hash : undefined))
+    if (rank < bestRank && !isAbsent(value)) {
+      best = value
+      bestRank = rank
+    }
+  }
+  return best
+}
+
+/** One named query parameter (exact name, case-insensitive), for configured mappings. */
+export function queryParam(v: unknown, name: string): string | undefined {
+  if (typeof v !== 'string') return undefined
+  const q = v.indexOf('?')
+  const query = q >= 0 ? v.slice(q + 1) : v
+  const want = name.toLowerCase()
+  for (const pair of query.split(/[&;#]/)) {
+    const eq = pair.indexOf('=')
+    if (eq <= 0) continue
+    if (safeDecode(pair.slice(0, eq)).toLowerCase() !== want) continue
+    const value = safeDecode(pair.slice(eq + 1))
+    if (!isAbsent(value)) return value
+  }
+  return undefined
+}
+
+function safeDecode(s: string): string {
+  // `+` stays as it is: keys are base64-ish, and scrubbing saw the raw text.
+  if (!s.includes('%')) return s
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    return s
+  }
+}

@@ -56,6 +56,7 @@ describe('envoy preset', () => {
       route: '/v1/payments',
       gateway: 'envoy-edge-7f9c',
       latencyMs: 38,
+      identitySource: 'key_material',
     })
   })
 
@@ -91,6 +92,7 @@ describe('envoy preset', () => {
       route: '/v1/balance',
       gateway: 'envoy-edge-7f9c',
       latencyMs: 1,
+      identitySource: 'key_id',
     })
   })
 

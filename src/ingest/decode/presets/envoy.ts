@@ -1,48 +1,60 @@
-// Envoy (and Istio) JSON access logs: `json_format` with command operators. Envoy
-// has no fixed key names, so this preset reads the names of Istio's default JSON
-// access log format, which most Envoy deployments copy, plus a few conventional
-// extras for keys:
+// Envoy (and Istio, Envoy Gateway) JSON access logs: `json_format` with command
+// operators. Envoy has no fixed key names, so this preset reads the names of the
+// two formats most deployments copy, case-insensitively:
+// - Istio's default JSON access log (istio.io "Envoy Access Logs", Istio 1.2x):
+//   start_time, method, path, response_code, response_code_details,
+//   response_flags, duration, x_forwarded_for, downstream_remote_address,
+//   user_agent, request_id, authority, upstream_cluster;
+// - Envoy Gateway's default (gateway.envoyproxy.io "Proxy Observability", v1.x):
+//   the same operators under dashed names: `x-envoy-origin-path`,
+//   `x-forwarded-for`, `user-agent`, `x-request-id`, `:authority`.
+// Numbers may be strings (`"%RESPONSE_CODE%"` inside a larger string renders as one).
 //
-//   start_time: %START_TIME%                      method: %REQ(:METHOD)%
-//   path: %REQ(X-ENVOY-ORIGINAL-PATH?:PATH)%       response_code: %RESPONSE_CODE%
-//   response_code_details: %RESPONSE_CODE_DETAILS% response_flags: %RESPONSE_FLAGS%
-//   duration: %DURATION%                           x_forwarded_for: %REQ(X-FORWARDED-FOR)%
-//   downstream_remote_address: %DOWNSTREAM_REMOTE_ADDRESS%
-//   user_agent: %REQ(USER-AGENT)%                  request_id: %REQ(X-REQUEST-ID)%
-//   hostname: %HOSTNAME% (→ gateway)
-//   key material: x_api_key / api_key / authorization  (%REQ(X-API-KEY)%, …)
-//   key id / version: key_id / x_key_id, key_version / x_key_version
-//     (%REQ(X-KEY-VERSION)% or %DYNAMIC_METADATA(…)%)
-//   client: client_id / x_client_id
-//
+// Identity, in this order (docs/gateways/envoy.md):
+// 1. key material: `x_api_key` / `x-api-key` / `api_key` / `apikey` / `authorization`
+//    (`%REQ(X-API-KEY)%`, …), else a key query parameter in the logged path
+//    (`%REQ(:PATH)%` keeps the query string: `?api_key=`, `?key=`, `?access_token=`);
+// 2. `key_fingerprint`, a hash computed upstream;
+// 3. key id `key_id` / `x_key_id` (`%REQ(X-KEY-ID)%` or `%DYNAMIC_METADATA(…)%`),
+//    version `key_version` / `x_key_version`;
+// 4. principal: `principal` / `jwt_sub` / `sub` (e.g.
+//    `%DYNAMIC_METADATA(envoy.filters.http.jwt_authn:payload:sub)%`), only when no
+//    credential is logged;
+// 5. client: `client_id` / `x_client_id`.
 // `response_code_details` is the reason (`jwt_authn_access_denied{Jwt_is_expired}`,
 // `rbac_access_denied_matched_policy[none]`, `request_rate_limited`); `via_upstream`
-// means the upstream answered and carries no reason. The `RL` response flag counts
-// as rate limiting when no details are logged.
+// carries none. The `RL` response flag counts as rate limiting when no details are
+// logged. Gateway: `hostname` (`%HOSTNAME%`).
 
 import type { Extracted, PresetMapper } from '../extracted.ts'
-import { caseInsensitive, firstPresent } from './conventions.ts'
+import { caseInsensitive, firstPresent, queryKey } from './conventions.ts'
 
 export const envoyPreset: PresetMapper = (doc): Extracted => {
   const field = caseInsensitive(doc)
-  const flags = doc.response_flags
+  const flags = field('response_flags')
   const rateLimited =
     typeof flags === 'string' && flags.split(',').includes('RL') ? 'rate_limited' : undefined
+  const path = field('path', 'x-envoy-origin-path', 'x_envoy_original_path', 'x-envoy-original-path')
   return {
-    eventId: field('request_id', 'x_request_id'),
-    time: doc.start_time,
-    keyId: field('key_id', 'x_key_id'),
-    keyVersion: field('key_version', 'x_key_version'),
-    keyMaterial: field('x_api_key', 'api_key', 'apikey', 'authorization'),
+    eventId: field('request_id', 'x_request_id', 'x-request-id'),
+    time: field('start_time', 'timestamp', '@timestamp'),
+    keyId: field('key_id', 'x_key_id', 'x-key-id'),
+    keyVersion: field('key_version', 'x_key_version', 'x-key-version'),
+    keyMaterial:
+      firstPresent(field('x_api_key', 'x-api-key', 'api_key', 'apikey', 'authorization')) ?? queryKey(path),
     keyFingerprint: field('key_fingerprint'),
-    status: doc.response_code,
-    reason: firstPresent(doc.response_code_details, rateLimited),
-    clientId: field('client_id', 'x_client_id'),
-    sourceAddress: firstPresent(doc.x_forwarded_for, doc.downstream_remote_address),
-    userAgent: doc.user_agent,
-    method: doc.method,
-    route: doc.path,
-    gateway: doc.hostname,
-    latencyMs: doc.duration,
+    principal: field('principal', 'jwt_sub', 'sub'),
+    status: field('response_code', 'status'),
+    reason: firstPresent(field('response_code_details'), rateLimited),
+    clientId: field('client_id', 'x_client_id', 'x-client-id'),
+    sourceAddress: firstPresent(
+      field('x_forwarded_for', 'x-forwarded-for'),
+      field('downstream_remote_address', 'downstream_remote_address_without_port'),
+    ),
+    userAgent: field('user_agent', 'user-agent'),
+    method: field('method', ':method'),
+    route: path,
+    gateway: field('hostname'),
+    latencyMs: field('duration'),
   }
 }

@@ -92,6 +92,7 @@ describe('kong preset', () => {
       route: '/v1/payments',
       gateway: 'kong-eu-1',
       latencyMs: 43,
+      identitySource: 'key_material',
     })
   })
 
@@ -132,6 +133,7 @@ describe('kong preset', () => {
       route: '/v1/refunds',
       gateway: 'kong-eu-1',
       latencyMs: 1,
+      identitySource: 'key_material',
     })
   })
 
@@ -163,6 +165,7 @@ describe('kong preset', () => {
       route: '/v1/payments',
       gateway: 'kong-eu-1',
       latencyMs: 2,
+      identitySource: 'key_id',
     })
   })
 

@@ -46,6 +46,7 @@ describe('nginx preset', () => {
       route: '/v2/orders',
       gateway: 'edge-nginx-2',
       latencyMs: 12,
+      identitySource: 'key_id',
     })
   })
 
@@ -79,6 +80,7 @@ describe('nginx preset', () => {
       route: '/v2/orders/981',
       gateway: 'edge-nginx-2',
       latencyMs: 3,
+      identitySource: 'key_material',
     })
   })
 

@@ -61,6 +61,7 @@ describe('traefik preset', () => {
       route: '/v1/invoices',
       gateway: 'traefik-lb-a',
       latencyMs: 18.235,
+      identitySource: 'key_material',
     })
   })
 
@@ -96,6 +97,7 @@ describe('traefik preset', () => {
       route: '/v1/invoices',
       gateway: 'traefik-lb-a',
       latencyMs: 2.1,
+      identitySource: 'key_material',
     })
   })
 

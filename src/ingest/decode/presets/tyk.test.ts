@@ -59,6 +59,7 @@ describe('tyk preset', () => {
       route: '/orders/42',
       gateway: 'tyk-gw-1',
       latencyMs: 31,
+      identitySource: 'key_id',
     })
   })
 
@@ -89,6 +90,7 @@ describe('tyk preset', () => {
       route: '/orders/42',
       gateway: 'tyk-gw-1',
       latencyMs: 0,
+      identitySource: 'key_material',
     })
   })
 
@@ -113,6 +115,7 @@ describe('tyk preset', () => {
       sourceAddress: '192.0.2.9',
       userAgent: 'acme-shop/5.1',
       latencyMs: 12,
+      identitySource: 'key_id',
     })
   })
 })

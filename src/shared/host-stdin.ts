@@ -7,12 +7,14 @@
 // stdin reads it through `hostStdin()`.
 import { createReadStream, fstatSync } from 'node:fs'
 import { Socket } from 'node:net'
+import type { Readable } from 'node:stream'
 import { isatty, ReadStream as TtyReadStream } from 'node:tty'
 
 /** Set by the CLI in the process it re-executes: the fd holding the original stdin. */
 export const STDIN_FD_ENV = 'KEYSHIFT_STDIN_FD'
 
-export type HostStdin = NodeJS.ReadableStream & { isTTY?: boolean; destroy?: () => void }
+/** A Node Readable, as `process.stdin` is (a TTY stream, a socket or a file stream). */
+export type HostStdin = Readable & { isTTY?: boolean }
 
 let handedOver: HostStdin | undefined
 

@@ -58,8 +58,13 @@ const ago = (t: number | null, now: number) => {
   return `${Math.round(s / 86_400)}d ago`
 }
 
-export function renderStatus(views: KeyView[], now: number, lookbackMs = DEFAULT_LOOKBACK_MS): string {
-  const lookback = formatDurationMs(lookbackMs)
+export function renderStatus(
+  views: KeyView[],
+  now: number,
+  lookbackMs = DEFAULT_LOOKBACK_MS,
+  /** The lookback as the user wrote it (`24h` rather than `1d`). */
+  lookback = formatDurationMs(lookbackMs),
+): string {
   const out: string[] = []
   for (const k of views) {
     out.push(`${k.keyId}`)
@@ -182,7 +187,9 @@ export function registerStatusCommand(program: Command): void {
           }
         }
         process.stdout.write(
-          o.json ? `${JSON.stringify(views, null, 2)}\n` : renderStatus(views, now, lookbackMs),
+          o.json
+            ? `${JSON.stringify(views, null, 2)}\n`
+            : renderStatus(views, now, lookbackMs, o.lookback.trim()),
         )
       },
     )

@@ -35,6 +35,7 @@ import { KeyRegistry } from './registry/key-registry.ts'
 import { loadLifecycleFiles } from './registry/lifecycle-files.ts'
 import { createPlacesMonitor } from './rotation/places-monitor.ts'
 import { RotationService } from './rotation/rotation-service.ts'
+import { hostStdin } from './shared/host-stdin.ts'
 import { mkdirPrivate, openToOthers, restrictUmask } from './shared/private-files.ts'
 import { AnalyticsStore } from './store/clickhouse/analytics-store.ts'
 import {
@@ -317,7 +318,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       sources.push(src)
     } else if (s.type === 'stdin') {
       const src = createStdinSource({
-        input: deps.stdin ?? process.stdin,
+        input: deps.stdin ?? hostStdin(),
         logger,
         sink: pipeline,
         maxBatchRecords: config.ingest.batch_max_events,

@@ -13,6 +13,7 @@ import { DecodeError } from '../domain/errors.ts'
 import { createDecoder, type DecodedRecord } from '../ingest/decode/decoder.ts'
 import { createFingerprinter } from '../ingest/secrets/fingerprint.ts'
 import { type Line, LineSplitter } from '../ingest/sources/line-splitter.ts'
+import { hostStdin } from '../shared/host-stdin.ts'
 import { silentLogger } from '../telemetry/logger.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
 import { decoderForPreset, PRESET_CHOICES } from './source-decoder.ts'
@@ -130,7 +131,7 @@ export function registerDecodeCommand(program: Command): void {
         decode = offline.decode
         if (offline.note) process.stderr.write(`keyshift decode: ${offline.note}\n`)
       }
-      const input = file === undefined ? process.stdin : createReadStream(resolve(file))
+      const input = file === undefined ? hostStdin() : createReadStream(resolve(file))
       const totals: DecodeTotals = { lines: 0, events: 0, skipped: 0, deadLettered: 0 }
       try {
         let n = 0

@@ -1,6 +1,7 @@
 // Registers `keyshift detect` in the full CLI (for `keyshift --help`); bin/keyshift.js
 // runs the command itself through detect-main.ts, which loads only the detector.
 import { type Command, Option } from 'commander'
+import { hostStdin } from '../shared/host-stdin.ts'
 import { DETECT_OPTIONS } from './detect.ts'
 
 export function registerDetectCommand(program: Command): void {
@@ -17,7 +18,7 @@ export function registerDetectCommand(program: Command): void {
   cmd.action(async (opts: Record<string, string>) => {
     const { runDetect } = await import('./detect.ts')
     try {
-      await runDetect(process.stdin, process.stdout, opts)
+      await runDetect(hostStdin(), process.stdout, opts)
     } catch (err) {
       process.stderr.write(`keyshift detect: ${(err as Error).message}\n`)
       process.exitCode = (err as { code?: string }).code === 'KS_VALIDATION_FAILED' ? 2 : 1

@@ -8,13 +8,14 @@ import { type KeyVersion, LIFECYCLE_ACTIONS, type LifecycleAction } from '../dom
 import { createFingerprinter } from '../ingest/secrets/fingerprint.ts'
 import { parseLifecycle } from '../registry/lifecycle-input.ts'
 import type { KeyListEntry } from '../rotation/rotation-service.ts'
+import { hostStdin } from '../shared/host-stdin.ts'
 import { silentLogger } from '../telemetry/logger.ts'
 import { callApi, callApiAll } from './api-client.ts'
 import { configFrom, offlineConfig, withConfigOption } from './common.ts'
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = []
-  for await (const c of process.stdin) chunks.push(c as Buffer)
+  for await (const c of hostStdin()) chunks.push(c as Buffer)
   return Buffer.concat(chunks).toString('utf8').trim()
 }
 

@@ -7,6 +7,12 @@ import { Command, CommanderError } from 'commander'
 import { PACKAGE_VERSION as version } from '../shared/package-version.ts'
 import { COMMANDS, commandsToLoad } from './commands.ts'
 import { scrubCommandInputs } from './scrub-input.ts'
+import { handOverStdin } from './stdin-handover.ts'
+
+// The embedded store must not see the real stdin (see stdin-handover.ts): when it
+// would, this process only runs the CLI again and ends the way that run ends.
+const handover = handOverStdin()
+if (handover.role === 'parent') await handover.exited
 
 const program = new Command()
 program

@@ -63,8 +63,13 @@ const ago = (t: number | null, now: number) => {
   return `${Math.round(s / 86_400)}d ago`
 }
 
-export function renderStatus(views: KeyView[], now: number, lookbackMs = DEFAULT_LOOKBACK_MS): string {
-  const lookback = formatDurationMs(lookbackMs)
+export function renderStatus(
+  views: KeyView[],
+  now: number,
+  lookbackMs = DEFAULT_LOOKBACK_MS,
+  /** The lookback as the user wrote it (`24h` rather than `1d`). */
+  lookback = formatDurationMs(lookbackMs),
+): string {
   const out: string[] = []
   for (const k of views) {
     out.push(`${k.keyId}`)
@@ -215,7 +220,7 @@ export function registerStatusCommand(program: Command): void {
         process.stdout.write(
           o.json
             ? `${JSON.stringify(views, null, 2)}\n` // places: GET /api/v1/places
-            : `${renderStatus(views, now, lookbackMs)}${renderPlaces(places)}`,
+            : `${renderStatus(views, now, lookbackMs, o.lookback.trim())}${renderPlaces(places)}`,
         )
       },
     )

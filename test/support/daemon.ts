@@ -65,6 +65,8 @@ export async function runKeyshift(
   proc.stderr.on('data', (d) => {
     stderr += d
   })
+  // A command that does not read its stdin may exit before all of `input` is written.
+  proc.stdin.on('error', () => {})
   proc.stdin.end(opts.input ?? '')
   const code = await new Promise<number | null>((res) => proc.on('exit', (c) => res(c)))
   return { code, stdout, stderr }

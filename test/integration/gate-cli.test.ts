@@ -32,15 +32,36 @@ function event(i: number, keyId: string, keyVersion: string, time: number) {
   })
 }
 
-beforeAll(async () => {
-  closedPort = await new Promise<number>((done) => {
+/** A loopback port the OS just handed out and nothing listens on any more. */
+function freePort(): Promise<number> {
+  return new Promise<number>((done) => {
     const srv = createServer().listen(0, '127.0.0.1', () => {
       const p = (srv.address() as AddressInfo).port
       srv.close(() => done(p))
     })
   })
+}
+
+/** SIGTERM, and the exit code; a daemon that has not exited after 60 s is killed and the test fails with its output. */
+async function stop(d: ReturnType<typeof spawnKeyshift>): Promise<number | null> {
+  let timer: NodeJS.Timeout | undefined
+  const late = new Promise<'late'>((r) => {
+    timer = setTimeout(() => r('late'), 60_000)
+  })
+  const code = await Promise.race([d.kill('SIGTERM'), late])
+  clearTimeout(timer)
+  if (code === 'late') {
+    await d.kill('SIGKILL')
+    throw new Error(`the daemon did not exit within 60 s of SIGTERM:\n${d.output().slice(-4000)}`)
+  }
+  return code
+}
+
+beforeAll(async () => {
+  closedPort = await freePort()
   const now = Date.now()
-  port = 19_000 + Math.floor(Math.random() * 500)
+  // Not a random pick: another test's daemon on the same port would answer for this one.
+  port = await freePort()
   const iso = (t: number) => new Date(t).toISOString()
   // Both keys rotated v1 → v2 three days ago; acme's clients all moved, beta's did not.
   const lifecycle = ['acme', 'beta'].flatMap((k) => [
@@ -86,7 +107,7 @@ beforeAll(async () => {
   )
   // A heartbeat written after the last batch, while caught up.
   await new Promise((r) => setTimeout(r, 600))
-  expect(await d.kill('SIGTERM')).toBe(0)
+  expect(await stop(d)).toBe(0)
   expect(() => readFileSync(logFile)).toThrow() // nothing was dead-lettered
 })
 
@@ -228,7 +249,7 @@ describe('keyshift gate', () => {
         moved: 3,
       })
     } finally {
-      expect(await d.kill('SIGTERM')).toBe(0)
+      expect(await stop(d)).toBe(0)
     }
   })
 

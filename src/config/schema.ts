@@ -30,7 +30,7 @@ const duration = (dflt: number) => z.number().int().nonnegative().default(dflt)
 export const decoderSchema = z
   .object({
     preset: z.enum([...PRESET_NAMES, 'mapping']),
-    /** Field mapping for `preset: mapping` (see the README's mapping section). */
+    /** Field mapping for `preset: mapping` (see docs/gateway-logs.md, preset examples). */
     mapping: fieldMappingSchema.optional(),
     /** Extra document paths whose values are credentials, always fingerprinted. */
     secret_fields: z.array(secretFieldPathSchema).default([]),

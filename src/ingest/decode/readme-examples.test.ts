@@ -1,4 +1,4 @@
-// The README's "Preset examples" are documentation a user copies: each input line,
+// The "Preset examples" of docs/gateway-logs.md are documentation a user copies: each input line,
 // decoded with the pepper and registry the section names, must give exactly the
 // canonical event printed under it.
 import { readFileSync } from 'node:fs'
@@ -8,11 +8,8 @@ import { createFingerprinter } from '../secrets/fingerprint.ts'
 import { createDecoder, type PresetName } from './decoder.ts'
 import { fieldMappingSchema } from './mapping.ts'
 
-const README = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8')
-const section = README.slice(
-  README.indexOf('### Preset examples'),
-  README.indexOf('## Sources and exactly-once'),
-)
+const DOC = readFileSync(new URL('../../../docs/gateway-logs.md', import.meta.url), 'utf8')
+const section = DOC.slice(DOC.indexOf('## Preset examples'))
 
 const fp = createFingerprinter(/`(example-pepper-[^`]+)`/.exec(section)![1]!)
 const registry = new Map<string, { keyId: string; version: string }>()
@@ -48,7 +45,7 @@ function examples(): Example[] {
   return out
 }
 
-describe('README preset examples', () => {
+describe('docs/gateway-logs.md preset examples', () => {
   const all = examples()
 
   it('show every preset with an input and its canonical event', () => {

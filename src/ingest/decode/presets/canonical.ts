@@ -1,4 +1,4 @@
-// keyshift's own canonical event as JSON (the README's field table): what a
+// keyshift's own canonical event as JSON (the field table of docs/gateway-logs.md): what a
 // shipper that already normalises logs, `keyshift simulate --preset canonical`
 // and the demo write. camelCase names as documented; snake_case accepted too.
 // `keyMaterial` may carry the raw credential: it is fingerprinted like any other.

@@ -78,7 +78,7 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'gateway.log'), `${lines.join('\n')}\n`)
   cfg = writeConfig(dir, {
     data_dir: join(dir, 'data'),
-    log: { level: 'warn' },
+    log: { level: 'info' },
     http: { port },
     registry: { files: [join(dir, 'keys.json')] },
     sources: [

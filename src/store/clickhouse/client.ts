@@ -136,6 +136,42 @@ function countQueryErrors(client: ClickHouseClient, metrics: Registry): void {
   }) as typeof client.query
 }
 
+/** How long closing the embedded store waits for operations still running. */
+const EMBEDDED_CLOSE_WAIT_MS = 5_000
+
+/**
+ * Closing chDB's session while one of its operations still runs (a heartbeat
+ * insert, a query of an evaluation round) can leave the engine blocked, and
+ * the process then hangs in its exit even after keyshift stopped. Every
+ * operation is tracked; close() waits for those in flight (at most
+ * EMBEDDED_CLOSE_WAIT_MS) before closing the session.
+ */
+function closeAfterInFlight(client: ClickHouseClient): () => Promise<void> {
+  const inFlight = new Set<Promise<unknown>>()
+  for (const method of ['query', 'insert', 'command', 'exec'] as const) {
+    const original = (client[method] as (...args: unknown[]) => Promise<unknown>).bind(client)
+    ;(client as unknown as Record<string, unknown>)[method] = (...args: unknown[]) => {
+      const p = original(...args)
+      const settled = p.then(
+        () => undefined,
+        () => undefined,
+      )
+      inFlight.add(settled)
+      void settled.then(() => inFlight.delete(settled))
+      return p
+    }
+  }
+  return async () => {
+    let timer: NodeJS.Timeout | undefined
+    const bound = new Promise<void>((r) => {
+      timer = setTimeout(r, EMBEDDED_CLOSE_WAIT_MS)
+    })
+    await Promise.race([Promise.all([...inFlight]), bound])
+    clearTimeout(timer)
+    await client.close()
+  }
+}
+
 export function createStoreClient(cfg: Config, opts: { metrics?: Registry } = {}): StoreClient {
   const store = openStoreClient(cfg)
   if (opts.metrics) countQueryErrors(store.client, opts.metrics)
@@ -175,5 +211,5 @@ function openStoreClient(cfg: Config): StoreClient {
     clickhouse_settings: COMMON_SETTINGS,
     log: { level: ClickHouseLogLevel.OFF },
   })
-  return { client, mode: 'embedded', database: ch.database, target: path, close: () => client.close() }
+  return { client, mode: 'embedded', database: ch.database, target: path, close: closeAfterInFlight(client) }
 }

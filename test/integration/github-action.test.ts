@@ -71,9 +71,11 @@ describe('action.yml', () => {
         .map(([n]) => n),
     ).toEqual(['key', 'version', 'url'])
     expect(action.outputs).toEqual({
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a template
       verdict: { description: 'ready, not_ready or unknown', value: '${{ steps.gate.outputs.verdict }}' },
       'exit-code': {
         description: '0 ready, 1 not ready, 2 unknown or error',
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a GitHub Actions expression, not a template
         value: '${{ steps.gate.outputs.exit-code }}',
       },
     })

@@ -7,7 +7,7 @@
 // webhook sink and the console; the status page shows the banner. Ends with the
 // live view, the gate under incident rules and the report.
 import { randomBytes } from 'node:crypto'
-import { appendFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { appendFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createApp } from '../app.ts'
 import { parseConfig } from '../config/load.ts'
@@ -16,6 +16,7 @@ import { reportMarkdown } from '../incident/report-markdown.ts'
 import { formatLine } from '../scenario/formats.ts'
 import { buildScenario, lifecycleYaml } from '../scenario/generator.ts'
 import { INCIDENT_STORY, incidentScenario } from '../scenario/incident-scenario.ts'
+import { mkdirPrivate } from '../shared/private-files.ts'
 import { createLogger } from '../telemetry/logger.ts'
 import { renderView } from './incident.ts'
 
@@ -35,7 +36,7 @@ export async function runIncidentDemo(o: IncidentDemoOpts): Promise<void> {
   const since = () => `+${((Date.now() - t0) / 1000).toFixed(1)}s`.padStart(8)
   const dir = resolve(o.dataDir)
   rmSync(dir, { recursive: true, force: true })
-  mkdirSync(dir, { recursive: true })
+  mkdirPrivate(dir)
   const S = INCIDENT_STORY
   // The story ends now: the leak was 25 minutes ago, the history 3 hours before it.
   const story = incidentScenario({ leakAt: t0 - S.endAfterMs, historyHours: 3 })

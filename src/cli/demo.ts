@@ -4,7 +4,7 @@
 // raises findings; alerts go to a local signed-webhook sink and the console;
 // the status page is served. Ends with a summary of what was detected and when.
 import { randomBytes } from 'node:crypto'
-import { createWriteStream, mkdirSync, rmSync, writeFileSync } from 'node:fs'
+import { createWriteStream, rmSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import type { Command } from 'commander'
 import { createApp } from '../app.ts'
@@ -12,6 +12,7 @@ import { parseConfig } from '../config/load.ts'
 import { type ReceivedEvent, startWebhookSink } from '../demo/webhook-sink.ts'
 import { createFingerprinter } from '../ingest/secrets/fingerprint.ts'
 import { runLive, storyLifecycleYaml, writeBackfill } from '../scenario/simulator.ts'
+import { mkdirPrivate } from '../shared/private-files.ts'
 import { createLogger } from '../telemetry/logger.ts'
 import { runIncidentDemo } from './demo-incident.ts'
 
@@ -43,7 +44,8 @@ export function registerDemoCommand(program: Command): void {
       const t0 = Date.now()
       const dir = resolve(o.dataDir)
       rmSync(dir, { recursive: true, force: true })
-      mkdirSync(dir, { recursive: true })
+      // 0700 like every keyshift data path (the demo's store holds a pepper too).
+      mkdirPrivate(dir)
       const pepper = randomBytes(24).toString('base64url')
       const fingerprint = createFingerprinter(pepper)
       const end = Date.now()

@@ -48,6 +48,13 @@ describe('keyshift run with a file source', () => {
       await waitFor('healthz', async () => (await fetch(`${url}/healthz`)).ok, { timeoutMs: 60_000 })
       expect(await (await fetch(`${url}/healthz`)).json()).toEqual({ status: 'ok' })
       await waitFor('first 500 lines', async () => (await ingested()) === 500, { timeoutMs: 60_000 })
+      // The places check reads a snapshot at most a second old: the scrapes above may have
+      // cached one taken before the first batch was stored.
+      await waitFor(
+        'both places heard from',
+        async () => JSON.stringify(await (await fetch(`${url}/readyz`)).json()).includes('all 2 gateway(s)'),
+        { timeoutMs: 30_000 },
+      )
       const ready = await fetch(`${url}/readyz`)
       expect(ready.status).toBe(200)
       expect(await ready.json()).toEqual({

@@ -57,6 +57,8 @@ export class KafkaSource implements Source {
   #adminClient: Promise<Admin> | null = null
   /** Per topic/partition: the "stored" promises of batches handed over and not yet awaited. */
   readonly #inflight = new Map<string, Promise<bigint>[]>()
+  /** Drops what is buffered for this consumer's topics (a rebalance, a crash, a lost membership). */
+  #fence: () => void = () => {}
   readonly #lag: Gauge<'topic'>
 
   constructor(opts: KafkaSourceOptions) {
@@ -133,6 +135,7 @@ export class KafkaSource implements Source {
       for (const topic of o.topics) o.sink.fence?.(kafkaSourceId(topic))
       this.#inflight.clear()
     }
+    this.#fence = fence
     consumer.on(consumer.events.REBALANCING, fence)
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       const assignment = payload.memberAssignment as Record<string, number[]>
@@ -246,8 +249,25 @@ export class KafkaSource implements Source {
     const prev = queue.length >= (this.#o.maxBatchesInFlight ?? 4) ? queue.shift()! : null
     const sink = this.#o.sink
     if (prev === null && sink.hasRoom?.() !== false) return
-    // Keep the group membership alive while the store is slow or down.
-    const beat = setInterval(() => void heartbeat().catch(() => {}), 3_000)
+    // Keep the group membership alive while the store is slow or down. When the
+    // group is rebalancing (or dropped this member), waiting on would block this
+    // eachBatch, and kafkajs rejoins only once it returns: a batch held behind the
+    // rebuild of a crashed flush whose other partitions another (possibly dead)
+    // member holds would then wait forever. Fencing rejects the held submits, so
+    // eachBatch returns, the consumer rejoins, and the new assignment re-reads
+    // the stored positions.
+    const beat = setInterval(
+      () =>
+        void heartbeat().catch((err: unknown) => {
+          if (!mustRejoin(err)) return
+          this.#o.logger.info(
+            { topic, partition, reason: (err as { type?: string }).type },
+            'The consumer group is rebalancing; dropping buffered batches so the consumer can rejoin.',
+          )
+          this.#fence()
+        }),
+      3_000,
+    )
     try {
       await sink.room?.()
       await prev
@@ -368,4 +388,15 @@ async function subscribeWhenServed(consumer: Consumer, topic: string, logger: Lo
       await new Promise((r) => setTimeout(r, 500))
     }
   }
+}
+
+/** Heartbeat errors after which only a rejoin helps (kafkajs's isRebalancing, plus an evicted member). */
+function mustRejoin(err: unknown): boolean {
+  const type = (err as { type?: string } | null)?.type
+  return (
+    type === 'REBALANCE_IN_PROGRESS' ||
+    type === 'NOT_COORDINATOR_FOR_GROUP' ||
+    type === 'ILLEGAL_GENERATION' ||
+    type === 'UNKNOWN_MEMBER_ID'
+  )
 }

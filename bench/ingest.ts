@@ -1,11 +1,13 @@
 // bench:ingest — keyshift's end-to-end ingest rate (Kafka → decode → embedded
 // store, exactly-once bookkeeping included) against a bare kafkajs consumer
 // that only JSON-parses the same topic, measured in the same run on the same
-// broker. Prints both rates, their ratio and keyshift's peak RSS.
+// broker, and against ClickHouse's own Kafka engine with a materialized view
+// (1 and 2 consumers, bench/kafka-engine-peer.ts; KEYSHIFT_BENCH_PEER=0 skips it).
+// Prints the rates, CPU per event, peak RSS and their ratios.
 //   npm run bench:ingest   (1M events in 8 partitions; KEYSHIFT_BENCH_EVENTS and
 //                           KEYSHIFT_BENCH_PARTITIONS to change; KEYSHIFT_* config
 //                           overrides reach the daemon)
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -153,6 +155,68 @@ async function bareConsumer(topic: string): Promise<number> {
   return (EVENTS - firstSeen) / ((last - first) / 1000)
 }
 
+interface PeerResult {
+  consumers: number
+  rate: number
+  /** CPU seconds per event of the peer's process (all its threads). */
+  cpuPerEvent: number
+  peakRss: number
+}
+
+/**
+ * ClickHouse's own Kafka engine with a materialized view, in the same embedded
+ * engine (bench/kafka-engine-peer.ts), reading the same records from a topic of
+ * its own from the start. Rate and CPU from its first stored block to the last.
+ */
+async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResult> {
+  const topic = uniqueTopic(`bench-peer-${consumers}`)
+  await createTopic(BROKERS, topic, PARTITIONS)
+  for (let from = 0; from < EVENTS; from += 100_000) {
+    const batch = Array.from({ length: Math.min(100_000, EVENTS - from) }, (_, k) => ({
+      value: record(from + k, now),
+    }))
+    await produceMessages(BROKERS, topic, batch)
+  }
+  const child = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      join(REPO_ROOT, 'bench/kafka-engine-peer.ts'),
+      BROKERS,
+      topic,
+      String(EVENTS),
+      String(consumers),
+    ],
+    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  let out = ''
+  child.stdout!.on('data', (d) => {
+    out += d
+  })
+  const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)))
+  let peak = 0
+  const sampler = setInterval(() => {
+    peak = Math.max(peak, rssOf(child.pid!).peak)
+  }, 200)
+  await waitFor('the Kafka engine to store every event', async () => out.includes('\n'), {
+    timeoutMs: 600_000,
+    intervalMs: 50,
+  })
+  clearInterval(sampler)
+  peak = Math.max(peak, rssOf(child.pid!).peak)
+  const r = JSON.parse(out.trim().split('\n').at(-1)!) as {
+    stored: number
+    firstCount: number
+    seconds: number
+    cpu: number
+  }
+  await exited
+  await deleteTopic(BROKERS, topic)
+  const counted = r.stored - r.firstCount
+  return { consumers, rate: counted / r.seconds, cpuPerEvent: r.cpu / counted, peakRss: peak }
+}
+
 /** An unlabelled sample's value in a Prometheus text exposition (NaN when absent). */
 function metricValue(text: string, name: string): number {
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
@@ -187,6 +251,17 @@ async function main() {
 
   const bare = await bareConsumer(topic)
   console.log(`bare kafkajs consumer (JSON.parse only): ${Math.round(bare)} events/s`)
+  const peers: PeerResult[] = []
+  if (process.env.KEYSHIFT_BENCH_PEER !== '0') {
+    for (const consumers of [1, 2]) {
+      const p = await kafkaEnginePeer(consumers, now)
+      peers.push(p)
+      console.log(
+        `ClickHouse Kafka engine + materialized view, ${consumers} consumer(s): ${Math.round(p.rate)} events/s, ` +
+          `${µsPerEvent(p.cpuPerEvent * EVENTS, EVENTS)} CPU per event, peak RSS ${mb(p.peakRss)} MB`,
+      )
+    }
+  }
 
   const dir = mkdtempSync(join(tmpdir(), 'ks-bench-ingest-'))
   const port = 18_000 + Math.floor(Math.random() * 1000)
@@ -288,6 +363,15 @@ async function main() {
     `  by thread: ${byThread.map(([name, used]) => `${name} ${µsPerEvent(used, EVENTS - firstCount)}`).join(', ')}`,
   )
   console.log(`ratio keyshift / bare consumer: ${(rate / bare).toFixed(2)} (target ≥ 0.6)`)
+  const cpuPerEvent = (cpuAtEnd.keyshift - cpuAtFirst.keyshift) / (EVENTS - firstCount)
+  for (const p of peers) {
+    console.log(
+      `ratio keyshift / Kafka engine (${p.consumers} consumer(s)): rate ${(rate / p.rate).toFixed(2)}` +
+        `${p.consumers === 2 ? ' (target ≥ 0.8)' : ''}, CPU per event ${(cpuPerEvent / p.cpuPerEvent).toFixed(2)}` +
+        `${p.consumers === 2 ? ' (target ≤ 1.5)' : ''}, peak RSS ${(rss.peak / p.peakRss).toFixed(2)}` +
+        `${p.consumers === 2 ? ' (target ≤ 1)' : ''}`,
+    )
+  }
   console.log(
     `keyshift peak RSS: ${mb(rss.peak)} MB (target < 500 MB); at the highest sample ` +
       `${mb(atMax.file)} MB file-backed (mapped code) and ${mb(atMax.anon)} MB anonymous; at most ${mb(nodePeak.heap)} MB Node heap and ` +

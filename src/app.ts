@@ -15,6 +15,7 @@ import { incidentRoutes } from './http/routes/incidents.ts'
 import { lifecycleRoutes } from './http/routes/lifecycle.ts'
 import { rotationRoutes } from './http/routes/rotation.ts'
 import { silenceRoutes } from './http/routes/silences.ts'
+import { usageRoutes } from './http/routes/usage.ts'
 import { createHttpServer, type HttpServer } from './http/server.ts'
 import { statusPageRoutes } from './http/status-page/routes.ts'
 import { IncidentService } from './incident/incident-service.ts'
@@ -362,6 +363,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
       rotationRoutes({ rotation, auth, clock, verdict: (req, now) => incidents.verdict(req, now) }),
     )
     await http.register(incidentRoutes({ incidents, auth, clock }))
+    await http.register(usageRoutes({ bands: usageBands, auth, clock }))
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
     await http.register(statusPageRoutes())
     await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))

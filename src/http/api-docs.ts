@@ -8,6 +8,7 @@ import { incidentRouteDocs } from './routes/incidents.ts'
 import { lifecycleRouteDocs } from './routes/lifecycle.ts'
 import { rotationRouteDocs } from './routes/rotation.ts'
 import { silenceRouteDocs } from './routes/silences.ts'
+import { usageRouteDocs } from './routes/usage.ts'
 import { STATUS_PAGE_ASSETS } from './status-page/routes.ts'
 
 const readyz = z.object({
@@ -71,6 +72,7 @@ export const ROUTE_DOCS: readonly RouteDoc[] = [
   ...lifecycleRouteDocs,
   ...silenceRouteDocs,
   ...incidentRouteDocs,
+  ...usageRouteDocs,
 ]
 
 export function openApiDocument() {

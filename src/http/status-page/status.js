@@ -245,7 +245,9 @@ async function loadKey(entry, errors) {
       stragglers: await load(`${base}/versions/${enc(d.version)}/stragglers`, errors),
     })),
   )
-  return { entry, detail, rotations, stillUsed }
+  // Older daemons have no usage-bands route (404): the chart is left out.
+  const bands = detail ? await load(`${base}/usage-bands`, errors, { optional: true }) : null
+  return { entry, detail, rotations, stillUsed, bands }
 }
 
 /**
@@ -705,6 +707,82 @@ function stragglersBlock(keyId, r, now) {
   )
 }
 
+/** Scores at or above this are drawn as anomalies (the watch's default alarm score). */
+const BAND_ALARM_SCORE = 0.5
+
+/**
+ * Requests per 5 minutes of the key (its total) against the band the usage
+ * watch expected from the key's own daily and weekly pattern; buckets scored as
+ * anomalous are marked. Nothing is drawn until the watch has scored a bucket.
+ */
+function bandChart(keyId, bands) {
+  const points = (bands?.points ?? []).filter((p) => p.metric === 'requests')
+  if (points.length === 0) return null
+  const { width, height, left, right, top, bottom } = CHART
+  const plotW = width - left - right
+  const plotH = height - top - bottom
+  const t0 = points[0].bucket
+  const t1 = points[points.length - 1].bucket
+  const max = Math.max(1, ...points.map((p) => Math.max(p.observed, p.upper)))
+  const x = (t) => left + ((t - t0) / Math.max(1, t1 - t0)) * plotW
+  const y = (v) => top + (1 - v / max) * plotH
+  const anomalies = points.filter((p) => p.score >= BAND_ALARM_SCORE)
+  const titleId = `band-title-${enc(keyId).replace(/[^A-Za-z0-9_-]/g, '_')}`
+  const last = points[points.length - 1]
+  const chart = svg(
+    'svg',
+    {
+      class: 'chart band-chart',
+      viewBox: `0 0 ${width} ${height}`,
+      role: 'img',
+      'aria-labelledby': titleId,
+      'data-points': String(points.length),
+      'data-anomalies': String(anomalies.length),
+    },
+    svg(
+      'title',
+      { id: titleId },
+      `Requests per 5 minutes of ${keyId} against the expected band. Latest (${utc(last.bucket)}): ` +
+        `${num(Math.round(last.observed))}, expected ${num(Math.round(last.lower))}–${num(Math.round(last.upper))}. ` +
+        `${anomalies.length} bucket(s) outside it.`,
+    ),
+  )
+  for (const v of [0, max / 2, max]) {
+    chart.append(
+      svg('line', { class: 'grid', x1: left, x2: width - right, y1: y(v), y2: y(v) }),
+      svg('text', { class: 'axis', x: left - 6, y: y(v) + 4, 'text-anchor': 'end' }, num(Math.round(v))),
+    )
+  }
+  const upper = points.map((p) => `${x(p.bucket).toFixed(1)},${y(p.upper).toFixed(1)}`)
+  const lower = [...points].reverse().map((p) => `${x(p.bucket).toFixed(1)},${y(p.lower).toFixed(1)}`)
+  chart.append(svg('polygon', { class: 'band', points: [...upper, ...lower].join(' ') }))
+  chart.append(
+    svg('polyline', {
+      class: 'observed',
+      points: points.map((p) => `${x(p.bucket).toFixed(1)},${y(p.observed).toFixed(1)}`).join(' '),
+    }),
+  )
+  for (const p of anomalies) {
+    chart.append(
+      svg(
+        'circle',
+        { class: 'anomaly', cx: x(p.bucket).toFixed(1), cy: y(p.observed).toFixed(1), r: 4 },
+        svg(
+          'title',
+          {},
+          `${utc(p.bucket)}: ${num(Math.round(p.observed))} requests, score ${p.score.toFixed(2)}`,
+        ),
+      ),
+    )
+  }
+  return h(
+    'figure',
+    { class: 'band-figure' },
+    h('figcaption', {}, 'Requests per 5 min against the expected band (usage anomalies marked)'),
+    chart,
+  )
+}
+
 function keyArticle(k) {
   const { entry, detail, rotations } = k
   const headingId = keyAnchor(entry.keyId)
@@ -755,6 +833,8 @@ function keyArticle(k) {
       shareChart(detail, colour),
     ),
   )
+  const band = bandChart(entry.keyId, k.bands)
+  if (band) article.append(band)
   article.append(...judgementNotes(detail))
   const stillUsed = k.stillUsed ?? []
   for (const d of stillUsed) {

@@ -47,6 +47,7 @@ const ALERTS = [
   'KeyshiftStoreRejectingWrites',
   'KeyshiftNotificationsFailing',
   'KeyshiftEvaluationFailing',
+  'KeyshiftPlacesSilent',
 ]
 
 /** Where every alert's runbook_url points (with the alert's anchor). */

@@ -4,95 +4,15 @@
 // in production), then times verdicts and key details over many calls at 1M and
 // at 10M events and prints p50/p95. Target: gate p95 under 100 ms at 10M.
 //   npm run bench:gate        (KEYSHIFT_BENCH_EVENTS=10000000, KEYSHIFT_BENCH_CALLS=200)
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createApp } from '../src/app.ts'
-import { parseConfig } from '../src/config/load.ts'
-import type { RecordedLifecycleEvent } from '../src/registry/lifecycle-input.ts'
-import { silentLogger } from '../src/telemetry/logger.ts'
+import { rmSync } from 'node:fs'
+import { BENCH_KEYS as KEYS, openRotationStore, pct } from './rotation-store.ts'
 
 const TOTAL = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 10_000_000)
 const CALLS = Number(process.env.KEYSHIFT_BENCH_CALLS ?? 200)
-const KEYS = 200
-const DAY = 86_400_000
-
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!
-}
+const NAME = 'gate'
 
 async function main() {
-  const dir = mkdtempSync(join(tmpdir(), 'ks-bench-gate-'))
-  const app = await createApp(
-    parseConfig({
-      data_dir: dir,
-      http: { enabled: false },
-      secrets: { pepper: 'bench-gate-pepper-0123456789' },
-    }),
-    { logger: silentLogger() },
-  )
-  const now = Date.now()
-  const events: RecordedLifecycleEvent[] = []
-  for (let k = 0; k < KEYS; k++) {
-    const keyId = `key-${k}`
-    const ev = (
-      version: string,
-      action: RecordedLifecycleEvent['action'],
-      time: number,
-    ): RecordedLifecycleEvent => ({
-      eventId: `bench:${keyId}:${version}:${action}`,
-      origin: 'bench',
-      keyId,
-      version,
-      action,
-      time,
-    })
-    events.push(ev('v1', 'create', now - 30 * DAY), ev('v1', 'activate', now - 30 * DAY + 1))
-    events.push(ev('v2', 'create', now - 3 * DAY), ev('v2', 'activate', now - 3 * DAY + 1))
-    events.push(ev('v1', 'deprecate', now - 2 * DAY))
-  }
-  await app.keys.record(events)
-  const c = app.store.client
-
-  // Events over the last 48 h: 200 keys, 60 clients per key, 4 gateways; v1's share
-  // falls from 100% to 0% over the two days (a rotation in progress); 2% failures.
-  const load = async (from: number, count: number) => {
-    await c.command({
-      query: `INSERT INTO keyshift.auth_events
-        (time, event_id, key_id, key_version, key_fingerprint, outcome, reason, status, client_id,
-         source_address, user_agent, method, route, gateway, latency_ms, src, src_partition, src_offset)
-        SELECT
-          fromUnixTimestamp64Milli(toInt64({now:Int64} - intDiv(n * 172800000, {total:UInt64}) - (cityHash64(n) % 60000)), 'UTC') AS time,
-          concat('e', toString(n)),
-          concat('key-', toString(cityHash64(n, 1) % {keys:UInt32})),
-          if((cityHash64(n, 2) % 1000) < 1000 * n / {total:UInt64}, 'v1', 'v2'),
-          '',
-          if(cityHash64(n, 3) % 50 = 0, 'failure', 'success'),
-          if(cityHash64(n, 3) % 50 = 0, 'unknown_key', 'none'),
-          if(cityHash64(n, 3) % 50 = 0, 401, 200),
-          concat('client-', toString(cityHash64(n, 4) % 60)),
-          concat('198.51.100.', toString(cityHash64(n, 5) % 250)),
-          concat('sdk/', toString(cityHash64(n, 6) % 8)),
-          'GET',
-          concat('/v1/orders/', toString(cityHash64(n, 7) % 40)),
-          concat('gw-', toString(cityHash64(n, 8) % 4)),
-          toFloat32(cityHash64(n, 9) % 200),
-          'bench', 0, n
-        FROM (SELECT number + {from:UInt64} AS n FROM numbers({count:UInt64}))`,
-      query_params: { now, total: TOTAL, keys: KEYS, from, count },
-      clickhouse_settings: { max_insert_threads: '2' },
-    })
-  }
-  const heartbeat = () =>
-    app.status.heartbeat({
-      time: Date.now(),
-      instance: 'bench',
-      newestEventTime: now,
-      consumerLagMessages: 0,
-      bufferedEvents: 0,
-      sourcesReady: true,
-    })
+  const { app, dir, client: c, load, heartbeat } = await openRotationStore({ name: NAME, total: TOTAL })
 
   const measure = async (label: string) => {
     await heartbeat()

@@ -9,7 +9,6 @@
 //   npm run bench:alert-latency      (KEYSHIFT_BENCH_ROUNDS, default 25; KEYSHIFT_BENCH_BROKERS)
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { Kafka, logLevel } from 'kafkajs'
 import {
   deactivateTooEarly,
   kafkaSection,
@@ -19,37 +18,12 @@ import {
 } from '../test/integration/alerting-harness.ts'
 import { startWebhookReceiver } from '../test/kit/webhook-receiver.ts'
 import { REPO_ROOT } from '../test/support/daemon.ts'
+import { fmt, quantile, serving } from './latency.ts'
 
 const ROUNDS = Number(process.env.KEYSHIFT_BENCH_ROUNDS ?? 25)
 const BROKERS = process.env.KEYSHIFT_BENCH_BROKERS ?? '127.0.0.1:29092'
 const GRAFANA_EVAL_INTERVAL_MS = 10_000
 const TARGET_P95_MS = 5_000
-
-async function serving(brokers: string): Promise<boolean> {
-  const admin = new Kafka({
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 0 },
-    connectionTimeout: 2_000,
-  }).admin()
-  try {
-    await admin.connect()
-    await admin.listTopics()
-    return true
-  } catch {
-    return false
-  } finally {
-    await admin.disconnect().catch(() => {})
-  }
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
-  return sorted[i]!
-}
-
-const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 
 async function main(): Promise<void> {
   let startedBroker = false

@@ -11,7 +11,6 @@
 // run, and prints the ratio.
 //   npm run bench:incident-latency   (KEYSHIFT_BENCH_ROUNDS, default 20; KEYSHIFT_BENCH_BROKERS)
 import { randomBytes } from 'node:crypto'
-import { Kafka, logLevel } from 'kafkajs'
 import {
   deactivateTooEarly,
   gatewayRecord,
@@ -24,38 +23,13 @@ import {
 } from '../test/integration/alerting-harness.ts'
 import { produceMessages } from '../test/integration/kafka-helpers.ts'
 import { startWebhookReceiver } from '../test/kit/webhook-receiver.ts'
+import { fmt, quantile, serving } from './latency.ts'
 
 const ROUNDS = Number(process.env.KEYSHIFT_BENCH_ROUNDS ?? 20)
 const BROKERS =
   process.env.KEYSHIFT_BENCH_BROKERS ?? `127.0.0.1:${process.env.KEYSHIFT_KAFKA_PORT ?? '29092'}`
 const TARGET_P95_MS = 5_000
 const DAY = 86_400_000
-
-async function serving(brokers: string): Promise<boolean> {
-  const admin = new Kafka({
-    brokers: brokers.split(','),
-    logLevel: logLevel.NOTHING,
-    retry: { retries: 0 },
-    connectionTimeout: 2_000,
-  }).admin()
-  try {
-    await admin.connect()
-    await admin.listTopics()
-    return true
-  } catch {
-    return false
-  } finally {
-    await admin.disconnect().catch(() => {})
-  }
-}
-
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))
-  return sorted[i]!
-}
-
-const fmt = (ms: number) => `${(ms / 1000).toFixed(2)} s`
 
 /** A gateway record from `address` (gatewayRecord's shape, another source). */
 function from(address: string, ua: string, r: Parameters<typeof gatewayRecord>[0]): string {

@@ -5,7 +5,7 @@ import { appendFileSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
-import { runKeyshift, spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
+import { freePort, runKeyshift, spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
 import { kongLine } from '../support/records.ts'
 import { queryRows, storeCounts, withStore } from '../support/store-probe.ts'
 
@@ -19,7 +19,7 @@ describe('keyshift run with a file source', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ks-surface-'))
     const log = join(dir, 'kong.log')
     writeFileSync(log, lines(0, 500))
-    const port = 18_500 + Math.floor(Math.random() * 400)
+    const port = await freePort()
     const cfg = writeConfig(dir, {
       data_dir: join(dir, 'data'),
       log: { level: 'warn' },

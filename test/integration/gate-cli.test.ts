@@ -2,11 +2,10 @@
 // against a store filled by the real daemon (file source, canonical events),
 // with GitHub Actions annotations and a job-summary table.
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { runKeyshift, spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
+import { freePort, runKeyshift, spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
 import { queryRows, withStore } from '../support/store-probe.ts'
 
 const DAY = 86_400_000
@@ -29,16 +28,6 @@ function event(i: number, keyId: string, keyVersion: string, time: number) {
     route: '/v1/x',
     gateway: 'gw-1',
     latencyMs: 3,
-  })
-}
-
-/** A loopback port the OS just handed out and nothing listens on any more. */
-function freePort(): Promise<number> {
-  return new Promise<number>((done) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const p = (srv.address() as AddressInfo).port
-      srv.close(() => done(p))
-    })
   })
 }
 

@@ -3,12 +3,11 @@
 // the checkout's CLI, as a runner would run it.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
-import { CLI, REPO_ROOT } from '../support/daemon.ts'
+import { CLI, freePort, REPO_ROOT } from '../support/daemon.ts'
 
 interface Action {
   inputs: Record<string, { required: boolean; default?: string }>
@@ -18,15 +17,6 @@ interface Action {
 
 const action = parseYaml(readFileSync(join(REPO_ROOT, 'action.yml'), 'utf8')) as Action
 const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string }
-
-/** A loopback port nothing listens on. */
-async function closedPort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const { port } = srv.address() as { port: number }
-  await new Promise<void>((r) => srv.close(() => r()))
-  return port
-}
 
 /** Runs the action's step as a runner does: bash, the step's env with inputs filled in, $GITHUB_OUTPUT. */
 async function runStep(inputs: Record<string, string>) {
@@ -84,7 +74,7 @@ describe('action.yml', () => {
   })
 
   it('fails closed: an unreachable keyshift is verdict unknown, exit code 2', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const run = await runStep({ key: 'acme', version: 'v1', url: `http://127.0.0.1:${port}` })
     expect(run.code).toBe(2)
     expect(run.outputs).toBe('verdict=unknown\nexit-code=2\n')
@@ -105,7 +95,7 @@ describe('action.yml', () => {
   })
 
   it('takes a key with shell metacharacters as data, not as code', async () => {
-    const port = await closedPort()
+    const port = await freePort()
     const marker = join(mkdtempSync(join(tmpdir(), 'ks-action-')), 'pwned')
     const run = await runStep({ key: `$(touch ${marker})`, version: 'v1', url: `http://127.0.0.1:${port}` })
     expect(run.code).toBe(2)

@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
-import { runKeyshift, spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
+import { freePort, runKeyshift, spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
 
 const DAY = 86_400_000
 const HOUR = 3_600_000
@@ -36,7 +36,7 @@ function event(i: number, client: string, version: string, time: number) {
 const json = <T>(s: string) => JSON.parse(s) as T
 
 beforeAll(async () => {
-  const port = 19_500 + Math.floor(Math.random() * 400)
+  const port = await freePort()
   const iso = (t: number) => new Date(t).toISOString()
   writeFileSync(
     join(dir, 'keys.json'),

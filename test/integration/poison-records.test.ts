@@ -5,7 +5,6 @@
 // still refuses is found and dead-lettered, a failing store shows on /readyz,
 // and SIGTERM finishes whatever the store does.
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { type AddressInfo, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -18,7 +17,7 @@ import { EventStore } from '../../src/store/clickhouse/event-store.ts'
 import { migrate } from '../../src/store/clickhouse/migrations.ts'
 import { silentLogger } from '../../src/telemetry/logger.ts'
 import { createRegistry } from '../../src/telemetry/metrics.ts'
-import { spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
+import { freePort, spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
 import { kongRecord } from '../support/records.ts'
 import { queryRows, storeCounts, withStore } from '../support/store-probe.ts'
 
@@ -53,15 +52,6 @@ function daemonConfig(dir: string, log: string, port: number): string {
     ingest: { batch_max_wait_ms: 100, heartbeat_interval_ms: 200, retry_base_ms: 50, retry_max_ms: 500 },
     secrets: { pepper: PEPPER },
   })
-}
-
-/** A port nothing listens on now (other test files pick theirs at random). */
-async function freePort(): Promise<number> {
-  const srv = createServer()
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
-  const { port } = srv.address() as AddressInfo
-  await new Promise((r) => srv.close(r))
-  return port
 }
 
 async function metric(url: string, name: string): Promise<number> {

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { parse as parseYaml } from 'yaml'
-import { spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
+import { freePort, spawnKeyshift, waitFor, writeConfig } from '../support/daemon.ts'
 import { kongLine } from '../support/records.ts'
 
 const execFileAsync = promisify(execFile)
@@ -217,7 +217,7 @@ describe('/metrics of a running daemon', () => {
       Array.from({ length: 50 }, (_, i) => `${kongLine({ i, time: now - 60_000 + i })}\n`).join('') +
         'not json\n',
     )
-    const port = 18_900 + Math.floor(Math.random() * 90)
+    const port = await freePort()
     const cfg = writeConfig(dir, {
       data_dir: path.join(dir, 'data'),
       log: { level: 'warn' },

@@ -2,6 +2,7 @@
 // (SIGKILL at random moments) and restart it, exactly as an operator would.
 import { type ChildProcess, spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { stringify } from 'yaml'
@@ -90,4 +91,17 @@ export async function waitFor<T>(
       throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`)
     await new Promise((r) => setTimeout(r, opts.intervalMs ?? 250))
   }
+}
+
+/**
+ * A loopback port the OS just handed out and nothing listens on any more: for a
+ * daemon's http.port, or as a closed port. Never pick ports at random: another
+ * test file's daemon on the same port would answer for this one.
+ */
+export async function freePort(): Promise<number> {
+  const srv = createServer()
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r))
+  const { port } = srv.address() as { port: number }
+  await new Promise<void>((r) => srv.close(() => r()))
+  return port
 }

@@ -45,6 +45,14 @@ export const durationSchema = z
     return ms
   })
 
+/** A duration above 0 and at most `maxMs` (written back as e.g. `3650d` in the message). */
+export function durationUpTo(maxMs: number) {
+  return durationSchema.refine(
+    (ms) => ms > 0 && ms <= maxMs,
+    `must be more than 0 and at most ${formatDurationMs(maxMs)}`,
+  )
+}
+
 /** Milliseconds as a human writes them back: `1h30m`, `7d`, `250ms`, `0s`. */
 export function formatDurationMs(ms: number): string {
   if (ms === 0) return '0s'

@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ValidationError } from '../../domain/errors.ts'
 import type { RotationService, VerdictRequest } from '../../rotation/rotation-service.ts'
-import { durationSchema } from '../../shared/duration.ts'
+import { durationUpTo } from '../../shared/duration.ts'
 import { instantParamSchema, instantToMs } from '../../shared/instant.ts'
 import {
   findingSchema,
@@ -24,10 +24,7 @@ import { problemFromError } from '../problems.ts'
 const idParam = z.string().min(1).max(256)
 /** Longest lookback or custom window accepted: the longest retention the store can hold. */
 export const MAX_WINDOW_MS = 3_650 * 86_400_000
-const lookbackParam = durationSchema.refine(
-  (ms) => ms > 0 && ms <= MAX_WINDOW_MS,
-  'must be more than 0 and at most 3650d',
-)
+const lookbackParam = durationUpTo(MAX_WINDOW_MS)
 
 const keyPath = z.object({ keyId: idParam.describe('key id') })
 const versionPath = z.object({

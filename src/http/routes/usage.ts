@@ -5,7 +5,7 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import type { UsageBandPoint } from '../../analysis/usage-anomaly.ts'
-import { durationSchema } from '../../shared/duration.ts'
+import { durationUpTo } from '../../shared/duration.ts'
 import type { TokenAuth } from '../auth.ts'
 import type { RouteDoc } from '../openapi.ts'
 import { parseParams } from '../params.ts'
@@ -15,10 +15,7 @@ const MAX_LOOKBACK_MS = 8 * 86_400_000
 const path = z.object({ keyId: z.string().min(1).max(256).describe('key id') })
 const query = z
   .object({
-    lookback: durationSchema
-      .refine((ms) => ms > 0 && ms <= MAX_LOOKBACK_MS, 'must be more than 0 and at most 8d')
-      .optional()
-      .describe('how far back, e.g. 6h, 24h (default), 7d'),
+    lookback: durationUpTo(MAX_LOOKBACK_MS).optional().describe('how far back, e.g. 6h, 24h (default), 7d'),
     version: z.string().max(64).optional().describe("one version's series (default: the key's total)"),
   })
   .strict()

@@ -368,8 +368,12 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await http.register(statusPageRoutes())
     await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))
     // The contract of every route above, public like /healthz: it holds no data.
-    const openapi = openApiDocument()
-    http.get('/api/v1/openapi.json', async () => openapi)
+    // Built on first request, not at every start (z.toJSONSchema over every route).
+    let openapi: ReturnType<typeof openApiDocument> | undefined
+    http.get('/api/v1/openapi.json', async () => {
+      openapi ??= openApiDocument()
+      return openapi
+    })
   }
 
   const heartbeat = async () => {

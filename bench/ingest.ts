@@ -6,13 +6,16 @@
 // Prints the rates, CPU per event, peak RSS and their ratios.
 //   npm run bench:ingest   (1M events in 8 partitions; KEYSHIFT_BENCH_EVENTS and
 //                           KEYSHIFT_BENCH_PARTITIONS to change; KEYSHIFT_* config
-//                           overrides reach the daemon)
+//                           overrides reach the daemon; KEYSHIFT_BENCH_CPU_PROF=<dir> writes
+//                           the daemon's V8 CPU profile there, for bench/cpu-profile-stages.ts;
+//                           KEYSHIFT_BENCH_NODE_ARGS: node flags for the daemon)
 import { execFileSync, spawn } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { createTopic, deleteTopic, produceMessages, uniqueTopic } from '../test/integration/kafka-helpers.ts'
+import { spawnClickHouseHttpServer } from '../test/support/clickhouse-http/process.ts'
 import { REPO_ROOT, spawnKeyshift, waitFor, writeConfig } from '../test/support/daemon.ts'
 
 const EVENTS = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 1_000_000)
@@ -95,6 +98,18 @@ function threadCpu(pid: number): Map<string, number> {
     // the process ended
   }
   return out
+}
+
+/** CPU seconds of every thread but the main one (the engine's, libuv's and V8's helpers). */
+function sumOtherThreads(pid: number): number {
+  let sum = 0
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      if (Number(tid) !== pid) sum += readStat(`/proc/${pid}/task/${tid}/stat`).cpu
+  } catch {
+    // the process ended
+  }
+  return sum
 }
 
 /** CPU seconds the Kafka broker started by scripts/kafka.sh has used so far. */
@@ -230,39 +245,24 @@ async function ingestedTotal(url: string): Promise<number> {
   return total
 }
 
-async function main() {
-  execFileSync('bash', [join(REPO_ROOT, 'scripts/kafka.sh'), 'start'], { stdio: 'inherit' })
-  const topic = uniqueTopic('bench-ingest')
-  await createTopic(BROKERS, topic, PARTITIONS)
-  const now = Date.now()
-  let bytes = 0
-  const t0 = performance.now()
-  for (let from = 0; from < EVENTS; from += 100_000) {
-    const batch = Array.from({ length: Math.min(100_000, EVENTS - from) }, (_, k) => {
-      const value = record(from + k, now)
-      bytes += value.length
-      return { value }
-    })
-    await produceMessages(BROKERS, topic, batch)
-  }
-  console.log(
-    `produced ${EVENTS} events (${Math.round(bytes / EVENTS)} bytes avg) into ${PARTITIONS} partitions in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-  )
+interface KeyshiftRun {
+  rate: number
+  counted: number
+  cpu: { keyshift: number; main: number; broker: number; store: number }
+  threads: [string, number][]
+  rss: Rss
+  atMax: { anon: number; file: number }
+  nodePeak: { heap: number; external: number }
+}
 
-  const bare = await bareConsumer(topic)
-  console.log(`bare kafkajs consumer (JSON.parse only): ${Math.round(bare)} events/s`)
-  const peers: PeerResult[] = []
-  if (process.env.KEYSHIFT_BENCH_PEER !== '0') {
-    for (const consumers of [1, 2]) {
-      const p = await kafkaEnginePeer(consumers, now)
-      peers.push(p)
-      console.log(
-        `ClickHouse Kafka engine + materialized view, ${consumers} consumer(s): ${Math.round(p.rate)} events/s, ` +
-          `${µsPerEvent(p.cpuPerEvent * EVENTS, EVENTS)} CPU per event, peak RSS ${mb(p.peakRss)} MB`,
-      )
-    }
-  }
-
+/**
+ * keyshift's daemon reading `topic` from the start into its store: the embedded
+ * engine, or (`path` server) a ClickHouse server over HTTP, here the test-only
+ * server in front of chDB (test/support/clickhouse-http/) in its own process.
+ */
+async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<KeyshiftRun> {
+  const server =
+    path === 'server' ? await spawnClickHouseHttpServer(mkdtempSync(join(tmpdir(), 'ks-bench-ch-'))) : null
   const dir = mkdtempSync(join(tmpdir(), 'ks-bench-ingest-'))
   const port = 18_000 + Math.floor(Math.random() * 1000)
   const cfg = writeConfig(dir, {
@@ -270,11 +270,16 @@ async function main() {
     data_dir: join(dir, 'data'),
     log: { level: 'warn' },
     http: { port },
-    kafka: { brokers: [BROKERS], group_id: `ks-${topic}` },
+    kafka: { brokers: [BROKERS], group_id: `ks-${path}-${topic}` },
+    ...(server ? { clickhouse: { url: server.url } } : {}),
     sources: [{ type: 'kafka', topic, decoder: { preset: 'kong', default_gateway: 'kong-bench' } }],
     secrets: { pepper: 'bench-pepper-0123456789abcdef' },
   })
-  const d = spawnKeyshift(['run', '-c', cfg])
+  const profileDir = process.env.KEYSHIFT_BENCH_CPU_PROF
+  const d = spawnKeyshift(['run', '-c', cfg], {}, [
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ...(process.env.KEYSHIFT_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+  ])
   const url = `http://127.0.0.1:${port}`
   // Where the RSS goes: file-backed pages (mapped code) and anonymous memory from
   // /proc, and of the latter Node's heap and buffers from keyshift's own metrics
@@ -312,8 +317,11 @@ async function main() {
     },
   )
   const firstCount = await ingestedTotal(url)
+  const mainThread = () => cpuSeconds(d.proc.pid!) - sumOtherThreads(d.proc.pid!)
   const cpuAtFirst = {
+    store: server ? cpuSeconds(server.proc.pid!) : 0,
     keyshift: cpuSeconds(d.proc.pid!),
+    main: mainThread(),
     broker: brokerCpu(),
     threads: threadCpu(d.proc.pid!),
   }
@@ -325,7 +333,13 @@ async function main() {
       intervalMs: 50,
     },
   )
-  const cpuAtEnd = { keyshift: cpuSeconds(d.proc.pid!), broker: brokerCpu(), threads: threadCpu(d.proc.pid!) }
+  const cpuAtEnd = {
+    store: server ? cpuSeconds(server.proc.pid!) : 0,
+    keyshift: cpuSeconds(d.proc.pid!),
+    main: mainThread(),
+    broker: brokerCpu(),
+    threads: threadCpu(d.proc.pid!),
+  }
   sampleRss()
   clearInterval(rssTimer)
   const metrics = await (await fetch(`${url}/metrics`)).text()
@@ -341,29 +355,81 @@ async function main() {
       `${metric('keyshift_evaluation_duration_seconds_sum').toFixed(1)} s in all`,
   )
   await d.kill('SIGTERM')
+  await server?.close()
   rmSync(dir, { recursive: true, force: true })
+  const counted = EVENTS - firstCount
+  const used = (name: keyof typeof cpuAtEnd & keyof typeof cpuAtFirst) =>
+    (cpuAtEnd[name] as number) - (cpuAtFirst[name] as number)
+  return {
+    rate: counted / ((end - first) / 1000),
+    counted,
+    cpu: { keyshift: used('keyshift'), main: used('main'), broker: used('broker'), store: used('store') },
+    threads: [...cpuAtEnd.threads]
+      .map(([name, end]) => [name, end - (cpuAtFirst.threads.get(name) ?? 0)] as [string, number])
+      .filter(([, u]) => u > 0)
+      .sort(([, x], [, y]) => y - x)
+      .slice(0, 6),
+    rss,
+    atMax,
+    nodePeak,
+  }
+}
+
+async function main() {
+  execFileSync('bash', [join(REPO_ROOT, 'scripts/kafka.sh'), 'start'], { stdio: 'inherit' })
+  const topic = uniqueTopic('bench-ingest')
+  await createTopic(BROKERS, topic, PARTITIONS)
+  const now = Date.now()
+  let bytes = 0
+  const t0 = performance.now()
+  for (let from = 0; from < EVENTS; from += 100_000) {
+    const batch = Array.from({ length: Math.min(100_000, EVENTS - from) }, (_, k) => {
+      const value = record(from + k, now)
+      bytes += value.length
+      return { value }
+    })
+    await produceMessages(BROKERS, topic, batch)
+  }
+  console.log(
+    `produced ${EVENTS} events (${Math.round(bytes / EVENTS)} bytes avg) into ${PARTITIONS} partitions in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  )
+
+  const bare = await bareConsumer(topic)
+  console.log(`bare kafkajs consumer (JSON.parse only): ${Math.round(bare)} events/s`)
+  const peers: PeerResult[] = []
+  if (process.env.KEYSHIFT_BENCH_PEER !== '0') {
+    for (const consumers of [1, 2]) {
+      const p = await kafkaEnginePeer(consumers, now)
+      peers.push(p)
+      console.log(
+        `ClickHouse Kafka engine + materialized view, ${consumers} consumer(s): ${Math.round(p.rate)} events/s, ` +
+          `${µsPerEvent(p.cpuPerEvent * EVENTS, EVENTS)} CPU per event, peak RSS ${mb(p.peakRss)} MB`,
+      )
+    }
+  }
+
+  const run = await keyshiftRun(topic, 'embedded')
+  const serverRun = process.env.KEYSHIFT_BENCH_SERVER === '0' ? null : await keyshiftRun(topic, 'server')
   // 1M records are ≈ 300 MB of broker log; runs would otherwise pile them up.
   await deleteTopic(BROKERS, topic)
-  const rate = (EVENTS - firstCount) / ((end - first) / 1000)
+  const { rate, counted, rss, atMax, nodePeak } = run
   console.log(
     `keyshift end-to-end (decode + secret scrub + exactly-once store): ${Math.round(rate)} events/s`,
   )
   console.log(
-    `keyshift CPU per event: ${µsPerEvent(cpuAtEnd.keyshift - cpuAtFirst.keyshift, EVENTS - firstCount)} in keyshift ` +
+    `keyshift CPU per event: ${µsPerEvent(run.cpu.keyshift, counted)} in keyshift ` +
       `(all threads: decoding, the embedded engine and its merges), ` +
-      `${µsPerEvent(cpuAtEnd.broker - cpuAtFirst.broker, EVENTS - firstCount)} in the broker; ` +
+      `${µsPerEvent(run.cpu.broker, counted)} in the broker; ` +
       `the machine has ${availableParallelism()} cores`,
   )
-  const byThread = [...cpuAtEnd.threads]
-    .map(([name, end]) => [name, end - (cpuAtFirst.threads.get(name) ?? 0)] as const)
-    .filter(([, used]) => used > 0)
-    .sort(([, x], [, y]) => y - x)
-    .slice(0, 6)
   console.log(
-    `  by thread: ${byThread.map(([name, used]) => `${name} ${µsPerEvent(used, EVENTS - firstCount)}`).join(', ')}`,
+    `  the main thread (JavaScript: fetch, decode, scrub, encode, GC): ${µsPerEvent(run.cpu.main, counted)}`,
+  )
+  console.log(
+    `  by thread: ${run.threads.map(([name, used]) => `${name} ${µsPerEvent(used, counted)}`).join(', ')}`,
   )
   console.log(`ratio keyshift / bare consumer: ${(rate / bare).toFixed(2)} (target ≥ 0.6)`)
-  const cpuPerEvent = (cpuAtEnd.keyshift - cpuAtFirst.keyshift) / (EVENTS - firstCount)
+  const cpuPerEvent = run.cpu.keyshift / counted
   for (const p of peers) {
     console.log(
       `ratio keyshift / Kafka engine (${p.consumers} consumer(s)): rate ${(rate / p.rate).toFixed(2)}` +
@@ -378,6 +444,17 @@ async function main() {
       `${mb(nodePeak.external)} MB Node buffers, the rest the embedded engine`,
   )
   console.log(`target ≥ 50000 events/s: ${rate >= 50_000 ? 'met' : 'NOT met'}`)
+  if (serverRun) {
+    const n = serverRun.counted
+    console.log(
+      `keyshift on the server path (clickhouse.url, the test HTTP server in front of chDB): ${Math.round(serverRun.rate)} events/s; ` +
+        `CPU per event ${µsPerEvent(serverRun.cpu.keyshift, n)} in keyshift (main thread ${µsPerEvent(serverRun.cpu.main, n)}: ` +
+        `fetch, decode, scrub, encode, HTTP), ${µsPerEvent(serverRun.cpu.store, n)} in the store process ` +
+        `(chDB behind a Node HTTP front, not a ClickHouse server's figure); peak RSS ${mb(serverRun.rss.peak)} MB ` +
+        `(${mb(serverRun.atMax.file)} MB file-backed, ${mb(serverRun.atMax.anon)} MB anonymous, ` +
+        `at most ${mb(serverRun.nodePeak.heap)} MB Node heap)`,
+    )
+  }
 }
 
 main().then(

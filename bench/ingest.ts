@@ -181,7 +181,8 @@ interface PeerResult {
 /**
  * ClickHouse's own Kafka engine with a materialized view, in the same embedded
  * engine (bench/kafka-engine-peer.ts), reading the same records from a topic of
- * its own from the start. Rate and CPU from its first stored block to the last.
+ * its own from the start. Rate from its first stored block to the last; CPU from
+ * before it reads anything to the end, over every event (as keyshift's).
  */
 async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResult> {
   const topic = uniqueTopic(`bench-peer-${consumers}`)
@@ -229,7 +230,7 @@ async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResu
   await exited
   await deleteTopic(BROKERS, topic)
   const counted = r.stored - r.firstCount
-  return { consumers, rate: counted / r.seconds, cpuPerEvent: r.cpu / counted, peakRss: peak }
+  return { consumers, rate: counted / r.seconds, cpuPerEvent: r.cpu / EVENTS, peakRss: peak }
 }
 
 /** An unlabelled sample's value in a Prometheus text exposition (NaN when absent). */
@@ -310,6 +311,19 @@ async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<
   await waitFor('keyshift to serve /metrics', async () => (await fetch(`${url}/healthz`)).ok, {
     timeoutMs: 60_000,
   })
+  // CPU is counted from here, before the first record is read (the sources start
+  // after the HTTP server), to the end, over every event: counted from the first
+  // stored batch instead, it would miss the records decoded before that batch
+  // landed (tens of thousands on a loaded machine).
+  const mainThread = () => cpuSeconds(d.proc.pid!) - sumOtherThreads(d.proc.pid!)
+  const cpuAtStart = {
+    store: server ? cpuSeconds(server.proc.pid!) : 0,
+    keyshift: cpuSeconds(d.proc.pid!),
+    main: mainThread(),
+    broker: brokerCpu(),
+    threads: threadCpu(d.proc.pid!),
+  }
+  if ((await ingestedTotal(url)) > 0) throw new Error('events were stored before the CPU baseline was taken')
   const first = await waitFor(
     'the first stored batch',
     async () => ((await ingestedTotal(url)) > 0 ? performance.now() : false),
@@ -319,14 +333,6 @@ async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<
     },
   )
   const firstCount = await ingestedTotal(url)
-  const mainThread = () => cpuSeconds(d.proc.pid!) - sumOtherThreads(d.proc.pid!)
-  const cpuAtFirst = {
-    store: server ? cpuSeconds(server.proc.pid!) : 0,
-    keyshift: cpuSeconds(d.proc.pid!),
-    main: mainThread(),
-    broker: brokerCpu(),
-    threads: threadCpu(d.proc.pid!),
-  }
   // Every 100 ms: each poll is a /metrics scrape that the daemon's CPU figure counts.
   const end = await waitFor(
     'all events stored',
@@ -362,14 +368,14 @@ async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<
   await server?.close()
   rmSync(dir, { recursive: true, force: true })
   const counted = EVENTS - firstCount
-  const used = (name: keyof typeof cpuAtEnd & keyof typeof cpuAtFirst) =>
-    (cpuAtEnd[name] as number) - (cpuAtFirst[name] as number)
+  const used = (name: keyof typeof cpuAtEnd & keyof typeof cpuAtStart) =>
+    (cpuAtEnd[name] as number) - (cpuAtStart[name] as number)
   return {
     rate: counted / ((end - first) / 1000),
     counted,
     cpu: { keyshift: used('keyshift'), main: used('main'), broker: used('broker'), store: used('store') },
     threads: [...cpuAtEnd.threads]
-      .map(([name, end]) => [name, end - (cpuAtFirst.threads.get(name) ?? 0)] as [string, number])
+      .map(([name, end]) => [name, end - (cpuAtStart.threads.get(name) ?? 0)] as [string, number])
       .filter(([, u]) => u > 0)
       .sort(([, x], [, y]) => y - x)
       .slice(0, 6),
@@ -416,24 +422,24 @@ async function main() {
   const serverRun = process.env.KEYSHIFT_BENCH_SERVER === '0' ? null : await keyshiftRun(topic, 'server')
   // 1M records are ≈ 300 MB of broker log; runs would otherwise pile them up.
   await deleteTopic(BROKERS, topic)
-  const { rate, counted, rss, atMax, nodePeak } = run
+  const { rate, rss, atMax, nodePeak } = run
   console.log(
     `keyshift end-to-end (decode + secret scrub + exactly-once store): ${Math.round(rate)} events/s`,
   )
   console.log(
-    `keyshift CPU per event: ${µsPerEvent(run.cpu.keyshift, counted)} in keyshift ` +
+    `keyshift CPU per event: ${µsPerEvent(run.cpu.keyshift, EVENTS)} in keyshift ` +
       `(all threads: decoding, the embedded engine and its merges), ` +
-      `${µsPerEvent(run.cpu.broker, counted)} in the broker; ` +
+      `${µsPerEvent(run.cpu.broker, EVENTS)} in the broker; ` +
       `the machine has ${availableParallelism()} cores`,
   )
   console.log(
-    `  the main thread (JavaScript: fetch, decode, scrub, encode, GC): ${µsPerEvent(run.cpu.main, counted)}`,
+    `  the main thread (JavaScript: fetch, decode, scrub, encode, GC): ${µsPerEvent(run.cpu.main, EVENTS)}`,
   )
   console.log(
-    `  by thread: ${run.threads.map(([name, used]) => `${name} ${µsPerEvent(used, counted)}`).join(', ')}`,
+    `  by thread: ${run.threads.map(([name, used]) => `${name} ${µsPerEvent(used, EVENTS)}`).join(', ')}`,
   )
   console.log(`ratio keyshift / bare consumer: ${(rate / bare).toFixed(2)} (target ≥ 0.6)`)
-  const cpuPerEvent = run.cpu.keyshift / counted
+  const cpuPerEvent = run.cpu.keyshift / EVENTS
   for (const p of peers) {
     console.log(
       `ratio keyshift / Kafka engine (${p.consumers} consumer(s)): rate ${(rate / p.rate).toFixed(2)}` +
@@ -449,7 +455,7 @@ async function main() {
   )
   console.log(`target ≥ 50000 events/s: ${rate >= 50_000 ? 'met' : 'NOT met'}`)
   if (serverRun) {
-    const n = serverRun.counted
+    const n = EVENTS
     console.log(
       `keyshift on the server path (clickhouse.url, the test HTTP server in front of chDB): ${Math.round(serverRun.rate)} events/s; ` +
         `CPU per event ${µsPerEvent(serverRun.cpu.keyshift, n)} in keyshift (main thread ${µsPerEvent(serverRun.cpu.main, n)}: ` +

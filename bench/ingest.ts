@@ -2,15 +2,18 @@
 // store, exactly-once bookkeeping included) against a bare kafkajs consumer
 // that only JSON-parses the same topic, measured in the same run on the same
 // broker, and against ClickHouse's own Kafka engine with a materialized view
-// (1 and 2 consumers, bench/kafka-engine-peer.ts; KEYSHIFT_BENCH_PEER=0 skips it).
-// Prints the rates, CPU per event, peak RSS and their ratios.
+// (1 and 2 consumers, bench/kafka-engine-peer.ts; KEYSHIFT_BENCH_PEER=0 skips it),
+// then keyshift again on the server path (clickhouse.url, the test HTTP server in
+// front of chDB; KEYSHIFT_BENCH_SERVER=0 skips it). Prints the rates, CPU per
+// event, peak RSS and their ratios. Stage figures: docs/ingest-performance.md.
 //   npm run bench:ingest   (1M events in 8 partitions; KEYSHIFT_BENCH_EVENTS and
 //                           KEYSHIFT_BENCH_PARTITIONS to change; KEYSHIFT_* config
 //                           overrides reach the daemon; KEYSHIFT_BENCH_CPU_PROF=<dir> writes
 //                           the daemon's V8 CPU profile there, for bench/cpu-profile-stages.ts;
-//                           KEYSHIFT_BENCH_NODE_ARGS: node flags for the daemon)
+//                           KEYSHIFT_BENCH_NODE_ARGS: node flags for the daemon;
+//                           KEYSHIFT_BENCH_DAEMON_LOG=<path>: its output, in <path>.embedded|server)
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
@@ -238,12 +241,29 @@ function metricValue(text: string, name: string): number {
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
 }
 
-async function ingestedTotal(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text()
-  let total = 0
-  for (const line of text.split('\n'))
-    if (line.startsWith('keyshift_events_ingested_total{')) total += Number(line.split(' ').at(-1))
-  return total
+/**
+ * Records keyshift has stored, from the Kafka offsets it commits after each
+ * stored batch: read from the broker, so polling costs the daemon nothing (a
+ * /metrics scrape costs it ≈ 1.5 ms of CPU, which its figures would count).
+ */
+function storedCounter(
+  groupId: string,
+  topic: string,
+): { stored(): Promise<number>; close(): Promise<void> } {
+  const admin = new Kafka({
+    brokers: [BROKERS],
+    clientId: 'bench-offsets',
+    logLevel: logLevel.NOTHING,
+  }).admin()
+  const connected = admin.connect()
+  return {
+    async stored() {
+      await connected
+      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      return (t?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0)
+    },
+    close: () => admin.disconnect(),
+  }
 }
 
 interface KeyshiftRun {
@@ -265,13 +285,15 @@ async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<
   const server =
     path === 'server' ? await spawnClickHouseHttpServer(mkdtempSync(join(tmpdir(), 'ks-bench-ch-'))) : null
   const dir = mkdtempSync(join(tmpdir(), 'ks-bench-ingest-'))
+  const groupId = `ks-${path}-${topic}`
+  const counter = storedCounter(groupId, topic)
   const port = 18_000 + Math.floor(Math.random() * 1000)
   const cfg = writeConfig(dir, {
     instance: 'bench',
     data_dir: join(dir, 'data'),
     log: { level: 'warn' },
     http: { port },
-    kafka: { brokers: [BROKERS], group_id: `ks-${path}-${topic}` },
+    kafka: { brokers: [BROKERS], group_id: groupId },
     ...(server ? { clickhouse: { url: server.url } } : {}),
     sources: [{ type: 'kafka', topic, decoder: { preset: 'kong', default_gateway: 'kong-bench' } }],
     secrets: { pepper: 'bench-pepper-0123456789abcdef' },
@@ -323,23 +345,22 @@ async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<
     broker: brokerCpu(),
     threads: threadCpu(d.proc.pid!),
   }
-  if ((await ingestedTotal(url)) > 0) throw new Error('events were stored before the CPU baseline was taken')
+  if ((await counter.stored()) > 0) throw new Error('events were stored before the CPU baseline was taken')
   const first = await waitFor(
     'the first stored batch',
-    async () => ((await ingestedTotal(url)) > 0 ? performance.now() : false),
+    async () => ((await counter.stored()) > 0 ? performance.now() : false),
     {
       timeoutMs: 120_000,
       intervalMs: 20,
     },
   )
-  const firstCount = await ingestedTotal(url)
-  // Every 100 ms: each poll is a /metrics scrape that the daemon's CPU figure counts.
+  const firstCount = await counter.stored()
   const end = await waitFor(
     'all events stored',
-    async () => ((await ingestedTotal(url)) >= EVENTS ? performance.now() : false),
+    async () => ((await counter.stored()) >= EVENTS ? performance.now() : false),
     {
       timeoutMs: 600_000,
-      intervalMs: 100,
+      intervalMs: 50,
     },
   )
   const cpuAtEnd = {
@@ -365,6 +386,9 @@ async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<
       `${metric('keyshift_evaluation_duration_seconds_sum').toFixed(1)} s in all`,
   )
   await d.kill('SIGTERM')
+  await counter.close()
+  if (process.env.KEYSHIFT_BENCH_DAEMON_LOG)
+    writeFileSync(`${process.env.KEYSHIFT_BENCH_DAEMON_LOG}.${path}`, d.output())
   await server?.close()
   rmSync(dir, { recursive: true, force: true })
   const counted = EVENTS - firstCount

@@ -127,58 +127,8 @@ function brokerCpu(): number {
 }
 const µsPerEvent = (seconds: number, events: number) => `${((seconds / events) * 1e6).toFixed(1)} µs`
 
-async function bareConsumer(topic: string): Promise<number> {
-  const kafka = new Kafka({ brokers: [BROKERS], clientId: 'bench-bare', logLevel: logLevel.NOTHING })
-  const consumer = kafka.consumer({
-    groupId: `bare-${topic}`,
-    maxWaitTimeInMs: 250,
-    maxBytesPerPartition: 1_048_576,
-  })
-  await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
-  let seen = 0
-  let first = 0
-  let done: () => void
-  const finished = new Promise<void>((r) => {
-    done = r
-  })
-  let last = 0
-  let firstSeen = 0
-  const cpu = { own: 0, broker: 0 }
-  await consumer.run({
-    partitionsConsumedConcurrently: PARTITIONS,
-    eachBatch: async ({ batch }) => {
-      if (first === 0) {
-        first = performance.now()
-        firstSeen = batch.messages.length
-        cpu.own = process.cpuUsage().user + process.cpuUsage().system
-        cpu.broker = brokerCpu()
-      }
-      for (const m of batch.messages) JSON.parse(m.value!.toString('utf8'))
-      seen += batch.messages.length
-      if (seen >= EVENTS && last === 0) {
-        last = performance.now()
-        const own = (process.cpuUsage().user + process.cpuUsage().system - cpu.own) / 1e6
-        const events = EVENTS - firstSeen
-        console.log(
-          `bare consumer CPU per event: ${µsPerEvent(own, events)} in the consumer, ` +
-            `${µsPerEvent(brokerCpu() - cpu.broker, events)} in the broker`,
-        )
-        done()
-      }
-    },
-  })
-  await finished
-  await consumer.disconnect()
-  return (EVENTS - firstSeen) / ((last - first) / 1000)
-}
-
-interface PeerResult {
+interface PeerResult extends ChildResult {
   consumers: number
-  rate: number
-  /** CPU seconds per event of the peer's process (all its threads). */
-  cpuPerEvent: number
-  peakRss: number
 }
 
 /**
@@ -196,19 +146,31 @@ async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResu
     }))
     await produceMessages(BROKERS, topic, batch)
   }
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(REPO_ROOT, 'bench/kafka-engine-peer.ts'),
-      BROKERS,
-      topic,
-      String(EVENTS),
-      String(consumers),
-    ],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  )
+  const r = await runChild('bench/kafka-engine-peer.ts', [BROKERS, topic, String(EVENTS), String(consumers)])
+  await deleteTopic(BROKERS, topic)
+  return { consumers, ...r }
+}
+
+interface ChildResult {
+  rate: number
+  /** CPU seconds per event of the child process (all its threads). */
+  cpuPerEvent: number
+  peakRss: number
+  /** CPU seconds per event the broker spent meanwhile. */
+  brokerPerEvent: number
+}
+
+/**
+ * Runs a consumer (bench/bare-consumer.ts, bench/kafka-engine-peer.ts) in its own
+ * process until it prints its JSON line: rate from its first batch to the last,
+ * its CPU over every event, and its peak RSS sampled from /proc.
+ */
+async function runChild(script: string, args: string[]): Promise<ChildResult> {
+  const brokerAtStart = brokerCpu()
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script), ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let out = ''
   child.stdout!.on('data', (d) => {
     out += d
@@ -218,12 +180,13 @@ async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResu
   const sampler = setInterval(() => {
     peak = Math.max(peak, rssOf(child.pid!).peak)
   }, 200)
-  await waitFor('the Kafka engine to store every event', async () => out.includes('\n'), {
+  await waitFor(`${script} to read every event`, async () => out.includes('\n'), {
     timeoutMs: 600_000,
     intervalMs: 50,
   })
   clearInterval(sampler)
   peak = Math.max(peak, rssOf(child.pid!).peak)
+  const brokerUsed = brokerCpu() - brokerAtStart
   const r = JSON.parse(out.trim().split('\n').at(-1)!) as {
     stored: number
     firstCount: number
@@ -231,9 +194,12 @@ async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResu
     cpu: number
   }
   await exited
-  await deleteTopic(BROKERS, topic)
-  const counted = r.stored - r.firstCount
-  return { consumers, rate: counted / r.seconds, cpuPerEvent: r.cpu / EVENTS, peakRss: peak }
+  return {
+    rate: (r.stored - r.firstCount) / r.seconds,
+    cpuPerEvent: r.cpu / EVENTS,
+    peakRss: peak,
+    brokerPerEvent: brokerUsed / EVENTS,
+  }
 }
 
 /** An unlabelled sample's value in a Prometheus text exposition (NaN when absent). */
@@ -428,8 +394,12 @@ async function main() {
     `produced ${EVENTS} events (${Math.round(bytes / EVENTS)} bytes avg) into ${PARTITIONS} partitions in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   )
 
-  const bare = await bareConsumer(topic)
-  console.log(`bare kafkajs consumer (JSON.parse only): ${Math.round(bare)} events/s`)
+  const bare = await runChild('bench/bare-consumer.ts', [BROKERS, topic, String(EVENTS), String(PARTITIONS)])
+  console.log(
+    `bare kafkajs consumer (JSON.parse only): ${Math.round(bare.rate)} events/s, ` +
+      `${µsPerEvent(bare.cpuPerEvent * EVENTS, EVENTS)} CPU per event (${µsPerEvent(bare.brokerPerEvent * EVENTS, EVENTS)} in the broker), ` +
+      `peak RSS ${mb(bare.peakRss)} MB`,
+  )
   const peers: PeerResult[] = []
   if (process.env.KEYSHIFT_BENCH_PEER !== '0') {
     for (const consumers of [1, 2]) {
@@ -462,7 +432,10 @@ async function main() {
   console.log(
     `  by thread: ${run.threads.map(([name, used]) => `${name} ${µsPerEvent(used, EVENTS)}`).join(', ')}`,
   )
-  console.log(`ratio keyshift / bare consumer: ${(rate / bare).toFixed(2)} (target ≥ 0.6)`)
+  console.log(
+    `ratio keyshift / bare consumer: rate ${(rate / bare.rate).toFixed(2)} (target ≥ 0.6), ` +
+      `CPU per event ${(run.cpu.keyshift / EVENTS / bare.cpuPerEvent).toFixed(2)}, peak RSS ${(rss.peak / bare.peakRss).toFixed(2)}`,
+  )
   const cpuPerEvent = run.cpu.keyshift / EVENTS
   for (const p of peers) {
     console.log(

@@ -12,6 +12,12 @@ const REQUEST_TIMEOUT_MS = 15_000
 /** Requests in flight at once: a fleet of keys must not hammer the store every few seconds. */
 const MAX_CONCURRENT_REQUESTS = 6
 const STRAGGLERS_SHOWN = 10
+/**
+ * Keys shown at once, needs-attention first: each costs a few requests per
+ * refresh, so the page's load follows this, never the number of keys (10 000
+ * keys are ordinary on an API platform). The rest are a page turn away.
+ */
+const KEYS_PER_PAGE = 20
 const LIST_ITEMS_SHOWN = 3
 const PALETTE_SIZE = 8
 const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 }
@@ -273,12 +279,34 @@ async function loadIncidents(errors) {
   return views.filter((v) => v !== null)
 }
 
-async function loadAll() {
+/**
+ * Which page of keys is shown: `cursors` holds the cursor of every page before
+ * the current one (empty on the first), `filter` the key-id text to match.
+ */
+const keyPaging = { cursors: [], filter: '' }
+
+/** The key-list path of the current page: needs-attention first, KEYS_PER_PAGE keys. */
+export function keysPath(paging) {
+  const q = new URLSearchParams({ order: 'attention', limit: String(KEYS_PER_PAGE) })
+  if (paging.filter !== '') q.set('contains', paging.filter)
+  const cursor = paging.cursors.at(-1)
+  if (cursor) q.set('cursor', cursor)
+  return `api/v1/keys?${q}`
+}
+
+/**
+ * Everything one refresh shows. `onList` gets the key list as soon as it
+ * arrives, before each key's details: a new page of keys is drawn at once.
+ */
+async function loadAll(onList) {
   const errors = []
   const incidentsP = loadIncidents(errors)
-  const findingsP = load('api/v1/findings', errors, { list: 'findings' })
   const alertsP = loadAlerts(errors)
-  const list = await load('api/v1/keys', errors, { list: 'keys' })
+  const list = await load(keysPath(keyPaging), errors)
+  if (list) onList(list)
+  // Findings of the keys on this page (and unknown-key surges), not of every key.
+  const shown = [...(list?.keys ?? []).map((k) => k.keyId), 'unknown']
+  const findingsP = load(`api/v1/findings?keys=${shown.map(enc).join(',')}`, errors, { list: 'findings' })
   const keys = list ? await Promise.all(list.keys.map((k) => loadKey(k, errors))) : null
   return { list, keys, findings: await findingsP, alerts: await alertsP, incidents: await incidentsP, errors }
 }
@@ -802,8 +830,25 @@ function keyArticle(k) {
       ),
     ),
   )
+  if (entry.attention?.level) {
+    article.append(
+      h(
+        'p',
+        { class: 'key-attention', 'data-level': entry.attention.level },
+        severityBadge(entry.attention.level),
+        ' ',
+        entry.attention.reasons.join('; '),
+      ),
+    )
+  }
   if (!detail) {
-    article.append(h('p', { class: 'muted' }, 'Details of this key are not available yet.'))
+    article.append(
+      h(
+        'p',
+        { class: 'muted' },
+        k.loading ? 'Loading details…' : 'Details of this key are not available yet.',
+      ),
+    )
     return article
   }
   const colour = colours(detail)
@@ -964,8 +1009,30 @@ export function attentionItems(state) {
       text: `${firing.length} alert(s) firing${critical > 0 ? `, ${critical} critical` : ''}.`,
     })
   }
+  const more = beyondThisPage(state.list)
+  if (more) items.push(more)
   const rank = { critical: 0, warning: 1, info: 2 }
   return items.sort((a, b) => rank[a.level] - rank[b.level])
+}
+
+/** Keys that need attention but are not on the page shown (counted by the key list over all pages). */
+function beyondThisPage(list) {
+  if (!list?.attention) return null
+  const left = {
+    critical: list.attention.critical,
+    warning: list.attention.warning,
+    info: list.attention.info,
+  }
+  for (const k of list.keys) if (k.attention?.level) left[k.attention.level]--
+  const levels = ['critical', 'warning', 'info'].filter((l) => left[l] > 0)
+  if (levels.length === 0) return null
+  const n = levels.reduce((sum, l) => sum + left[l], 0)
+  return {
+    level: levels[0],
+    id: 'more-keys',
+    anchor: 'keys',
+    text: `${num(n)} more key(s) on other pages need attention: ${levels.map((l) => `${num(left[l])} ${l}`).join(', ')}.`,
+  }
 }
 
 function renderAttention(state) {
@@ -994,11 +1061,39 @@ function renderAttention(state) {
   )
 }
 
+/** Which keys of how many this page shows, and the buttons to the pages around it. */
+function keysNav(list) {
+  const nav = document.getElementById('keys-nav')
+  const first = keyPaging.cursors.length * KEYS_PER_PAGE + 1
+  const range =
+    list.keys.length === 0
+      ? ''
+      : `Keys ${num(first)}–${num(first + list.keys.length - 1)} of ${num(list.total ?? list.keys.length)}, those that need attention first`
+  const prev = h('button', { type: 'button', class: 'link', 'data-page': 'previous' }, '← Previous')
+  prev.disabled = keyPaging.cursors.length === 0
+  prev.addEventListener('click', () => {
+    keyPaging.cursors.pop()
+    refresh()
+  })
+  const next = h('button', { type: 'button', class: 'link', 'data-page': 'next' }, 'Next →')
+  next.disabled = !list.next_cursor
+  next.addEventListener('click', () => {
+    keyPaging.cursors.push(list.next_cursor)
+    refresh()
+  })
+  fill(nav, h('span', { class: 'keys-range' }, range), ' ', prev, ' ', next)
+}
+
 function renderKeys(state) {
   const body = document.getElementById('keys-body')
   if (!state.list) return // nothing ever loaded: keep the placeholder; the banner says why
+  keysNav(state.list)
   if (state.keys.length === 0) {
-    fill(body, h('p', { class: 'muted' }, 'No keys registered or seen in the last 24 hours.'))
+    const none =
+      keyPaging.filter === ''
+        ? 'No keys registered or seen in the last 24 hours.'
+        : `No key id contains “${keyPaging.filter}”.`
+    fill(body, h('p', { class: 'muted' }, none))
     return
   }
   fill(body, ...state.keys.map(keyArticle))
@@ -1234,12 +1329,20 @@ let timer = null
 let running = false
 let interval = DEFAULT_REFRESH_S
 
+/** The key-list path drawn last: a refresh of the same page redraws only once its details are in. */
+let drawnKeysPath = null
+
 async function refresh() {
   if (running) return
   running = true
   clearTimeout(timer)
   try {
-    const state = await loadAll()
+    const path = keysPath(keyPaging)
+    const state = await loadAll((list) => {
+      if (drawnKeysPath === path) return
+      renderKeys({ list, keys: list.keys.map((entry) => ({ entry, loading: true })) })
+    })
+    drawnKeysPath = path
     renderIncidents(state)
     renderAttention(state)
     renderKeys(state)
@@ -1268,6 +1371,14 @@ function init() {
     interval > 0 ? `· refreshes every ${interval} s · ` : '· automatic refresh off (?refresh=) · ',
     button,
   )
+
+  const keyFilter = document.getElementById('keys-filter')
+  keyFilter.addEventListener('submit', (e) => {
+    e.preventDefault()
+    keyPaging.filter = document.getElementById('keys-filter-input').value.trim()
+    keyPaging.cursors = []
+    refresh()
+  })
 
   const form = document.getElementById('token-form')
   const input = document.getElementById('token-input')

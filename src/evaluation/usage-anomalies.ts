@@ -42,8 +42,13 @@ export interface UsageSources {
   recordBands?(points: readonly UsageBandPoint[]): Promise<void>
 }
 
-/** Keys per read: one read's rows stay bounded (8 days of 5-min buckets ≈ 2 300 rows per version). */
-const KEYS_PER_READ = 10
+/**
+ * Key-buckets per read: one read's rows stay bounded. A history read (8 days of 5-min
+ * buckets ≈ 2 300 per key) takes 10 keys; a round's read of the last bucket takes up
+ * to MAX_KEYS_PER_READ, so 10 000 keys cost tens of reads per round, not thousands.
+ */
+const KEY_BUCKETS_PER_READ = 24_000
+const MAX_KEYS_PER_READ = 1000
 /** Band rows kept for the next try while the store refuses them (8 days of ~30 series). */
 const MAX_PENDING_BANDS = 100_000
 
@@ -86,8 +91,10 @@ export class UsageAnomalies {
     const sourcesOf = new Map<string, SourceSighting[]>()
     const sightings = this.#s.new_sources.enabled ? this.#src.sourceSightings?.bind(this.#src) : undefined
     for (const [from, ks] of byFrom) {
-      for (let i = 0; i < ks.length; i += KEYS_PER_READ) {
-        const chunk = ks.slice(i, i + KEYS_PER_READ)
+      const buckets = Math.max(1, Math.ceil((end - from) / this.#s.bucket_ms))
+      const perRead = Math.min(MAX_KEYS_PER_READ, Math.max(1, Math.floor(KEY_BUCKETS_PER_READ / buckets)))
+      for (let i = 0; i < ks.length; i += perRead) {
+        const chunk = ks.slice(i, i + perRead)
         const w = { from, to: end }
         const rows = await this.#src.usageBuckets(chunk, w, this.#s.bucket_ms)
         for (const k of chunk) rowsOf.set(k, rows.get(k) ?? [])

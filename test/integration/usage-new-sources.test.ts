@@ -102,4 +102,26 @@ describe('usage_anomaly on new source addresses from stored events', () => {
     expect(sources[0]!.evidence.expectedUpper as number).toBeLessThan(10)
     expect(findings.filter((f) => f.keyId === 'calm')).toEqual([])
   })
+
+  it("reaches the daemon's evaluation as a usage_anomaly alert on new_sources", async () => {
+    await app.store.client.insert({
+      table: 'keyshift.ingest_heartbeats',
+      values: [
+        {
+          time: now,
+          instance: 'usage-new-sources',
+          newest_event_time: burst + BUCKET - 1,
+          consumer_lag_messages: 0,
+          buffered_events: 0,
+          sources_ready: 1,
+        },
+      ],
+      format: 'JSONEachRow',
+    })
+    const observed = await app.alerting.evaluator.observe(now)
+    const sources = observed.filter((o) => o.alert.id.endsWith(':metric=new_sources'))
+    expect(sources.map((o) => [o.channel, o.alert.id, o.startedAt])).toEqual([
+      ['alert', 'usage_anomaly:shop::metric=new_sources', burst],
+    ])
+  })
 })

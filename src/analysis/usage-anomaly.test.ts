@@ -106,15 +106,32 @@ describe('UsageWatch', () => {
     const w = new UsageWatch()
     feed(w, calm(CALM), T0, T0 + CALM * BUCKET)
     const end = T0 + CALM * BUCKET
-    // 13 buckets at zero: the detector re-learns zero within a few, the finding is held
-    // (since stays the first one) until hold_ms (1 h = 12 buckets) has passed.
+    // 13 buckets at a new level, 300: the detector re-learns it within a few, the finding
+    // is held (since stays the first one) until hold_ms (1 h = 12 buckets) has passed.
     const since: number[] = []
     for (let k = 1; k <= 13; k++) {
-      w.advance('acme', [], end + k * BUCKET)
+      const row = { bucket: end + (k - 1) * BUCKET, version: 'v1', requests: 300 + noise(k), failures: 1 }
+      w.advance('acme', [row], end + k * BUCKET)
       since.push((w.findings('acme').find((x) => x.version === '')?.evidence.since as number) ?? -1)
     }
     expect(since.slice(0, 12)).toEqual(Array(12).fill(end))
     expect(since[12]).toBe(-1)
+  })
+
+  it('keeps traffic stopped dead an anomaly for a day (a stuck series is not learnt), renewed each hold_ms', () => {
+    const w = new UsageWatch()
+    feed(w, calm(CALM), T0, T0 + CALM * BUCKET)
+    const end = T0 + CALM * BUCKET
+    const since: number[] = []
+    for (let k = 1; k <= 288 + 24; k++) {
+      w.advance('acme', [], end + k * BUCKET)
+      since.push((w.findings('acme').find((x) => x.version === '')?.evidence.since as number) ?? -1)
+    }
+    // Held from the first zero for an hour, then raised again from the 13th bucket, and so on.
+    expect(since.slice(0, 13)).toEqual([...Array(12).fill(end), end + 12 * BUCKET])
+    expect(since.slice(0, 288).every((t) => t >= end)).toBe(true)
+    // After a day at zero the detector learns it: the finding ends within the next two hours.
+    expect(since[288 + 23]).toBe(-1)
   })
 
   it('watches the failure ratio once a bucket has min_ratio_requests', () => {

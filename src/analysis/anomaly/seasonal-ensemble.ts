@@ -185,6 +185,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
 
   /** Typical spacing of points (ms), from the warm-up; 0 when unknown. */
   private stepMs = 0
+  /** Points in a day at the series' cadence (288 when unknown): how long a flat line is held as stuck. */
+  private stuckPoints = 288
   private prevTime = 0
   private drift = 0
   private variance = 1
@@ -280,6 +282,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
       .sort((a, b) => a - b)
     const step = gaps.length > 0 ? gaps[gaps.length >> 1]! : 0
     this.stepMs = step
+    if (step > 0) this.stuckPoints = Math.max(3, Math.round(DAY_MS / step))
     this.prevTime = this.warmTimes[this.warmTimes.length - 1]!
     if (step > 0 && step <= DAY_MS / 8) {
       this.dayBins = Math.max(1, Math.floor(DAY_MS / Math.max(step, MIN_DAY_BIN_MS)))
@@ -376,8 +379,10 @@ export class SeasonalEnsembleDetector implements PointDetector {
       this.driftTail.add(Math.abs(drift))
       this.varTail.add(variance)
     }
-    // The drift and variance of a stuck value are not the series' own: they resume where they were.
-    const stuck = flatRun >= 3 && pFlat * FEATURES < 1e-3
+    // A flat line is a stuck source, not the series: for up to a day of points nothing learns
+    // from it (levels, spreads, drift, variance, re-learning), so the series coming back is
+    // forecast as before. A flat line lasting longer is a new normal, learnt like any other.
+    const stuck = flatRun >= 3 && pFlat * FEATURES < 1e-3 && flatRun <= this.stuckPoints
     if (!stuck) {
       this.drift = drift
       this.variance = variance
@@ -394,11 +399,10 @@ export class SeasonalEnsembleDetector implements PointDetector {
       const sm = Math.max(this.scale[m]!, this.scaleFloor)
       const lim = CLIP * sm
       const ec = Math.min(lim, Math.max(-lim, em))
+      if (stuck) continue
       // After a gap the fast level is stale (it follows the series, not a pattern): it restarts from the point.
       if (m === 1 && gap > GAP_STEPS) this.level[m] = value
       else this.level[m]! += LEVEL_ALPHA[m]! * ec
-      // A flat line is not a quieter normal: the spread keeps what it knew.
-      if (stuck) continue
       const ae = Math.min(Math.abs(em), lim)
       this.scale[m]! += SCALE_ALPHA * (ae - this.scale[m]!)
       this.err[eo + m]! += SELECT_ALPHA * (ae - this.err[eo + m]!)
@@ -429,7 +433,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
     } else this.varRun = 0
 
     // Re-learn after a run of far-off points: a new level, a new spread.
-    const far = a > RELEARN_Z
+    const far = a > RELEARN_Z && !stuck
     const sign = z >= 0 ? 1 : -1
     if (far) {
       if (this.runCount === 0) {

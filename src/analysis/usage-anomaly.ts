@@ -41,8 +41,10 @@ const sensitivity = z.enum(ANOMALY_SENSITIVITIES as [AnomalySensitivity, ...Anom
  *   config, or with none). `min_change` 5: an alarm must also bring 5 more new
  *   addresses per bucket than expected. `prime_ms` 1 day: the first day after a key's
  *   first sighting only fills its known set (everything is new at first), so the
- *   series starts a day after it. `max_known_per_key` 20 000: the known set is
- *   bounded (the least recently seen addresses go first), and so is each read.
+ *   series starts a day after it. `max_known_per_key` 5 000: the known set is
+ *   bounded (the least recently seen addresses go first; about 100 bytes each, so
+ *   10 000 keys at the bound would hold 5 GB: keys that busy want a lower bound),
+ *   and so is each read.
  */
 export const usageAnomalySettingsSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -74,7 +76,7 @@ export const usageAnomalySettingsSchema = z.strictObject({
       enabled: z.boolean().default(true),
       min_change: z.number().nonnegative().default(5),
       prime_ms: z.number().int().nonnegative().default(DAY_MS),
-      max_known_per_key: z.number().int().min(1).default(20_000),
+      max_known_per_key: z.number().int().min(1).default(5_000),
     })
     .prefault({}),
 })

@@ -259,6 +259,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
           ]),
         ],
         usageBuckets: (keyIds, w, bucketMs) => analytics.usageBucketsOfKeys(keyIds, w, bucketMs),
+        sourceSightings: (keyIds, w, maxPerKey) => analytics.sourceSightingsOfKeys(keyIds, w, maxPerKey),
         freshness: (now) => status.freshness(now),
         recordBands: (points) => usageBands.insert(points),
       },

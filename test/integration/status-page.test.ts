@@ -195,21 +195,35 @@ async function seed(app: App): Promise<void> {
   await app.pipeline.submit('test:seed', 0, records)
   await app.pipeline.drain()
   // What the usage-anomaly watch would have written for acme-payments: twelve
-  // 5-minute buckets within the band, then one far above it.
+  // 5-minute buckets within the band, then one far above it; and four buckets of
+  // new source addresses, all within their band.
   const bucket0 = Math.floor((NOW - HOUR) / (5 * MIN)) * 5 * MIN
   await app.store.client.insert({
     table: `${app.store.database}.usage_bands`,
-    values: Array.from({ length: 13 }, (_, i) => ({
-      bucket: Math.floor((bucket0 + i * 5 * MIN) / 1000),
-      key_id: 'acme-payments',
-      version: '',
-      metric: 'requests',
-      observed: i === 12 ? 90 : 20,
-      expected: 20,
-      lower: 10,
-      upper: 30,
-      score: i === 12 ? 0.9 : 0.1,
-    })),
+    values: [
+      ...Array.from({ length: 13 }, (_, i) => ({
+        bucket: Math.floor((bucket0 + i * 5 * MIN) / 1000),
+        key_id: 'acme-payments',
+        version: '',
+        metric: 'requests',
+        observed: i === 12 ? 90 : 20,
+        expected: 20,
+        lower: 10,
+        upper: 30,
+        score: i === 12 ? 0.9 : 0.1,
+      })),
+      ...Array.from({ length: 4 }, (_, i) => ({
+        bucket: Math.floor((bucket0 + i * 5 * MIN) / 1000),
+        key_id: 'acme-payments',
+        version: '',
+        metric: 'new_sources',
+        observed: 1,
+        expected: 0.5,
+        lower: 0,
+        upper: 4,
+        score: 0.05,
+      })),
+    ],
     format: 'JSONEachRow',
   })
   // No source runs in this app, so nothing writes heartbeats: one caught-up
@@ -417,12 +431,20 @@ describe('status page', () => {
         await text(page, `${readiness} tr[data-rule="old_traffic_below_threshold"] td:last-child`),
       ).toMatch(/^v1 had 25 request\(s\), 25\.00% of the key's 100, in the last 24 h/)
       // The usage band: acme-payments' requests per 5 min against the expected band, one bucket outside it.
-      const band = page.locator(`${acme} svg.band-chart`)
+      const band = page.locator(`${acme} svg.band-chart[data-metric="requests"]`)
       expect([await band.getAttribute('data-points'), await band.getAttribute('data-anomalies')]).toEqual([
         '13',
         '1',
       ])
-      expect(await page.locator(`${acme} svg.band-chart circle.anomaly`).count()).toBe(1)
+      expect(
+        await page.locator(`${acme} svg.band-chart[data-metric="requests"] circle.anomaly`).count(),
+      ).toBe(1)
+      // And its new source addresses against theirs, none outside it.
+      const sources = page.locator(`${acme} svg.band-chart[data-metric="new_sources"]`)
+      expect([
+        await sources.getAttribute('data-points'),
+        await sources.getAttribute('data-anomalies'),
+      ]).toEqual(['4', '0'])
       expect(await page.locator(`${globex} svg.band-chart`).count()).toBe(0)
       // Only acme-payments v1 is an old version; globex-api has no rotation.
       expect(await page.locator('.rotation').count()).toBe(1)

@@ -738,13 +738,25 @@ function stragglersBlock(keyId, r, now) {
 /** Scores at or above this are drawn as anomalies (the watch's default alarm score). */
 const BAND_ALARM_SCORE = 0.5
 
+/** What each watched series of a key is called on its chart. */
+const BAND_METRICS = {
+  requests: { title: 'Requests per 5 minutes', caption: 'Requests per 5 min', unit: 'requests' },
+  new_sources: {
+    title: 'New source addresses (not seen on the key in 8 days) per 5 minutes',
+    caption: 'New source addresses per 5 min',
+    unit: 'new addresses',
+  },
+}
+
 /**
- * Requests per 5 minutes of the key (its total) against the band the usage
- * watch expected from the key's own daily and weekly pattern; buckets scored as
- * anomalous are marked. Nothing is drawn until the watch has scored a bucket.
+ * One watched series of the key (its total: requests, or new source addresses)
+ * per 5 minutes against the band the usage watch expected from the key's own
+ * pattern; buckets scored as anomalous are marked. Nothing is drawn until the
+ * watch has scored a bucket of that series.
  */
-function bandChart(keyId, bands) {
-  const points = (bands?.points ?? []).filter((p) => p.metric === 'requests')
+function bandChart(keyId, bands, metric) {
+  const names = BAND_METRICS[metric]
+  const points = (bands?.points ?? []).filter((p) => p.metric === metric)
   if (points.length === 0) return null
   const { width, height, left, right, top, bottom } = CHART
   const plotW = width - left - right
@@ -764,13 +776,14 @@ function bandChart(keyId, bands) {
       viewBox: `0 0 ${width} ${height}`,
       role: 'img',
       'aria-labelledby': titleId,
+      'data-metric': metric,
       'data-points': String(points.length),
       'data-anomalies': String(anomalies.length),
     },
     svg(
       'title',
       { id: titleId },
-      `Requests per 5 minutes of ${keyId} against the expected band. Latest (${utc(last.bucket)}): ` +
+      `${names.title} of ${keyId} against the expected band. Latest (${utc(last.bucket)}): ` +
         `${num(Math.round(last.observed))}, expected ${num(Math.round(last.lower))}–${num(Math.round(last.upper))}. ` +
         `${anomalies.length} bucket(s) outside it.`,
     ),
@@ -798,7 +811,7 @@ function bandChart(keyId, bands) {
         svg(
           'title',
           {},
-          `${utc(p.bucket)}: ${num(Math.round(p.observed))} requests, score ${p.score.toFixed(2)}`,
+          `${utc(p.bucket)}: ${num(Math.round(p.observed))} ${names.unit}, score ${p.score.toFixed(2)}`,
         ),
       ),
     )
@@ -806,7 +819,7 @@ function bandChart(keyId, bands) {
   return h(
     'figure',
     { class: 'band-figure' },
-    h('figcaption', {}, 'Requests per 5 min against the expected band (usage anomalies marked)'),
+    h('figcaption', {}, `${names.caption} against the expected band (usage anomalies marked)`),
     chart,
   )
 }
@@ -878,8 +891,10 @@ function keyArticle(k) {
       shareChart(detail, colour),
     ),
   )
-  const band = bandChart(entry.keyId, k.bands)
-  if (band) article.append(band)
+  for (const metric of Object.keys(BAND_METRICS)) {
+    const band = bandChart(entry.keyId, k.bands, metric)
+    if (band) article.append(band)
+  }
   article.append(...judgementNotes(detail))
   const stillUsed = k.stillUsed ?? []
   for (const d of stillUsed) {

@@ -4,7 +4,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { VersionSeen } from '../../analysis/first-last-seen.ts'
 import type { ClientUsage, FailureMinute, TimeWindow, VersionMinute } from '../../analysis/types.ts'
-import type { UsageBucket } from '../../analysis/usage-anomaly.ts'
+import type { SourceSighting, UsageBucket } from '../../analysis/usage-anomaly.ts'
 import { compareVersionLabels } from '../../analysis/versions.ts'
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../../domain/auth-event.ts'
 import { groupBy } from '../../shared/group-by.ts'
@@ -329,6 +329,43 @@ export class AnalyticsStore {
       { keys: keyIds },
     )
     return new Map(rows.map((r) => [r.key_id, Number(r.first_ms)]))
+  }
+
+  /**
+   * Each source address seen on each key over a window, with the start of the first
+   * and last minute it was seen in, by key: the usage-anomaly watch's known sets and
+   * new-source counts. At most `maxPerKey` per key, the most recently seen; addresses
+   * left empty by the gateway are not sources.
+   */
+  async sourceSightingsOfKeys(
+    keyIds: readonly string[],
+    w: TimeWindow,
+    maxPerKey: number,
+  ): Promise<Map<string, SourceSighting[]>> {
+    const rows = await this.#rows<{
+      key_id: string
+      source_address: string
+      first_ms: number
+      last_ms: number
+    }>(
+      'reading source addresses per key',
+      `SELECT key_id, source_address,
+          toUnixTimestamp(min(minute)) * 1000 AS first_ms, toUnixTimestamp(max(minute)) * 1000 AS last_ms
+        FROM ${qualified(this.#db, 'auth_minute_clients')}
+        WHERE key_id IN {keys:Array(String)} AND source_address != ''
+          AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+        GROUP BY key_id, source_address
+        ORDER BY key_id, last_ms DESC, source_address
+        LIMIT {max:UInt32} BY key_id`,
+      { keys: keyIds, from: sec(w.from), to: secCeil(w.to), max: maxPerKey },
+    )
+    const byKey = groupBy(rows, (r) => r.key_id)
+    return new Map(
+      [...byKey].map(([key, list]) => [
+        key,
+        list.map((r) => ({ source: r.source_address, first: Number(r.first_ms), last: Number(r.last_ms) })),
+      ]),
+    )
   }
 
   /**

@@ -248,8 +248,8 @@ interface KeyshiftRun {
  * server in front of chDB (test/support/clickhouse-http/) in its own process.
  */
 async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<KeyshiftRun> {
-  const server =
-    path === 'server' ? await spawnClickHouseHttpServer(mkdtempSync(join(tmpdir(), 'ks-bench-ch-'))) : null
+  const storeDir = path === 'server' ? mkdtempSync(join(tmpdir(), 'ks-bench-ch-')) : null
+  const server = storeDir ? await spawnClickHouseHttpServer(storeDir) : null
   const dir = mkdtempSync(join(tmpdir(), 'ks-bench-ingest-'))
   const groupId = `ks-${path}-${topic}`
   const counter = storedCounter(groupId, topic)
@@ -356,6 +356,7 @@ async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<
   if (process.env.KEYSHIFT_BENCH_DAEMON_LOG)
     writeFileSync(`${process.env.KEYSHIFT_BENCH_DAEMON_LOG}.${path}`, d.output())
   await server?.close()
+  if (storeDir) rmSync(storeDir, { recursive: true, force: true })
   rmSync(dir, { recursive: true, force: true })
   const counted = EVENTS - firstCount
   const used = (name: keyof typeof cpuAtEnd & keyof typeof cpuAtStart) =>

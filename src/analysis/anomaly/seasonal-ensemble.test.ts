@@ -61,6 +61,26 @@ describe('SeasonalEnsembleDetector', () => {
     expect(sc.slice(w.to, w.to + 144).filter((x) => x >= 0.5)).toEqual([])
   })
 
+  it('finds a 6-sigma level shift once seasonality is learned: drifts judged against each forecaster’s own history', () => {
+    // Each row: series, index of the shift, first alarm (a level shift, one or two points in).
+    // With one drift history shared with the first days (a level lagging the daily cycle),
+    // none of these alarmed anywhere in its window.
+    const cases = [
+      ['gauge', 2, 1080, 1081],
+      ['gauge', 3, 1080, 1082],
+      ['huge', 2, 1080, 1081],
+      ['irregular', 2, 1038, 1040],
+    ] as const
+    for (const [shape, seed, at, firstAlarm] of cases) {
+      const s = labelledSeries(shape, 'level_shift', seed)
+      expect(s.windows[0]!.at).toBe(at)
+      const d = new SeasonalEnsembleDetector()
+      const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+      const first = out.findIndex((p) => p.score >= 0.5)
+      expect([shape, seed, first, out[first]?.kind]).toEqual([shape, seed, firstAlarm, 'level_shift'])
+    }
+  })
+
   it('learns a daily cycle: a night-time value normal by day is an anomaly', () => {
     const day = (t: number) => 100 + 80 * Math.sin((2 * Math.PI * (t % DAY_MS)) / DAY_MS)
     const d = new SeasonalEnsembleDetector()

@@ -69,6 +69,14 @@ const RELEARN_Z = 3.5
  */
 const DRIFT_BETA = 0.25
 const VAR_BETA = 0.1
+/** Values a seasonal forecaster's own drift history needs before it replaces the slow level's. */
+const OWN_DRIFT_HISTORY = 512
+/**
+ * Smallest tail scale of a forecaster's own drift history (the shared one's is 0.05): a
+ * seasonal forecaster's drifts are tight, and with a thinner floor a drift of one spread
+ * on irregular traffic was "1 in 10⁶" (measured: 0.05 → 4 more false alarm points).
+ */
+const OWN_DRIFT_MIN_SIGMA = 0.2
 /** Statistics combined by Bonferroni. */
 const FEATURES = 4
 /** Finest daily bin (5 min) and weekly bin (1 h); at most 288 and 168 bins. */
@@ -188,7 +196,9 @@ export class SeasonalEnsembleDetector implements PointDetector {
   /** Points in a day at the series' cadence (288 when unknown): how long a flat line is held as stuck. */
   private stuckPoints = 288
   private prevTime = 0
-  private drift = 0
+  /** The drift statistic against each slow forecaster (the fast level, 1, has none). */
+  private readonly drifts = new Float64Array(MODELS)
+  private readonly nextDrifts = new Float64Array(MODELS)
   private variance = 1
   private prevValue = Number.NaN
   private flatRun = 0
@@ -200,7 +210,16 @@ export class SeasonalEnsembleDetector implements PointDetector {
   /** Tail probability of one statistic at the alarm score (after the Bonferroni factor). */
   private readonly alarmP: number
   private readonly pointTail: TailCalibrator
+  /**
+   * The drift statistic's history, one per slow forecaster, each learning from the
+   * forecaster's own residuals once it forecasts (allocated then). Drifts against the
+   * slow level, lagging a daily cycle it cannot follow, are much larger than against a
+   * seasonal forecaster: one shared history held both, and hid level shifts.
+   */
+  private readonly driftTails: (TailCalibrator | undefined)[] = new Array(MODELS)
+  /** The drift against whichever forecaster was the slow one, every point: the history used until a forecaster's own is. */
   private readonly driftTail: TailCalibrator
+  private readonly makeTail: (minSigma: number, prior: (x: number) => number) => TailCalibrator
   private readonly varTail: TailCalibrator
 
   constructor(settings: Partial<SeasonalEnsembleSettings> = {}) {
@@ -223,6 +242,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
       })
     this.alarmP = pOfScore(s.alarm_score) / FEATURES
     this.pointTail = tail(0.25, pointPrior)
+    this.makeTail = tail
     this.driftTail = tail(0.05, driftPrior)
     this.varTail = tail(0.1, varPrior)
   }
@@ -344,14 +364,23 @@ export class SeasonalEnsembleDetector implements PointDetector {
 
     // Statistics and their tail probabilities.
     const a = Math.abs(z)
-    const zs = (value - f[slow]!) / (Math.max(this.scale[slow]!, this.scaleFloor) * widen)
-    const zc = Math.min(6, Math.max(-6, zs))
-    const drift = (1 - DRIFT_BETA) * this.drift + DRIFT_BETA * zc
+    const nd = this.nextDrifts
+    for (let m = 0; m < MODELS; m++) {
+      if (m === 1 || !ok[m]) continue
+      const zm = (value - f[m]!) / (Math.max(this.scale[m]!, this.scaleFloor) * widen)
+      nd[m] = (1 - DRIFT_BETA) * this.drifts[m]! + DRIFT_BETA * Math.min(6, Math.max(-6, zm))
+    }
+    const drift = nd[slow]!
     const variance = (1 - VAR_BETA) * this.variance + VAR_BETA * Math.min(a, 8)
     const same = value === this.prevValue
     const flatRun = same ? this.flatRun + 1 : 0
     const pPoint = this.pointTail.pValue(a)
-    const pDrift = this.driftTail.pValue(Math.abs(drift))
+    // A seasonal forecaster's own history is used once it holds enough, and only on a kind of
+    // day (weekday, weekend) seen before: the first weekend is new to it, not a level shift.
+    const ownTail = this.driftTails[slow]
+    const driftTail =
+      ownTail !== undefined && ownTail.size >= OWN_DRIFT_HISTORY && ok[4] ? ownTail : this.driftTail
+    const pDrift = driftTail.pValue(Math.abs(drift))
     const pVar = this.varTail.pValue(variance)
     // A run of identical values longer than any before it, each repeat as rare as repeats have been.
     const pFlat = flatRun >= 3 && flatRun > this.longestFlatRun ? (this.repeatRate + 0.01) ** flatRun : 1
@@ -377,6 +406,10 @@ export class SeasonalEnsembleDetector implements PointDetector {
     if (!alarm) {
       this.pointTail.add(a)
       this.driftTail.add(Math.abs(drift))
+      for (let m = 2; m < MODELS; m++) {
+        if (!ok[m]) continue
+        ;(this.driftTails[m] ?? this.newDriftTail(m)).add(Math.abs(nd[m]!))
+      }
       this.varTail.add(variance)
     }
     // A flat line is a stuck source, not the series: for up to a day of points nothing learns
@@ -384,7 +417,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
     // forecast as before. A flat line lasting longer is a new normal, learnt like any other.
     const stuck = flatRun >= 3 && pFlat * FEATURES < 1e-3 && flatRun <= this.stuckPoints
     if (!stuck) {
-      this.drift = drift
+      for (let m = 0; m < MODELS; m++) this.drifts[m] = m === 1 || !ok[m] ? 0 : nd[m]!
       this.variance = variance
     }
     this.flatRun = flatRun
@@ -461,6 +494,12 @@ export class SeasonalEnsembleDetector implements PointDetector {
     }
   }
 
+  private newDriftTail(m: number): TailCalibrator {
+    const t = this.makeTail(OWN_DRIFT_MIN_SIGMA, driftPrior)
+    this.driftTails[m] = t
+    return t
+  }
+
   private relearn(): void {
     const k = this.runCount
     for (let m = 0; m < MODELS; m++) {
@@ -472,7 +511,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
       this.err[m] = Math.max(this.err[m]!, this.scale[m]!)
       this.err[MODELS + m] = Math.max(this.err[MODELS + m]!, this.scale[m]!)
     }
-    this.drift = 0
+    this.drifts.fill(0)
     this.variance = 1
     this.runCount = 0
   }

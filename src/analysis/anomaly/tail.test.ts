@@ -18,6 +18,14 @@ describe('TailCalibrator', () => {
     expect(t.pValue(2)).toBeCloseTo(Math.exp(-2), 12)
   })
 
+  it('counts the values it holds, up to its capacity', () => {
+    const t = make()
+    for (let i = 0; i < 37; i++) t.add(i)
+    expect(t.size).toBe(37)
+    for (let i = 0; i < 200; i++) t.add(i)
+    expect(t.size).toBe(100)
+  })
+
   it('gives conformal p-values in the body: (values ≥ x + 1) / (n + 1)', () => {
     const t = make()
     for (let i = 1; i <= 100; i++) t.add(i) // 1..100

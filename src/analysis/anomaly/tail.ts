@@ -53,6 +53,11 @@ export class TailCalibrator {
     this.ring = new Float64Array(options.capacity)
   }
 
+  /** Values held (at most `capacity`). */
+  get size(): number {
+    return this.count
+  }
+
   /** P(statistic ≥ x) under the recent history (or the prior while there is too little). */
   pValue(x: number): number {
     const n = this.sorted.length

@@ -81,6 +81,24 @@ describe('SeasonalEnsembleDetector', () => {
     }
   })
 
+  it('on small counts, three empty buckets are a dip (Poisson lower tail); the same values off the integers are not', () => {
+    // traffic_small: about 7 requests per bucket expected, then 0, 0, 0 from index 2160.
+    // As counts, the third zero alarms (P(0 | ~22 expected) ≈ e^-22, discounted by the
+    // calibration); shifted by 0.5 the series is not counts and the spread alone misses it.
+    for (const seed of [1, 2]) {
+      const s = labelledSeries('traffic_small', 'dip', seed)
+      const w = s.windows[0]!
+      expect(s.values.slice(2160, 2163)).toEqual([0, 0, 0])
+      const d = new SeasonalEnsembleDetector()
+      const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+      const first = out.findIndex((p) => p.score >= 0.5)
+      expect([seed, first, out[first]?.kind]).toEqual([seed, 2162, 'dip'])
+      const shifted = new SeasonalEnsembleDetector()
+      const off = s.values.map((v, i) => shifted.push(s.times[i]!, v + 0.5).score)
+      expect(off.slice(w.from, w.to).filter((x) => x >= 0.5)).toEqual([])
+    }
+  })
+
   it('learns a daily cycle: a night-time value normal by day is an anomaly', () => {
     const day = (t: number) => 100 + 80 * Math.sin((2 * Math.PI * (t % DAY_MS)) / DAY_MS)
     const d = new SeasonalEnsembleDetector()

@@ -5,10 +5,12 @@
 // the one with the smallest recent error on this kind of day forecasts, so
 // seasonality is used only once the history holds it and it measurably helps. The forecast
 // residual feeds four statistics (point deviation, drift of the mean, excess
-// variance, a run of identical values), each calibrated into a tail probability
+// variance, a run of identical values), and on a series of counts a fifth (a run of
+// low counts against the Poisson lower tail), each calibrated into a tail probability
 // against its own history (tail.ts); the rarest, Bonferroni-corrected, is the score.
 import { ValidationError } from '../../domain/errors.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS } from '../types.ts'
+import { MAX_POISSON_LAMBDA, poissonLowerTail } from './poisson-tail.ts'
 import { ALARM_SCORE, pOfScore, scoreOfP } from './score.ts'
 import { TailCalibrator } from './tail.ts'
 import type { AnomalyKind, AnomalyPoint, PointDetector } from './types.ts'
@@ -77,6 +79,12 @@ const OWN_DRIFT_HISTORY = 512
  * on irregular traffic was "1 in 10⁶" (measured: 0.05 → 4 more false alarm points).
  */
 const OWN_DRIFT_MIN_SIGMA = 0.2
+/**
+ * Count component: on a series of non-negative integers, the last COUNT_POINTS values'
+ * sum against the Poisson lower tail of the forecasts' sum, while that sum is at most
+ * MAX_POISSON_LAMBDA (above it the spread-based statistics see a drop just as well).
+ */
+const COUNT_POINTS = 3
 /** Statistics combined by Bonferroni. */
 const FEATURES = 4
 /** Finest daily bin (5 min) and weekly bin (1 h); at most 288 and 168 bins. */
@@ -157,6 +165,8 @@ const isWeekend = (day: number) => (day + 3) % 7 >= 5
 
 const pointPrior = (a: number) => Math.exp(-a)
 const driftPrior = (m: number) => Math.exp(-m / 0.5)
+/** Before it has history, the count statistic (decades of Poisson rarity) is taken at a tenth of its face value. */
+const countPrior = (c: number) => 10 ** (-c / 10)
 const varPrior = (v: number) => (v <= 1.4 ? 1 : Math.exp(-(v - 1.4) / 0.4))
 
 export class SeasonalEnsembleDetector implements PointDetector {
@@ -201,6 +211,15 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private readonly nextDrifts = new Float64Array(MODELS)
   private variance = 1
   private prevValue = Number.NaN
+  /** Every value so far a non-negative integer: the count component applies. */
+  private counts = true
+  /** The last COUNT_POINTS values and forecasts, a ring. */
+  private readonly countValues = new Float64Array(COUNT_POINTS)
+  private readonly countForecasts = new Float64Array(COUNT_POINTS)
+  /** The variance statistic before each of those points: the window's dispersion is judged from before it. */
+  private readonly countVariance = new Float64Array(COUNT_POINTS)
+  private countPos = 0
+  private countSeen = 0
   private flatRun = 0
   private longestFlatRun = 0
   private repeatRate = 0
@@ -221,6 +240,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private readonly driftTail: TailCalibrator
   private readonly makeTail: (minSigma: number, prior: (x: number) => number) => TailCalibrator
   private readonly varTail: TailCalibrator
+  /** -log10 of the count component's Poisson tail, calibrated like every other statistic (overdispersion included). */
+  private readonly countTail: TailCalibrator
 
   constructor(settings: Partial<SeasonalEnsembleSettings> = {}) {
     this.settings = { ...DEFAULT_SEASONAL_ENSEMBLE_SETTINGS, ...settings }
@@ -231,13 +252,13 @@ export class SeasonalEnsembleDetector implements PointDetector {
       throw new ValidationError(`relearn_after_points must be an integer ≥ 1, got ${s.relearn_after_points}`)
     if (!(Number.isInteger(s.history_points) && s.history_points >= 64))
       throw new ValidationError(`history_points must be an integer ≥ 64, got ${s.history_points}`)
-    const tail = (minSigma: number, prior: (x: number) => number) =>
+    const tail = (minSigma: number, prior: (x: number) => number, minHistory = 64) =>
       new TailCalibrator({
         capacity: s.history_points,
         refreshEvery: s.history_points >> 1,
         tailFraction: 0.05,
         minSigma,
-        minHistory: 64,
+        minHistory,
         prior,
       })
     this.alarmP = pOfScore(s.alarm_score) / FEATURES
@@ -245,6 +266,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
     this.makeTail = tail
     this.driftTail = tail(0.05, driftPrior)
     this.varTail = tail(0.1, varPrior)
+    // Mostly zeros (a count at or above its forecast is 0): a longer history before its own tail is used.
+    this.countTail = tail(0.1, countPrior, Math.min(s.history_points, 256))
   }
 
   push(time: number, value: number): AnomalyPoint {
@@ -259,6 +282,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
     }
     this.lastTime = time
 
+    if (this.counts && !(value >= 0 && Number.isInteger(value))) this.counts = false
     if (!this.ready) {
       this.warm.push(value)
       this.warmTimes.push(time)
@@ -382,6 +406,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
       ownTail !== undefined && ownTail.size >= OWN_DRIFT_HISTORY && ok[4] ? ownTail : this.driftTail
     const pDrift = driftTail.pValue(Math.abs(drift))
     const pVar = this.varTail.pValue(variance)
+    const countStat = this.counts ? this.countStatistic(value, forecast, spread) : 0
+    const pCount = this.counts ? this.countTail.pValue(countStat) : 1
     // A run of identical values longer than any before it, each repeat as rare as repeats have been.
     const pFlat = flatRun >= 3 && flatRun > this.longestFlatRun ? (this.repeatRate + 0.01) ** flatRun : 1
     let pMin = pPoint
@@ -394,11 +420,15 @@ export class SeasonalEnsembleDetector implements PointDetector {
       pMin = pVar
       kind = 'variance_change'
     }
+    if (pCount < pMin) {
+      pMin = pCount
+      kind = 'dip'
+    }
     if (pFlat < pMin) {
       pMin = pFlat
       kind = 'flat_line'
     }
-    const score = scoreOfP(Math.min(1, pMin * FEATURES))
+    const score = scoreOfP(Math.min(1, pMin * (this.counts ? FEATURES + 1 : FEATURES)))
     const alarm = score >= this.settings.alarm_score
     const halfWidth = spread * this.pointTail.quantile(this.alarmP)
 
@@ -411,6 +441,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
         ;(this.driftTails[m] ?? this.newDriftTail(m)).add(Math.abs(nd[m]!))
       }
       this.varTail.add(variance)
+      if (this.counts) this.countTail.add(countStat)
     }
     // A flat line is a stuck source, not the series: for up to a day of points nothing learns
     // from it (levels, spreads, drift, variance, re-learning), so the series coming back is
@@ -492,6 +523,35 @@ export class SeasonalEnsembleDetector implements PointDetector {
       upper: expected + halfWidth,
       kind: score >= 0.3 ? kind : null,
     }
+  }
+
+  /**
+   * Decades of Poisson rarity of the last COUNT_POINTS values' sum being this low against
+   * their forecasts' sum; 0 when it is not below, or the forecast sum is beyond the range
+   * where counts are small.
+   */
+  private countStatistic(value: number, forecast: number, spread: number): number {
+    const i = this.countPos
+    this.countValues[i] = value
+    this.countForecasts[i] = Math.max(forecast, 0)
+    this.countVariance[i] = this.variance
+    this.countPos = i + 1 === COUNT_POINTS ? 0 : i + 1
+    if (this.countSeen < COUNT_POINTS) this.countSeen++
+    if (this.countSeen < COUNT_POINTS) return 0
+    let s = 0
+    let lambda = 0
+    for (let k = 0; k < COUNT_POINTS; k++) {
+      s += this.countValues[k]!
+      lambda += this.countForecasts[k]!
+    }
+    if (!(s < lambda) || lambda > MAX_POISSON_LAMBDA) return 0
+    // Quasi-Poisson: where the forecaster's error is wider than Poisson noise (overdispersion,
+    // or a forecast that is itself uncertain), the rarity shrinks by that dispersion.
+    const poissonMae = 0.8 * Math.sqrt(lambda / COUNT_POINTS)
+    // The oldest slot is the window's first point: the excess variance (mean |z| beyond 1) before it.
+    const before = this.countVariance[this.countPos]!
+    const phi = Math.max(1, ((spread * Math.max(1, before)) / poissonMae) ** 2)
+    return -Math.log10(Math.max(poissonLowerTail(s, lambda), 1e-300)) / phi
   }
 
   private newDriftTail(m: number): TailCalibrator {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { labelledSeries } from '../../scenario/anomaly-series.ts'
+import { Random } from '../../scenario/random.ts'
 import { DAY_MS, MINUTE_MS } from '../types.ts'
 import { SeasonalEnsembleDetector } from './seasonal-ensemble.ts'
 
@@ -97,6 +98,29 @@ describe('SeasonalEnsembleDetector', () => {
       const off = s.values.map((v, i) => shifted.push(s.times[i]!, v + 0.5).score)
       expect(off.slice(w.from, w.to).filter((x) => x >= 0.5)).toEqual([])
     }
+  })
+
+  it('stays quiet on calm Poisson counts: the count statistic is never rarer than 1.5× its Poisson decades', () => {
+    // 5 000 draws of Poisson(3). Calibrated on a history of mostly zeros alone, the run
+    // 2, 1, 0, 0, 0 at index 1508 (about 8 expected) scored 0.513; bounded, 0.492.
+    const r = new Random(3, 11)
+    const draw = () => {
+      const l = Math.exp(-3)
+      let k = 0
+      let p = 1
+      do {
+        k++
+        p *= r.next()
+      } while (p > l)
+      return k - 1
+    }
+    const values = Array.from({ length: 5000 }, draw)
+    expect(values.slice(1504, 1509)).toEqual([2, 1, 0, 0, 0])
+    const d = new SeasonalEnsembleDetector()
+    const out = values.map((v, i) => d.push(T0 + i * 5 * MINUTE_MS, v))
+    expect(out[1508]!.score).toBeCloseTo(0.492, 3)
+    // No dip alarms anywhere (two level-shift points on the first day are the drift's, not this).
+    expect(out.filter((p) => p.score >= 0.5 && p.kind === 'dip')).toEqual([])
   })
 
   it('learns a daily cycle: a night-time value normal by day is an anomaly', () => {

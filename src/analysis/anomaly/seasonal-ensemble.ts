@@ -247,7 +247,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private readonly makeTail: (minSigma: number, prior: (x: number) => number) => TailCalibrator
   private readonly varTail: TailCalibrator
   /** -log10 of the count component's Poisson tail, calibrated like every other statistic (overdispersion included). */
-  private readonly countTail: TailCalibrator
+  private countTail: TailCalibrator | undefined
+  private readonly makeCountTail: () => TailCalibrator
 
   constructor(settings: Partial<SeasonalEnsembleSettings> = {}) {
     this.settings = { ...DEFAULT_SEASONAL_ENSEMBLE_SETTINGS, ...settings }
@@ -273,7 +274,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
     this.driftTail = tail(0.05, driftPrior)
     this.varTail = tail(0.1, varPrior)
     // Mostly zeros (a count at or above its forecast is 0): a longer history before its own tail is used.
-    this.countTail = tail(0.1, countPrior, Math.min(s.history_points, 256))
+    // Allocated once a series has been counts past its warm-up (a gauge or a ratio never pays for it).
+    this.makeCountTail = () => tail(0.1, countPrior, Math.min(s.history_points, 256))
   }
 
   push(time: number, value: number): AnomalyPoint {
@@ -416,7 +418,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
     // The calibration may call a run of low counts at most COUNT_MAX_GAIN times rarer (in decades)
     // than quasi-Poisson does: a history of mostly zeros has a thin tail that over-extrapolates.
     const pCount = this.counts
-      ? Math.max(this.countTail.pValue(countStat), 10 ** -(COUNT_MAX_GAIN * countStat))
+      ? Math.max(this.countTailOf().pValue(countStat), 10 ** -(COUNT_MAX_GAIN * countStat))
       : 1
     // A run of identical values longer than any before it, each repeat as rare as repeats have been.
     const pFlat = flatRun >= 3 && flatRun > this.longestFlatRun ? (this.repeatRate + 0.01) ** flatRun : 1
@@ -451,7 +453,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
         ;(this.driftTails[m] ?? this.newDriftTail(m)).add(Math.abs(nd[m]!))
       }
       this.varTail.add(variance)
-      if (this.counts) this.countTail.add(countStat)
+      if (this.counts) this.countTailOf().add(countStat)
     }
     // A flat line is a stuck source, not the series: for up to a day of points nothing learns
     // from it (levels, spreads, drift, variance, re-learning), so the series coming back is
@@ -562,6 +564,11 @@ export class SeasonalEnsembleDetector implements PointDetector {
     const before = this.countVariance[this.countPos]!
     const phi = Math.max(1, ((spread * Math.max(1, before)) / poissonMae) ** 2)
     return -Math.log10(Math.max(poissonLowerTail(s, lambda), 1e-300)) / phi
+  }
+
+  private countTailOf(): TailCalibrator {
+    if (this.countTail === undefined) this.countTail = this.makeCountTail()
+    return this.countTail
   }
 
   private newDriftTail(m: number): TailCalibrator {

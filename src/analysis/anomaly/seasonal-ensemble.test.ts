@@ -123,6 +123,23 @@ describe('SeasonalEnsembleDetector', () => {
     expect(out.filter((p) => p.score >= 0.5 && p.kind === 'dip')).toEqual([])
   })
 
+  it('on a skewed series, a drop beyond anything seen below the forecast is found, and so is its mirror image', () => {
+    // latency: log-normal noise (long upper tail, short lower one) on a wandering level; three
+    // points 45 ms down from index 1080. Judged on |z| alone (rises go that far) it scored 0.46.
+    const s = labelledSeries('latency', 'dip', 2)
+    expect(s.windows[0]!.at).toBe(1080)
+    const d = new SeasonalEnsembleDetector()
+    const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+    const first = out.findIndex((p) => p.score >= 0.5)
+    expect([first, out[first]?.kind]).toEqual([1080, 'dip'])
+    expect(out[1080]!.score).toBeCloseTo(0.934, 3)
+    // Negated: a short upper tail and a rise; each side is judged on its own, so the same.
+    const m = new SeasonalEnsembleDetector()
+    const mirrored = s.values.map((v, i) => m.push(s.times[i]!, -v))
+    expect(mirrored.findIndex((p) => p.score >= 0.5)).toBe(1080)
+    expect(mirrored[1080]!.kind).toBe('spike')
+  })
+
   it('learns a daily cycle: a night-time value normal by day is an anomaly', () => {
     const day = (t: number) => 100 + 80 * Math.sin((2 * Math.PI * (t % DAY_MS)) / DAY_MS)
     const d = new SeasonalEnsembleDetector()

@@ -236,6 +236,14 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private readonly alarmP: number
   private readonly pointTail: TailCalibrator
   /**
+   * The point deviation below and above the forecast, each side on its own, for series
+   * that are not counts: a skewed series (latencies, sizes) has one light tail, and a drop
+   * (or rise) far beyond anything seen on that side is rare even when the other side's
+   * values go that far.
+   */
+  private sideTails: [TailCalibrator, TailCalibrator] | undefined
+  private readonly makeSideTail: () => TailCalibrator
+  /**
    * The drift statistic's history, one per slow forecaster, each learning from the
    * forecaster's own residuals once it forecasts (allocated then). Drifts against the
    * slow level, lagging a daily cycle it cannot follow, are much larger than against a
@@ -259,10 +267,15 @@ export class SeasonalEnsembleDetector implements PointDetector {
       throw new ValidationError(`relearn_after_points must be an integer ≥ 1, got ${s.relearn_after_points}`)
     if (!(Number.isInteger(s.history_points) && s.history_points >= 64))
       throw new ValidationError(`history_points must be an integer ≥ 64, got ${s.history_points}`)
-    const tail = (minSigma: number, prior: (x: number) => number, minHistory = 64) =>
+    const tail = (
+      minSigma: number,
+      prior: (x: number) => number,
+      minHistory = 64,
+      capacity = s.history_points,
+    ) =>
       new TailCalibrator({
-        capacity: s.history_points,
-        refreshEvery: s.history_points >> 1,
+        capacity,
+        refreshEvery: capacity >> 1,
         tailFraction: 0.05,
         minSigma,
         minHistory,
@@ -270,6 +283,9 @@ export class SeasonalEnsembleDetector implements PointDetector {
       })
     this.alarmP = pOfScore(s.alarm_score) / FEATURES
     this.pointTail = tail(0.25, pointPrior)
+    // Allocated once a series is known not to be counts (the two are exclusive). A full history
+    // each (measured: half of it, 512, let 1 more alarm point through on Student-t₃ noise).
+    this.makeSideTail = () => tail(0.25, pointPrior)
     this.makeTail = tail
     this.driftTail = tail(0.05, driftPrior)
     this.varTail = tail(0.1, varPrior)
@@ -406,7 +422,14 @@ export class SeasonalEnsembleDetector implements PointDetector {
     const variance = (1 - VAR_BETA) * this.variance + VAR_BETA * Math.min(a, 8)
     const same = value === this.prevValue
     const flatRun = same ? this.flatRun + 1 : 0
-    const pPoint = this.pointTail.pValue(a)
+    // The rarer of the two-sided figure and the point's side on its own (its p doubled to be
+    // two-sided, and doubled again for taking the smaller of two). On counts a drop is the
+    // count statistic's to judge (a zero in sparse counts is no news).
+    const sideTail = this.counts ? undefined : this.sideTailOf(z < 0 ? 0 : 1)
+    const pPoint =
+      sideTail !== undefined
+        ? Math.min(this.pointTail.pValue(a), 4 * sideTail.pValue(a))
+        : this.pointTail.pValue(a)
     // A seasonal forecaster's own history is used once it holds enough, and only on a kind of
     // day (weekday, weekend) seen before: the first weekend is new to it, not a level shift.
     const ownTail = this.driftTails[slow]
@@ -447,6 +470,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
     // Learn.
     if (!alarm) {
       this.pointTail.add(a)
+      sideTail?.add(a)
       this.driftTail.add(Math.abs(drift))
       for (let m = 2; m < MODELS; m++) {
         if (!ok[m]) continue
@@ -564,6 +588,12 @@ export class SeasonalEnsembleDetector implements PointDetector {
     const before = this.countVariance[this.countPos]!
     const phi = Math.max(1, ((spread * Math.max(1, before)) / poissonMae) ** 2)
     return -Math.log10(Math.max(poissonLowerTail(s, lambda), 1e-300)) / phi
+  }
+
+  /** The point deviation's history below (0) or above (1) the forecast. */
+  private sideTailOf(side: 0 | 1): TailCalibrator {
+    if (this.sideTails === undefined) this.sideTails = [this.makeSideTail(), this.makeSideTail()]
+    return this.sideTails[side]
   }
 
   private countTailOf(): TailCalibrator {

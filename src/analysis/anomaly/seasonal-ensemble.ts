@@ -91,6 +91,13 @@ const COUNT_POINTS = 3
  * fewer found in each seed set; 1.5 neither.
  */
 const COUNT_MAX_GAIN = 1.5
+/**
+ * A point's side judged on its own: its p-value times 8 (2 to make it two-sided, 2 for
+ * taking the smaller of two figures, 2 for a fit on half the points). Measured: with 4,
+ * one more anomaly found in each seed set but 3 more alarm points in 42 500 on Student-t₃
+ * noise and 1 more on Laplace noise; with 8, 1 more on Student-t₃ than without sides.
+ */
+const SIDE_FACTOR = 8
 /** Statistics combined by Bonferroni. */
 const FEATURES = 4
 /** Finest daily bin (5 min) and weekly bin (1 h); at most 288 and 168 bins. */
@@ -422,13 +429,12 @@ export class SeasonalEnsembleDetector implements PointDetector {
     const variance = (1 - VAR_BETA) * this.variance + VAR_BETA * Math.min(a, 8)
     const same = value === this.prevValue
     const flatRun = same ? this.flatRun + 1 : 0
-    // The rarer of the two-sided figure and the point's side on its own (its p doubled to be
-    // two-sided, and doubled again for taking the smaller of two). On counts a drop is the
-    // count statistic's to judge (a zero in sparse counts is no news).
+    // The rarer of the two-sided figure and the point's side on its own (times SIDE_FACTOR).
+    // On counts a drop is the count statistic's to judge (a zero in sparse counts is no news).
     const sideTail = this.counts ? undefined : this.sideTailOf(z < 0 ? 0 : 1)
     const pPoint =
       sideTail !== undefined
-        ? Math.min(this.pointTail.pValue(a), 4 * sideTail.pValue(a))
+        ? Math.min(this.pointTail.pValue(a), SIDE_FACTOR * sideTail.pValue(a))
         : this.pointTail.pValue(a)
     // A seasonal forecaster's own history is used once it holds enough, and only on a kind of
     // day (weekday, weekend) seen before: the first weekend is new to it, not a level shift.

@@ -291,7 +291,8 @@ export class SeasonalEnsembleDetector implements PointDetector {
     this.alarmP = pOfScore(s.alarm_score) / FEATURES
     this.pointTail = tail(0.25, pointPrior)
     // Allocated once a series is known not to be counts (the two are exclusive). A full history
-    // each (measured: half of it, 512, let 1 more alarm point through on Student-t₃ noise).
+    // each (measured with a side factor of 4: half of it, 512, let 2 more alarm points through
+    // on Student-t₃ noise).
     this.makeSideTail = () => tail(0.25, pointPrior)
     this.makeTail = tail
     this.driftTail = tail(0.05, driftPrior)

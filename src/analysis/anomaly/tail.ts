@@ -9,9 +9,9 @@
 export type TailPrior = (x: number) => number
 
 export interface TailOptions {
-  /** Values kept (the most recent ones); memory is 2 × 8 bytes per value. */
+  /** Values kept (the most recent ones); memory is 4 bytes per value (plus a fixed ½ KiB). */
   capacity: number
-  /** The sorted snapshot and the tail fit are rebuilt every this many values. */
+  /** The tail fit and the body points are rebuilt every this many values. */
   refreshEvery: number
   /** Share of the history above the tail threshold. */
   tailFraction: number
@@ -35,13 +35,37 @@ const MIN_XI = -0.025
 const MIN_SF = 1e-12
 const XI_PRIOR = 50
 
+/**
+ * Body points kept from a refresh (65 values, ½ KiB): the body's p-values are
+ * interpolated between them. Exact while the body holds at most this many values;
+ * beyond, off by under 1/64 of the body's mass (a p-value of at least the tail
+ * fraction, worth a score under 0.07: nothing alarms or learns differently).
+ */
+const BODY_KNOTS = 64
+
+/**
+ * Refreshes sort here, one buffer for every calibrator (refresh is synchronous and
+ * nothing reads it afterwards), so a calibrator holds no sorted copy of its history.
+ */
+let scratch = new Float64Array(0)
+
+/** Rank (in the snapshot) of body point `j` of `m`, the body's top rank being `top`. */
+const knotRank = (j: number, m: number, top: number) => (m > 1 ? Math.round((j * top) / (m - 1)) : 0)
+
 export class TailCalibrator {
   private readonly o: TailOptions
-  private readonly ring: Float64Array
+  /** Float32: the values are deviations and drifts in spread units, where 7 digits are plenty. */
+  private readonly ring: Float32Array
   private count = 0
   private pos = 0
   private sinceRefresh = 0
-  private sorted: Float64Array = new Float64Array(0)
+  /** Values in the history at the last refresh (0 before the first). */
+  private snapN = 0
+  /** The body's values at evenly spaced ranks 0 … `top` of the last refresh (allocated at the first). */
+  private knots: Float64Array = new Float64Array(0)
+  /** Body points held (≤ BODY_KNOTS + 1) and the body's top rank (the tail threshold's). */
+  private knotCount = 0
+  private top = 0
   private threshold = Number.POSITIVE_INFINITY
   /** Probability mass above `threshold` in the snapshot. */
   private zeta = 0
@@ -52,7 +76,7 @@ export class TailCalibrator {
 
   constructor(options: TailOptions) {
     this.o = options
-    this.ring = new Float64Array(options.capacity)
+    this.ring = new Float32Array(options.capacity)
   }
 
   /** Values held (at most `capacity`). */
@@ -62,18 +86,11 @@ export class TailCalibrator {
 
   /** P(statistic ≥ x) under the recent history (or the prior while there is too little). */
   pValue(x: number): number {
-    const n = this.sorted.length
+    const n = this.snapN
     if (n < this.o.minHistory) return Math.min(1, this.o.prior(x))
     if (x <= this.threshold) {
       // Conformal p-value: (values ≥ x, plus the point itself) / (n + 1).
-      let lo = 0
-      let hi = n
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1
-        if (this.sorted[mid]! < x) lo = mid + 1
-        else hi = mid
-      }
-      return (n - lo + 1) / (n + 1)
+      return (n - this.countBelow(x) + 1) / (n + 1)
     }
     const y = x - this.threshold
     const sf =
@@ -93,7 +110,7 @@ export class TailCalibrator {
   }
 
   private quantileOf(p: number): number {
-    const n = this.sorted.length
+    const n = this.snapN
     if (n < this.o.minHistory) {
       // Bisection on the prior, which is non-increasing.
       let lo = 0
@@ -108,7 +125,7 @@ export class TailCalibrator {
     }
     if (p >= this.zeta) {
       const rank = Math.min(n - 1, Math.max(0, Math.ceil(n - p * (n + 1))))
-      return this.sorted[rank]!
+      return this.valueAt(rank)
     }
     const r = p / this.zeta
     const y =
@@ -116,6 +133,46 @@ export class TailCalibrator {
         ? (this.sigma / this.xi) * (Math.max(r, MIN_SF) ** -this.xi - 1)
         : -this.sigma * Math.log(r)
     return this.threshold + y
+  }
+
+  /**
+   * Values of the last refresh below `x` (x at most the threshold): exact at the body
+   * points, linear between them, and between two points the first rank past the lower one
+   * when `x` equals the upper (ties: the larger p-value).
+   */
+  private countBelow(x: number): number {
+    const kn = this.knots
+    const m = this.knotCount
+    let lo = 0
+    let hi = m
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1
+      if (kn[mid]! < x) lo = mid + 1
+      else hi = mid
+    }
+    if (lo === 0) return 0
+    if (lo === m) return this.top + 1
+    const r0 = knotRank(lo - 1, m, this.top)
+    const r1 = knotRank(lo, m, this.top)
+    const v0 = kn[lo - 1]!
+    const v1 = kn[lo]!
+    if (r1 - r0 <= 1 || !(x < v1)) return r0 + 1
+    const at = Math.ceil(r0 + ((x - v0) / (v1 - v0)) * (r1 - r0))
+    return Math.min(r1, Math.max(r0 + 1, at))
+  }
+
+  /** The last refresh's value at `rank` (a rank above the body's is the threshold's tie). */
+  private valueAt(rank: number): number {
+    const m = this.knotCount
+    if (rank >= this.top) return this.threshold
+    // The body point at or below `rank`, then linear to the next.
+    let j = m > 1 ? Math.floor((rank * (m - 1)) / this.top) : 0
+    while (j > 0 && knotRank(j, m, this.top) > rank) j--
+    while (j + 1 < m && knotRank(j + 1, m, this.top) <= rank) j++
+    const r0 = knotRank(j, m, this.top)
+    if (r0 === rank || j + 1 >= m) return this.knots[j]!
+    const r1 = knotRank(j + 1, m, this.top)
+    return this.knots[j]! + ((rank - r0) / (r1 - r0)) * (this.knots[j + 1]! - this.knots[j]!)
   }
 
   /** Learns one value of the statistic (call only for points that were not alarms). */
@@ -128,7 +185,7 @@ export class TailCalibrator {
     // Refresh often while the history fills (at minHistory, then each doubling), then every refreshEvery.
     const due =
       this.sinceRefresh >= this.o.refreshEvery ||
-      (this.count < cap && this.count >= this.o.minHistory && this.count >= 2 * this.sorted.length)
+      (this.count < cap && this.count >= this.o.minHistory && this.count >= 2 * this.snapN)
     if (due) this.refresh()
   }
 
@@ -136,13 +193,20 @@ export class TailCalibrator {
     this.sinceRefresh = 0
     this.memoP = Number.NaN
     const n = this.count
-    if (this.sorted.length !== n) this.sorted = new Float64Array(n)
-    const s = this.sorted
+    if (scratch.length < n) scratch = new Float64Array(Math.max(n, 2 * scratch.length))
+    const s = scratch.subarray(0, n)
     s.set(n === this.ring.length ? this.ring : this.ring.subarray(0, n))
     s.sort()
+    this.snapN = n
     const k = Math.max(3, Math.floor(n * this.o.tailFraction))
     const ti = n - k - 1
     this.threshold = s[Math.max(0, ti)]!
+    const top = Math.max(0, ti)
+    const m = Math.min(BODY_KNOTS + 1, top + 1)
+    if (this.knots.length === 0) this.knots = new Float64Array(BODY_KNOTS + 1)
+    for (let j = 0; j < m; j++) this.knots[j] = s[knotRank(j, m, top)]!
+    this.knotCount = m
+    this.top = top
     let m1 = 0
     let m2 = 0
     let exceed = 0

@@ -110,11 +110,13 @@ const MIN_WEEK_BIN_MS = HOUR_MS
  */
 /**
  * Bin means of the last `periods` periods (days or weeks): one row of bins per
- * period, a ring indexed by period number.
+ * period, a ring indexed by period number. A bin keeps its running mean (Float32:
+ * 7 digits of a forecast's level) and its count (Uint16, saturating: past 65 535
+ * points a bin's mean moves by 1/65 535 of each new one), 6 bytes instead of 12.
  */
 class SeasonRing {
-  private sums = new Float64Array(0)
-  private counts = new Uint32Array(0)
+  private means = new Float32Array(0)
+  private counts = new Uint16Array(0)
   private readonly tags: Float64Array
   private bins = 0
   private readonly scratch: Float64Array
@@ -126,8 +128,8 @@ class SeasonRing {
 
   init(bins: number): void {
     this.bins = bins
-    this.sums = new Float64Array(bins * this.periods)
-    this.counts = new Uint32Array(bins * this.periods)
+    this.means = new Float32Array(bins * this.periods)
+    this.counts = new Uint16Array(bins * this.periods)
   }
 
   get enabled(): boolean {
@@ -138,11 +140,13 @@ class SeasonRing {
     const slot = period % this.periods
     if (this.tags[slot] !== period) {
       this.tags[slot] = period
-      this.sums.fill(0, slot * this.bins, (slot + 1) * this.bins)
+      this.means.fill(0, slot * this.bins, (slot + 1) * this.bins)
       this.counts.fill(0, slot * this.bins, (slot + 1) * this.bins)
     }
-    this.sums[slot * this.bins + bin]! += value
-    this.counts[slot * this.bins + bin]!++
+    const i = slot * this.bins + bin
+    const c = this.counts[i]!
+    if (c < 0xffff) this.counts[i] = c + 1
+    this.means[i]! += (value - this.means[i]!) / Math.min(c + 1, 0xffff)
   }
 
   /**
@@ -157,9 +161,8 @@ class SeasonRing {
       const slot = p % this.periods
       if (p < 0 || this.tags[slot] !== p) continue
       if (sameKind && isWeekend(p) !== kind) continue
-      const c = this.counts[slot * this.bins + bin]!
-      if (c === 0) continue
-      const v = this.sums[slot * this.bins + bin]! / c
+      if (this.counts[slot * this.bins + bin] === 0) continue
+      const v = this.means[slot * this.bins + bin]!
       // insertion sort into scratch[0..k)
       let j = k++
       while (j > 0 && this.scratch[j - 1]! > v) {
@@ -210,7 +213,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private dayBinMs = 0
   private weekBins = 0
   private weekBinMs = 0
-  /** Per-bin sums and counts of the last DAYS_KEPT days (and WEEKS_KEPT weeks), a ring by day (week) number. */
+  /** Per-bin means and counts of the last DAYS_KEPT days (and WEEKS_KEPT weeks), a ring by day (week) number. */
   private readonly days = new SeasonRing(DAYS_KEPT)
   private readonly weeks = new SeasonRing(WEEKS_KEPT)
 

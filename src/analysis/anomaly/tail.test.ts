@@ -72,3 +72,77 @@ describe('TailCalibrator', () => {
     expect(t.pValue(60.5)).toBeCloseTo(41 / 101, 12)
   })
 })
+
+describe('TailCalibrator memory', () => {
+  const big = (capacity = 1024) =>
+    new TailCalibrator({
+      capacity,
+      refreshEvery: capacity >> 1,
+      tailFraction: 0.05,
+      minSigma: 0.01,
+      minHistory: 64,
+      prior: (x) => Math.exp(-x),
+    })
+
+  it('grows its history as it fills: 64, then doubling, never past its capacity', () => {
+    const t = big(1000)
+    expect(t.room).toBe(64)
+    for (let i = 0; i < 64; i++) t.add(i)
+    expect(t.room).toBe(64)
+    t.add(64)
+    expect(t.room).toBe(128)
+    for (let i = 0; i < 600; i++) t.add(i)
+    expect(t.room).toBe(1000)
+    for (let i = 0; i < 5000; i++) t.add(i)
+    expect(t.room).toBe(1000)
+    expect(t.size).toBe(1000)
+  })
+
+  it('answers the same after other calibrators refreshed through the shared sort buffer', () => {
+    const a = big()
+    for (let i = 1; i <= 1024; i++) a.add(i)
+    const before = [a.pValue(10.5), a.pValue(700.25), a.pValue(1000), a.pValue(2000), a.quantile(0.3)]
+    // Another calibrator, larger values, refreshing many times in between.
+    const b = big(4096)
+    for (let i = 0; i < 10_000; i++) b.add(1e6 - i)
+    expect([a.pValue(10.5), a.pValue(700.25), a.pValue(1000), a.pValue(2000), a.quantile(0.3)]).toEqual(
+      before,
+    )
+  })
+
+  it('keeps 65 body points of a long history: exact on a linear body, (values ≥ x + 1) / (n + 1)', () => {
+    const t = big()
+    for (let i = 1; i <= 1024; i++) t.add(i) // top = 1024 - 51 - 1 = 972 (value 973)
+    expect(t.pValue(500.5)).toBeCloseTo(525 / 1025, 12)
+    expect(t.pValue(0.5)).toBe(1)
+    expect(t.pValue(973)).toBeCloseTo(53 / 1025, 12) // 973..1024 and the point itself
+    // p = 0.5 → rank ceil(1024 - 512.5) = 512 → value 513, between two body points.
+    expect(t.quantile(0.5)).toBeCloseTo(513, 9)
+  })
+
+  it('is within 1/64 of the body of the exact conformal p-value on a skewed history', () => {
+    const t = big()
+    const xs: number[] = []
+    let seed = 12345
+    for (let i = 0; i < 1024; i++) {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31
+      const x = Math.fround(-Math.log(1 - seed / 2 ** 31)) // exponential, as the ring keeps it (Float32)
+      xs.push(x)
+      t.add(x)
+    }
+    xs.sort((a, b) => a - b)
+    const threshold = xs[972]!
+    let worst = 0
+    let previous = 1
+    for (let x = 0; x <= threshold; x += threshold / 997) {
+      const exact = (xs.filter((v) => v >= x).length + 1) / 1025
+      const p = t.pValue(x)
+      worst = Math.max(worst, Math.abs(p - exact))
+      expect(p).toBeLessThanOrEqual(previous) // never rises with x
+      previous = p
+    }
+    // Body points every 972 / 64 ≈ 15.2 ranks: at most 15 values misplaced.
+    expect(worst).toBeLessThanOrEqual(15 / 1025 + 1e-12)
+    expect(worst).toBeGreaterThan(0) // interpolated, not exact: the bound is what is pinned
+  })
+})

@@ -9,7 +9,7 @@
 export type TailPrior = (x: number) => number
 
 export interface TailOptions {
-  /** Values kept (the most recent ones); memory is 4 bytes per value (plus a fixed ½ KiB). */
+  /** Values kept (the most recent ones); memory is 4 bytes per value held (plus a fixed ¼ KiB). */
   capacity: number
   /** The tail fit and the body points are rebuilt every this many values. */
   refreshEvery: number
@@ -36,12 +36,15 @@ const MIN_SF = 1e-12
 const XI_PRIOR = 50
 
 /**
- * Body points kept from a refresh (65 values, ½ KiB): the body's p-values are
+ * Body points kept from a refresh (65 Float32 values, ¼ KiB): the body's p-values are
  * interpolated between them. Exact while the body holds at most this many values;
  * beyond, off by under 1/64 of the body's mass (a p-value of at least the tail
  * fraction, worth a score under 0.07: nothing alarms or learns differently).
  */
 const BODY_KNOTS = 64
+
+/** A history starts this long and doubles as it fills, up to its capacity: a young series holds little. */
+const FIRST_RING = 64
 
 /**
  * Refreshes sort here, one buffer for every calibrator (refresh is synchronous and
@@ -55,14 +58,14 @@ const knotRank = (j: number, m: number, top: number) => (m > 1 ? Math.round((j *
 export class TailCalibrator {
   private readonly o: TailOptions
   /** Float32: the values are deviations and drifts in spread units, where 7 digits are plenty. */
-  private readonly ring: Float32Array
+  private ring: Float32Array
   private count = 0
   private pos = 0
   private sinceRefresh = 0
   /** Values in the history at the last refresh (0 before the first). */
   private snapN = 0
   /** The body's values at evenly spaced ranks 0 … `top` of the last refresh (allocated at the first). */
-  private knots: Float64Array = new Float64Array(0)
+  private knots: Float32Array = new Float32Array(0)
   /** Body points held (≤ BODY_KNOTS + 1) and the body's top rank (the tail threshold's). */
   private knotCount = 0
   private top = 0
@@ -76,7 +79,12 @@ export class TailCalibrator {
 
   constructor(options: TailOptions) {
     this.o = options
-    this.ring = new Float32Array(options.capacity)
+    this.ring = new Float32Array(Math.min(options.capacity, FIRST_RING))
+  }
+
+  /** Values the history has room for now: it doubles from 64 as it fills, up to `capacity`. */
+  get room(): number {
+    return this.ring.length
   }
 
   /** Values held (at most `capacity`). */
@@ -137,8 +145,7 @@ export class TailCalibrator {
 
   /**
    * Values of the last refresh below `x` (x at most the threshold): exact at the body
-   * points, linear between them, and between two points the first rank past the lower one
-   * when `x` equals the upper (ties: the larger p-value).
+   * points and between adjacent ranks, linear in between (so the p-value never rises with x).
    */
   private countBelow(x: number): number {
     const kn = this.knots
@@ -152,12 +159,11 @@ export class TailCalibrator {
     }
     if (lo === 0) return 0
     if (lo === m) return this.top + 1
+    // kn[lo - 1] < x <= kn[lo]: between r0 + 1 and r1 values lie below x.
     const r0 = knotRank(lo - 1, m, this.top)
     const r1 = knotRank(lo, m, this.top)
     const v0 = kn[lo - 1]!
-    const v1 = kn[lo]!
-    if (r1 - r0 <= 1 || !(x < v1)) return r0 + 1
-    const at = Math.ceil(r0 + ((x - v0) / (v1 - v0)) * (r1 - r0))
+    const at = Math.ceil(r0 + ((x - v0) / (kn[lo]! - v0)) * (r1 - r0))
     return Math.min(r1, Math.max(r0 + 1, at))
   }
 
@@ -178,6 +184,12 @@ export class TailCalibrator {
   /** Learns one value of the statistic (call only for points that were not alarms). */
   add(x: number): void {
     const cap = this.o.capacity
+    if (this.pos === this.ring.length) {
+      // Not yet wrapped: the values so far are ring[0, count), in order.
+      const grown = new Float32Array(Math.min(cap, 2 * this.ring.length))
+      grown.set(this.ring)
+      this.ring = grown
+    }
     this.ring[this.pos] = x
     this.pos = this.pos + 1 === cap ? 0 : this.pos + 1
     if (this.count < cap) this.count++
@@ -203,7 +215,7 @@ export class TailCalibrator {
     this.threshold = s[Math.max(0, ti)]!
     const top = Math.max(0, ti)
     const m = Math.min(BODY_KNOTS + 1, top + 1)
-    if (this.knots.length === 0) this.knots = new Float64Array(BODY_KNOTS + 1)
+    if (this.knots.length === 0) this.knots = new Float32Array(BODY_KNOTS + 1)
     for (let j = 0; j < m; j++) this.knots[j] = s[knotRank(j, m, top)]!
     this.knotCount = m
     this.top = top

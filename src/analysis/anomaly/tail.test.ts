@@ -146,3 +146,41 @@ describe('TailCalibrator memory', () => {
     expect(worst).toBeGreaterThan(0) // interpolated, not exact: the bound is what is pinned
   })
 })
+
+describe('TailCalibrator compact history', () => {
+  const make2 = (compact: boolean) =>
+    new TailCalibrator({
+      capacity: 100,
+      refreshEvery: 20,
+      tailFraction: 0.05,
+      minSigma: 0.01,
+      minHistory: 20,
+      prior: (x) => Math.exp(-x),
+      compact,
+    })
+
+  it('answers as the full-precision history does, to 1.2e-4 of the values', () => {
+    const full = make2(false)
+    const compact = make2(true)
+    for (let i = 1; i <= 100; i++) {
+      full.add(i / 7)
+      compact.add(i / 7)
+    }
+    // Body: counts of values, unchanged while no value is within 1.2e-4 of x.
+    expect(compact.pValue(60.5 / 7)).toBe(full.pValue(60.5 / 7))
+    // Tail: the fit moves by about the values' precision.
+    const x = 101 / 7
+    expect(Math.abs(compact.pValue(x) / full.pValue(x) - 1)).toBeLessThan(2e-3)
+    expect(Math.abs(compact.quantile(0.5) - full.quantile(0.5))).toBeLessThan(1.2e-4 * full.quantile(0.5))
+  })
+
+  it('keeps negative values and saturates beyond ≈ 2 980 instead of wrapping', () => {
+    const t = make2(true)
+    for (let i = 0; i < 50; i++) t.add(-1 - i / 100)
+    for (let i = 0; i < 10; i++) t.add(1e9)
+    // Negative values stay below 0: p at 0 counts only the 10 saturated ones (and the point).
+    expect(t.pValue(0)).toBeCloseTo(11 / 61, 12)
+    // The saturated values are ≈ 2 980 (e^(32767/4096) - 1), not 1e9 and not wrapped to negative.
+    expect(t.quantile(5 / 61)).toBe(Math.fround(Math.expm1(32767 / 4096))) // body points are Float32
+  })
+})

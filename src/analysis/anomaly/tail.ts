@@ -20,6 +20,12 @@ export interface TailOptions {
   /** Values needed before the history replaces `prior`. */
   minHistory: number
   prior: TailPrior
+  /**
+   * Keep the history as 16-bit codes (2 bytes a value instead of 4): ±log(1 + |x|) in
+   * steps of 1/4096, a relative precision of 1.2 · 10⁻⁴ up to |x| ≈ 2 980 (larger
+   * values are kept as that). For bounded statistics (drifts, variances) where that is plenty.
+   */
+  compact?: boolean
 }
 
 /**
@@ -52,13 +58,25 @@ const FIRST_RING = 64
  */
 let scratch = new Float64Array(0)
 
+const CODE_STEPS = 4096
+const CODE_ZERO = 0x8000
+const CODE_MAX = 0x7fff
+const encode = (x: number) => {
+  const c = Math.min(CODE_MAX, Math.round(Math.log1p(Math.abs(x)) * CODE_STEPS))
+  return x < 0 ? CODE_ZERO - c : CODE_ZERO + c
+}
+const decode = (c: number) => {
+  const v = Math.expm1(Math.abs(c - CODE_ZERO) / CODE_STEPS)
+  return c < CODE_ZERO ? -v : v
+}
+
 /** Rank (in the snapshot) of body point `j` of `m`, the body's top rank being `top`. */
 const knotRank = (j: number, m: number, top: number) => (m > 1 ? Math.round((j * top) / (m - 1)) : 0)
 
 export class TailCalibrator {
   private readonly o: TailOptions
   /** Float32: the values are deviations and drifts in spread units, where 7 digits are plenty. */
-  private ring: Float32Array
+  private ring: Float32Array | Uint16Array
   private count = 0
   private pos = 0
   private sinceRefresh = 0
@@ -79,7 +97,8 @@ export class TailCalibrator {
 
   constructor(options: TailOptions) {
     this.o = options
-    this.ring = new Float32Array(Math.min(options.capacity, FIRST_RING))
+    const room = Math.min(options.capacity, FIRST_RING)
+    this.ring = options.compact ? new Uint16Array(room) : new Float32Array(room)
   }
 
   /** Values the history has room for now: it doubles from 64 as it fills, up to `capacity`. */
@@ -186,11 +205,12 @@ export class TailCalibrator {
     const cap = this.o.capacity
     if (this.pos === this.ring.length) {
       // Not yet wrapped: the values so far are ring[0, count), in order.
-      const grown = new Float32Array(Math.min(cap, 2 * this.ring.length))
+      const room = Math.min(cap, 2 * this.ring.length)
+      const grown = this.o.compact ? new Uint16Array(room) : new Float32Array(room)
       grown.set(this.ring)
       this.ring = grown
     }
-    this.ring[this.pos] = x
+    this.ring[this.pos] = this.o.compact ? encode(x) : x
     this.pos = this.pos + 1 === cap ? 0 : this.pos + 1
     if (this.count < cap) this.count++
     this.sinceRefresh++
@@ -207,7 +227,8 @@ export class TailCalibrator {
     const n = this.count
     if (scratch.length < n) scratch = new Float64Array(Math.max(n, 2 * scratch.length))
     const s = scratch.subarray(0, n)
-    s.set(n === this.ring.length ? this.ring : this.ring.subarray(0, n))
+    if (this.o.compact) for (let i = 0; i < n; i++) s[i] = decode(this.ring[i]!)
+    else s.set(n === this.ring.length ? this.ring : this.ring.subarray(0, n))
     s.sort()
     this.snapN = n
     const k = Math.max(3, Math.floor(n * this.o.tailFraction))

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { labelledSeries } from '../../scenario/anomaly-series.ts'
 import { Random } from '../../scenario/random.ts'
 import { DAY_MS, MINUTE_MS } from '../types.ts'
-import { SeasonalEnsembleDetector } from './seasonal-ensemble.ts'
+import { SeasonalEnsembleDetector, SeasonRing } from './seasonal-ensemble.ts'
 
 const T0 = Date.UTC(2026, 0, 5)
 /** Deterministic noise in [-1, 1]. */
@@ -170,5 +170,40 @@ describe('SeasonalEnsembleDetector', () => {
     d.push(T0 + 60_000, 1)
     expect(() => d.push(T0, 1)).toThrow('earlier than the previous point')
     expect(() => d.push(T0 + 120_000, Number.NaN)).toThrow('value NaN is not a finite number')
+  })
+})
+
+describe('SeasonRing (seasonal profile memory)', () => {
+  it('keeps one mean per bin and allocates counts only once a bin gets a second point', () => {
+    const r = new SeasonRing(3)
+    r.init(4)
+    // Days 10 and 11, one point per bin: no counts.
+    for (let bin = 0; bin < 4; bin++) {
+      r.add(10, bin, 100 + bin)
+      r.add(11, bin, 200 + bin)
+    }
+    expect(r.counted).toBe(false)
+    // Day 12's forecast for bin 1: median of 101 and 201.
+    expect(r.median(12, 1, 2)).toBe(151)
+    // A second point in day 11's bin 1: counts appear, the bin's mean is of both points.
+    r.add(11, 1, 301)
+    expect(r.counted).toBe(true)
+    expect(r.median(12, 1, 1)).toBe((101 + 251) / 2)
+    // A later point to a bin that had one keeps counting from 1: (102 + 4) / 2 = 53.
+    r.add(10, 2, 4)
+    expect(r.median(11, 2, 1)).toBe(53)
+  })
+
+  it('forgets a period when its slot is reused, and skips bins a period never had', () => {
+    const r = new SeasonRing(2)
+    r.init(2)
+    r.add(0, 0, 5)
+    r.add(1, 0, 7)
+    r.add(1, 1, 9)
+    r.add(2, 0, 11) // reuses day 0's slot
+    // Day 3 sees days 2 and 1 (day 0 forgotten); bin 1 only on day 1.
+    expect(r.median(3, 0, 2)).toBe(9)
+    expect(r.median(3, 1, 1)).toBe(9)
+    expect(r.median(3, 1, 2)).toBeNaN()
   })
 })

@@ -112,12 +112,15 @@ const MIN_WEEK_BIN_MS = HOUR_MS
 /**
  * Bin means of the last `periods` periods (days or weeks): one row of bins per
  * period, a ring indexed by period number. A bin keeps its running mean (Float32:
- * 7 digits of a forecast's level) and its count (Uint16, saturating: past 65 535
- * points a bin's mean moves by 1/65 535 of each new one), 6 bytes instead of 12.
+ * 7 digits of a forecast's level; NaN while empty). Its count (Uint16, saturating:
+ * past 65 535 points a bin's mean moves by 1/65 535 of each new one) is allocated
+ * only once a bin gets a second point: at a cadence of one point per bin, the usual
+ * case, a bin is 4 bytes.
  */
-class SeasonRing {
+export class SeasonRing {
   private means = new Float32Array(0)
-  private counts = new Uint16Array(0)
+  /** Points per bin, once some bin has had two (until then each non-empty bin has one). */
+  private counts: Uint16Array | undefined
   private readonly tags: Float64Array
   private bins = 0
   private readonly scratch: Float64Array
@@ -129,25 +132,40 @@ class SeasonRing {
 
   init(bins: number): void {
     this.bins = bins
-    this.means = new Float32Array(bins * this.periods)
-    this.counts = new Uint16Array(bins * this.periods)
+    this.means = new Float32Array(bins * this.periods).fill(Number.NaN)
+    this.counts = undefined
   }
 
   get enabled(): boolean {
     return this.bins > 0
   }
 
+  /** Whether some bin has had more than one point (the counts are allocated). */
+  get counted(): boolean {
+    return this.counts !== undefined
+  }
+
   add(period: number, bin: number, value: number): void {
     const slot = period % this.periods
     if (this.tags[slot] !== period) {
       this.tags[slot] = period
-      this.means.fill(0, slot * this.bins, (slot + 1) * this.bins)
-      this.counts.fill(0, slot * this.bins, (slot + 1) * this.bins)
+      this.means.fill(Number.NaN, slot * this.bins, (slot + 1) * this.bins)
+      this.counts?.fill(0, slot * this.bins, (slot + 1) * this.bins)
     }
     const i = slot * this.bins + bin
+    const mean = this.means[i]!
+    if (Number.isNaN(mean)) {
+      this.means[i] = value
+      if (this.counts) this.counts[i] = 1
+      return
+    }
+    if (this.counts === undefined) {
+      this.counts = new Uint16Array(this.means.length)
+      for (let j = 0; j < this.means.length; j++) if (!Number.isNaN(this.means[j]!)) this.counts[j] = 1
+    }
     const c = this.counts[i]!
     if (c < 0xffff) this.counts[i] = c + 1
-    this.means[i]! += (value - this.means[i]!) / Math.min(c + 1, 0xffff)
+    this.means[i] = mean + (value - mean) / Math.min(c + 1, 0xffff)
   }
 
   /**
@@ -162,8 +180,8 @@ class SeasonRing {
       const slot = p % this.periods
       if (p < 0 || this.tags[slot] !== p) continue
       if (sameKind && isWeekend(p) !== kind) continue
-      if (this.counts[slot * this.bins + bin] === 0) continue
       const v = this.means[slot * this.bins + bin]!
+      if (Number.isNaN(v)) continue
       // insertion sort into scratch[0..k)
       let j = k++
       while (j > 0 && this.scratch[j - 1]! > v) {

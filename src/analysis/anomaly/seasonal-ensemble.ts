@@ -24,8 +24,8 @@ const WEEK_MS = 7 * DAY_MS
  * - `relearn_after_points` 5: that many consecutive points beyond 3.5 deviations
  *   (one direction, or both for a noise burst) are a new normal: the level moves to
  *   them and the spread widens, so a level shift alarms at its start, not forever.
- * - `history_points` 1024: values each calibrator keeps (4 KiB each, 2 KiB for the compact
- *   drift and count histories; they grow to it as the series fills).
+ * - `history_points` 1024: values each calibrator keeps (2 KiB each, 4 KiB for the variance's;
+ *   they grow to it as the series fills).
  * - `alarm_score` 0.5: only used for what the detector learns from (alarm points
  *   do not enter the calibration history) and for the expected band's width.
  */
@@ -318,13 +318,13 @@ export class SeasonalEnsembleDetector implements PointDetector {
         compact,
       })
     this.alarmP = pOfScore(s.alarm_score) / FEATURES
-    this.pointTail = tail(0.25, pointPrior)
+    this.pointTail = tail(0.25, pointPrior, 64, true)
     // Allocated once a series is known not to be counts (the two are exclusive). A full history
     // each (measured with a side factor of 4: half of it, 512, let 2 more alarm points through
     // on Student-t₃ noise).
-    this.makeSideTail = () => tail(0.25, pointPrior)
+    this.makeSideTail = () => tail(0.25, pointPrior, 64, true)
     this.makeTail = tail
-    // Drift and count histories are compact (16-bit, 1.2e-4 relative): bench:detect identical.
+    // Every history but the variance's is compact (16-bit, 1.2e-4 relative): bench:detect identical.
     // The variance history is not: compact, it let 1 more alarm point through on Student-t₃ noise.
     this.driftTail = tail(0.05, driftPrior, 64, true)
     this.varTail = tail(0.1, varPrior, 64, false)

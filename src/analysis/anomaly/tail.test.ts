@@ -183,4 +183,13 @@ describe('TailCalibrator compact history', () => {
     // The saturated values are ≈ 2 980 (e^(32767/4096) - 1), not 1e9 and not wrapped to negative.
     expect(t.quantile(5 / 61)).toBe(Math.fround(Math.expm1(32767 / 4096))) // body points are Float32
   })
+
+  it('at the threshold itself counts at most the body below it, even when Float32 rounds it down', () => {
+    const t = make2(true)
+    for (let i = 1; i <= 60; i++) t.add(i / 3) // k = 3: threshold at rank 56, the coded 57 / 3
+    const threshold = Math.expm1(Math.round(Math.log1p(57 / 3) * 4096) / 4096)
+    expect(Math.fround(threshold)).toBeLessThan(threshold) // the body point is below it
+    // Values ≥ threshold: ranks 56..59 (4) and the point itself.
+    expect(t.pValue(threshold)).toBeCloseTo(5 / 61, 12)
+  })
 })

@@ -177,7 +177,9 @@ export class TailCalibrator {
       else hi = mid
     }
     if (lo === 0) return 0
-    if (lo === m) return this.top + 1
+    // x ≤ threshold = s[top]: at most `top` values lie below it (here only when the Float32 body
+    // point rounded the threshold of a compact history down).
+    if (lo === m) return this.top
     // kn[lo - 1] < x <= kn[lo]: between r0 + 1 and r1 values lie below x.
     const r0 = knotRank(lo - 1, m, this.top)
     const r1 = knotRank(lo, m, this.top)

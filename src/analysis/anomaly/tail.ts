@@ -65,9 +65,18 @@ const encode = (x: number) => {
   const c = Math.min(CODE_MAX, Math.round(Math.log1p(Math.abs(x)) * CODE_STEPS))
   return x < 0 ? CODE_ZERO - c : CODE_ZERO + c
 }
-const decode = (c: number) => {
+const decodeOf = (c: number) => {
   const v = Math.expm1(Math.abs(c - CODE_ZERO) / CODE_STEPS)
   return c < CODE_ZERO ? -v : v
+}
+/** Every code's value, shared (512 KiB once per process, built at the first compact refresh). */
+let decoded: Float64Array | undefined
+const decodeTable = (): Float64Array => {
+  if (decoded === undefined) {
+    decoded = new Float64Array(0x10000)
+    for (let c = 0; c < 0x10000; c++) decoded[c] = decodeOf(c)
+  }
+  return decoded
 }
 
 /** Rank (in the snapshot) of body point `j` of `m`, the body's top rank being `top`. */
@@ -229,8 +238,10 @@ export class TailCalibrator {
     const n = this.count
     if (scratch.length < n) scratch = new Float64Array(Math.max(n, 2 * scratch.length))
     const s = scratch.subarray(0, n)
-    if (this.o.compact) for (let i = 0; i < n; i++) s[i] = decode(this.ring[i]!)
-    else s.set(n === this.ring.length ? this.ring : this.ring.subarray(0, n))
+    if (this.o.compact) {
+      const table = decodeTable()
+      for (let i = 0; i < n; i++) s[i] = table[this.ring[i]!]!
+    } else s.set(n === this.ring.length ? this.ring : this.ring.subarray(0, n))
     s.sort()
     this.snapN = n
     const k = Math.max(3, Math.floor(n * this.o.tailFraction))

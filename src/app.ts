@@ -240,6 +240,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     config,
     store,
     rotation,
+    touches: analytics,
     status,
     keys,
     incidents,

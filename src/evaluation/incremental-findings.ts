@@ -176,8 +176,13 @@ export class IncrementalFindings {
 
   /** Reads every key: the first round, or after more touches than one round takes. */
   async #full(now: number): Promise<Finding[]> {
-    // The mark is taken before the reads: an insert landing meanwhile is seen again next round.
+    // Touches visible now are covered by the reads below, so they count as
+    // seen; an insert landing meanwhile is read as a touch next round.
     const mark = await this.#src.latestTouch()
+    const covered =
+      mark === null
+        ? []
+        : await this.#src.touchesSince(mark - this.#o.touchOverlapMs, this.#o.maxTouchesPerRound)
     const versions = this.#src.versions()
     const keys = await this.#src.keys(now)
     const [read, other] = await Promise.all([this.#src.keyFindings(keys, now), this.#src.otherFindings(now)])
@@ -188,6 +193,7 @@ export class IncrementalFindings {
       this.#lastTouched.set(k, mark ?? now)
     }
     this.#mark = mark
+    for (const t of covered) this.#seen.set(t.id, t.at)
     this.#fingerprints = registryFingerprints(versions)
     this.#versionsRef = versions
     this.#prevNow = now

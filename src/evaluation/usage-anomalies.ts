@@ -28,8 +28,20 @@ export interface UsageSources {
   recordBands?(points: readonly UsageBandPoint[]): Promise<void>
 }
 
-/** Keys per read: one read's rows stay bounded (8 days of 5-min buckets ≈ 2 300 rows per version). */
-const KEYS_PER_READ = 10
+/**
+ * Rows per read, about: 10 keys' first read (8 days of 5-min buckets ≈ 2 300
+ * rows per version). Later reads cover one bucket or a few, so many more keys
+ * share one read: at 10 000 keys a bucket costs a few reads, not a thousand.
+ */
+const BUCKETS_PER_READ = 25_000
+const MIN_KEYS_PER_READ = 10
+const MAX_KEYS_PER_READ = 2_000
+
+/** Keys per read for a window of `buckets` buckets (see BUCKETS_PER_READ). */
+export function keysPerRead(buckets: number): number {
+  const n = Math.floor(BUCKETS_PER_READ / Math.max(1, buckets))
+  return Math.min(MAX_KEYS_PER_READ, Math.max(MIN_KEYS_PER_READ, n))
+}
 /** Band rows kept for the next try while the store refuses them (8 days of ~30 series). */
 const MAX_PENDING_BANDS = 100_000
 
@@ -70,8 +82,9 @@ export class UsageAnomalies {
     }
     const rowsOf = new Map<string, UsageBucket[]>()
     for (const [from, ks] of byFrom) {
-      for (let i = 0; i < ks.length; i += KEYS_PER_READ) {
-        const chunk = ks.slice(i, i + KEYS_PER_READ)
+      const perRead = keysPerRead(Math.ceil((end - from) / this.#s.bucket_ms))
+      for (let i = 0; i < ks.length; i += perRead) {
+        const chunk = ks.slice(i, i + perRead)
         const rows = await this.#src.usageBuckets(chunk, { from, to: end }, this.#s.bucket_ms)
         for (const k of chunk) rowsOf.set(k, rows.get(k) ?? [])
       }

@@ -68,8 +68,12 @@ export interface VerdictRequest {
   audit?: boolean
 }
 
-/** Keys per findings read: few reads per evaluation, and one read's rows stay bounded. */
-const KEYS_PER_READ = 10
+/**
+ * Keys per findings read: few reads per evaluation, and one read's rows stay
+ * bounded. 100 measured fastest on the embedded store at 1 000 keys with 3
+ * clients each (10: 6.0 s, 100: 2.5–2.9 s, 1 000: 3.6–4.2 s for all keys).
+ */
+const KEYS_PER_READ = 100
 
 /** Minute-aligned window end: rollups hold whole minutes, so the current partial minute counts. */
 const windowEnd = (now: number) => Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS
@@ -214,39 +218,52 @@ export class RotationService {
 
   /** Findings for one key (or every key with traffic or registered versions). */
   async findings(now: number, keyId?: string): Promise<Finding[]> {
-    const f = this.#s.findings
+    const keyIds = keyId ? [keyId] : await this.findingKeys(now)
+    const out = await this.keyFindings(keyIds, now)
+    if (!keyId || keyId === UNKNOWN_KEY) out.push(...(await this.unknownKeyFindings(now)))
+    return out
+  }
+
+  /** Every key `findings(now)` covers: seen in the last 24 h or registered, sorted, the unknown key aside. */
+  async findingKeys(now: number): Promise<string[]> {
     const end = windowEnd(now)
-    const registry = this.#keys.versions()
-    let keyIds: string[]
-    if (keyId) keyIds = [keyId]
-    else {
-      const seen = await this.#a.keys({ from: end - DAY_MS, to: end })
-      keyIds = [...new Set([...seen.map((k) => k.keyId), ...registry.map((v) => v.keyId)])]
-        .filter((k) => k !== UNKNOWN_KEY)
-        .sort()
-    }
-    // A few reads per chunk of keys, not a few per key: the evaluation loop
-    // asks every couple of seconds and must not slow down as keys are added;
-    // chunks keep one read's rows (and the store's time on it) bounded.
+    const seen = await this.#a.keys({ from: end - DAY_MS, to: end })
+    return [...new Set([...seen.map((k) => k.keyId), ...this.#keys.versions().map((v) => v.keyId)])]
+      .filter((k) => k !== UNKNOWN_KEY)
+      .sort()
+  }
+
+  /** Findings of exactly these keys at `now` (evaluation rounds read only keys that changed). */
+  async keyFindings(keyIds: readonly string[], now: number): Promise<Finding[]> {
+    // A few reads per chunk of keys, not a few per key; chunks keep one read's
+    // rows (and the store's time on it) bounded.
+    const versionsOf = new Map<string, KeyVersion[]>()
+    for (const v of this.#keys.versions()) versionsOf.set(v.keyId, [...(versionsOf.get(v.keyId) ?? []), v])
     const out: Finding[] = []
     for (let i = 0; i < keyIds.length; i += KEYS_PER_READ) {
-      out.push(...(await this.#keyFindings(keyIds.slice(i, i + KEYS_PER_READ), now)))
-    }
-    if (!keyId || keyId === UNKNOWN_KEY) {
-      const [failures, usage] = await Promise.all([
-        this.#a.unknownKeyFailureMinutes({ from: end - DAY_MS, to: end }),
-        this.#a.clientUsage(UNKNOWN_KEY, { from: end - HOUR_MS, to: end }),
-      ])
-      out.push(...unknownKeySurges({ now, failures, usage }, f))
+      out.push(...(await this.#keyFindings(keyIds.slice(i, i + KEYS_PER_READ), now, versionsOf)))
     }
     return out
   }
 
+  /** Surges of requests with keys nobody registered (not about one key). */
+  async unknownKeyFindings(now: number): Promise<Finding[]> {
+    const end = windowEnd(now)
+    const [failures, usage] = await Promise.all([
+      this.#a.unknownKeyFailureMinutes({ from: end - DAY_MS, to: end }),
+      this.#a.clientUsage(UNKNOWN_KEY, { from: end - HOUR_MS, to: end }),
+    ])
+    return unknownKeySurges({ now, failures, usage }, this.#s.findings)
+  }
+
   /** Findings of a few keys, from one read per kind of rows for all of them. */
-  async #keyFindings(keyIds: readonly string[], now: number): Promise<Finding[]> {
+  async #keyFindings(
+    keyIds: readonly string[],
+    now: number,
+    versionsOf: ReadonlyMap<string, KeyVersion[]>,
+  ): Promise<Finding[]> {
     const f = this.#s.findings
     const end = windowEnd(now)
-    const registry = this.#keys.versions()
     const trafficMs = Math.max(f.trend_window_ms, f.traffic_window_ms)
     const historyFrom = end - this.#s.history_ms
     const failureFrom = end - Math.max(failureLookbackMs(f), HOUR_MS)
@@ -277,7 +294,8 @@ export class RotationService {
         {
           keyId: k,
           now,
-          versions: registry,
+          // Only the key's own versions: scanning the whole registry per key costs keys².
+          versions: versionsOf.get(k) ?? [],
           traffic: traffic.get(k) ?? [],
           recentUsage: recentOf.get(k) ?? [],
           historyUsage: historyOf.get(k) ?? [],

@@ -8,6 +8,8 @@ import type { DeliveryResult, Notifier } from '../alerting/notifiers/notifier.ts
 import { content } from '../alerting/pipeline/fixtures.test-helper.ts'
 import { AlertPipeline } from '../alerting/pipeline.ts'
 import type { Finding } from '../analysis/findings.ts'
+import { keyVersion } from '../analysis/fixtures.ts'
+import type { VerdictWithRules } from '../analysis/readiness.ts'
 import type { Notification } from '../domain/alert.ts'
 import type { Leadership } from '../ingest/kafka/leadership.ts'
 import { type EvaluationSources, Evaluator } from './evaluator.ts'
@@ -235,5 +237,66 @@ describe('Evaluator', () => {
     await new Promise((r) => setTimeout(r, 260))
     s.evaluator.kick()
     await waitUntil(() => s.ops.got.length === 2, 2_000, 'notifications after recovery')
+  })
+
+  it('reads a readiness verdict again only when its key was re-read, and keeps the others', async () => {
+    const s = setup(async () => [])
+    const versions = ['acme', 'globex'].flatMap((keyId) => [
+      keyVersion('v1', { keyId, state: 'deprecated' }),
+      keyVersion('v2', { keyId }),
+    ])
+    const asked: string[] = []
+    let evaluated: ReadonlySet<string> | null = null
+    const verdict = (keyId: string): VerdictWithRules => ({
+      keyId,
+      version: 'v1',
+      verdict: 'ready',
+      rules: [],
+    })
+    const sources: EvaluationSources = {
+      findings: async () => [],
+      readiness: async (keyId) => {
+        asked.push(keyId)
+        return verdict(keyId)
+      },
+      versions: () => versions,
+      freshness: async () => ({ lagMs: 0, instances: [] }),
+      deadLetterCounts: async () => ({ deadLetters: 0, events: 0 }),
+      evaluatedKeys: () => evaluated,
+    }
+    const e = new Evaluator({
+      sources,
+      pipeline: new AlertPipeline({
+        config: alertingConfigSchema.parse({ default_receivers: ['ops'] }),
+        store: s.store,
+      }),
+      delivery: new DeliveryWorker({
+        store: s.store,
+        notifiers: new Map(),
+        maxAgeMs: 60_000,
+        retryBaseMs: 10,
+        retryMaxMs: 100,
+        concurrency: 1,
+        instance: 'test',
+        logger,
+      }),
+      leadership: s.leadership,
+      intervalMs: 60_000,
+      selfMonitoring: alertingConfigSchema.parse({ default_receivers: ['ops'] }).self_monitoring,
+      logger,
+    })
+    const ready = (obs: Awaited<ReturnType<Evaluator['observe']>>) =>
+      obs.filter((o) => o.channel === 'readiness').map((o) => o.alert.keyId)
+
+    // Every key read (the first round): every candidate's verdict is read.
+    expect(ready(await e.observe(1_000))).toEqual(['acme', 'globex'])
+    expect(asked).toEqual(['acme', 'globex'])
+    // Only globex re-read: acme keeps its verdict, and its signal is still observed.
+    evaluated = new Set(['globex'])
+    expect(ready(await e.observe(2_000))).toEqual(['acme', 'globex'])
+    expect(asked).toEqual(['acme', 'globex', 'globex'])
+    evaluated = new Set()
+    await e.observe(3_000)
+    expect(asked).toEqual(['acme', 'globex', 'globex'])
   })
 })

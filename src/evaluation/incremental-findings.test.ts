@@ -3,6 +3,7 @@ import { DEFAULT_FINDING_SETTINGS, type Finding } from '../analysis/findings.ts'
 import { DAY_MS, MINUTE_MS } from '../analysis/types.ts'
 import { newestActiveVersion, versionsOfKey } from '../analysis/versions.ts'
 import { alertId } from '../domain/alert.ts'
+import { UNKNOWN_KEY } from '../domain/auth-event.ts'
 import { type KeyVersion, newKeyVersion } from '../domain/key-version.ts'
 import { IncrementalFindings, type IncrementalSources } from './incremental-findings.ts'
 import type { KeyTouch } from './round-plan.ts'
@@ -45,7 +46,9 @@ class World implements IncrementalSources {
 
   async keys(now: number) {
     const seen = this.events.filter((e) => e.time >= now - DAY_MS && e.time < now).map((e) => e.keyId)
-    return [...new Set([...seen, ...this.registry.map((v) => v.keyId)])].sort()
+    return [...new Set([...seen, ...this.registry.map((v) => v.keyId)])]
+      .filter((k) => k !== UNKNOWN_KEY)
+      .sort()
   }
 
   async keyFindings(keyIds: readonly string[], now: number) {
@@ -171,10 +174,14 @@ describe('IncrementalFindings', () => {
         act: () =>
           w.store(T0 + 3_900, [{ keyId: 'k020', version: 'v9', failed: false, time: T0 - 60 * MINUTE_MS }]),
       },
-      // A new unregistered key, failing.
+      // A new unregistered key, failing; and failures with no identified key (not any key's findings).
       {
         at: T0 + 5_000,
-        act: () => w.store(T0 + 4_900, [{ keyId: 'zz', version: 'v1', failed: true, time: T0 + 4_000 }]),
+        act: () =>
+          w.store(T0 + 4_900, [
+            { keyId: 'zz', version: 'v1', failed: true, time: T0 + 4_000 },
+            { keyId: UNKNOWN_KEY, version: 'v1', failed: true, time: T0 + 4_000 },
+          ]),
       },
       // 16 minutes on: the rejections have left the 15-minute window, nothing new stored.
       { at: T0 + 16 * MINUTE_MS + 5_000, act: () => {} },

@@ -8,6 +8,7 @@
 // from the store, never carried over.
 import type { Finding } from '../analysis/findings.ts'
 import { DAY_MS } from '../analysis/types.ts'
+import { UNKNOWN_KEY } from '../domain/auth-event.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
 import {
   changedKeys,
@@ -130,8 +131,10 @@ export class IncrementalFindings {
 
     // No touch seen yet: read them all (the table keeps a day), whatever the clocks say.
     const from = this.#mark === null ? 0 : this.#mark - this.#o.touchOverlapMs
-    const touches = await this.#src.touchesSince(from, this.#o.maxTouchesPerRound + this.#seen.size)
-    if (touches.length >= this.#o.maxTouchesPerRound + this.#seen.size) return this.#full(now)
+    const read = await this.#src.touchesSince(from, this.#o.maxTouchesPerRound + this.#seen.size)
+    if (read.length >= this.#o.maxTouchesPerRound + this.#seen.size) return this.#full(now)
+    // The unknown key is no key's findings (its surges are `otherFindings`).
+    const touches = read.filter((t) => t.keyId !== UNKNOWN_KEY)
     const seenIds = new Set(this.#seen.keys())
     const { fresh, keys: touched } = newTouches(
       touches,
@@ -154,16 +157,16 @@ export class IncrementalFindings {
     for (const k of sweep.keys) due.add(k)
 
     const keys = [...due].sort()
-    const [read, other] = await Promise.all([this.#src.keyFindings(keys, now), this.#src.otherFindings(now)])
+    const [found, other] = await Promise.all([this.#src.keyFindings(keys, now), this.#src.otherFindings(now)])
 
     // Every read succeeded: only now does the state move on.
-    const readOf = groupByKey(read)
+    const readOf = groupByKey(found)
     for (const k of keys) this.#held.set(k, readOf.get(k) ?? [])
-    for (const t of fresh) {
+    for (const t of read) {
       this.#seen.set(t.id, t.at)
-      this.#lastTouched.set(t.keyId, Math.max(t.at, this.#lastTouched.get(t.keyId) ?? 0))
       this.#mark = Math.max(this.#mark ?? t.at, t.at)
     }
+    for (const t of fresh) this.#lastTouched.set(t.keyId, Math.max(t.at, this.#lastTouched.get(t.keyId) ?? 0))
     this.#forget(byKey)
     this.#fingerprints = fingerprints
     this.#versionsRef = versions

@@ -56,8 +56,10 @@ class World implements IncrementalSources {
     return keyIds.flatMap((k) => findingsOf(this.events, this.registry, k, now))
   }
 
-  async otherFindings() {
-    return []
+  otherReads = 0
+  async otherFindings(now: number) {
+    this.otherReads++
+    return surgesOf(this.events, now)
   }
 
   async touchesSince(from: number, limit: number) {
@@ -106,6 +108,14 @@ function findingsOf(events: Ev[], registry: KeyVersion[], keyId: string, now: nu
     }
   }
   return out
+}
+
+/** An unknown_key_surge while rejections without a known key are in the last 15 minutes. */
+function surgesOf(events: Ev[], now: number): Finding[] {
+  const hits = events.filter(
+    (e) => e.keyId === UNKNOWN_KEY && e.failed && e.time >= now - 15 * MINUTE_MS && e.time < now,
+  )
+  return hits.length > 0 ? [f('unknown_key_surge', '', '', Math.max(...hits.map((e) => e.time)))] : []
 }
 
 const ids = (fs: readonly Finding[]) => fs.map((x) => `${x.id}@${x.lastSeen}`).sort()
@@ -191,7 +201,10 @@ describe('IncrementalFindings', () => {
     for (const step of steps) {
       step.act()
       const incremental = await inc.findings(step.at)
-      const full = (await w.keys(step.at)).flatMap((k) => findingsOf(w.events, w.registry, k, step.at))
+      const full = [
+        ...(await w.keys(step.at)).flatMap((k) => findingsOf(w.events, w.registry, k, step.at)),
+        ...surgesOf(w.events, step.at),
+      ]
       expect(ids(incremental), `at +${step.at - T0} ms`).toEqual(ids(full))
     }
     // The checks above are not vacuous: the early steps held findings.
@@ -232,5 +245,36 @@ describe('IncrementalFindings', () => {
     w.reads = []
     expect(ids(await inc.findings(T0 + 2_000))).toEqual([`failure_spike:k002::*@${T0 + 400}`])
     expect(w.reads).toEqual([['k000', 'k002']])
+  })
+
+  it('reads findings not about one key only when such failures arrive, while one is open, and every minute', async () => {
+    const w = world(5)
+    const inc = new IncrementalFindings(w, options)
+    await inc.findings(T0)
+    expect(w.otherReads).toBe(1)
+    await inc.findings(T0 + 1_000) // nothing stored: kept
+    w.store(T0 + 1_500, [{ keyId: 'k001', version: 'v2', failed: true, time: T0 + 1_400 }])
+    await inc.findings(T0 + 2_000) // a known key's rejection: kept
+    expect(w.otherReads).toBe(1)
+    w.store(T0 + 2_500, [{ keyId: UNKNOWN_KEY, version: 'v1', failed: true, time: T0 + 2_400 }])
+    expect(ids(await inc.findings(T0 + 3_000))).toContain(`unknown_key_surge:::*@${T0 + 2_400}`)
+    expect(w.otherReads).toBe(2)
+    await inc.findings(T0 + 4_000) // open: read again as its window slides
+    expect(w.otherReads).toBe(3)
+    expect(ids(await inc.findings(T0 + 16 * MINUTE_MS))).toEqual([]) // it closed
+    expect(w.otherReads).toBe(4)
+    await inc.findings(T0 + 16 * MINUTE_MS + 1_000) // closed and nothing new: kept
+    expect(w.otherReads).toBe(4)
+    await inc.findings(T0 + 17 * MINUTE_MS + 1_000) // a minute on: read anyway
+    expect(w.otherReads).toBe(5)
+  })
+
+  it('sweeps at most maxSweepPerRound keys a round', async () => {
+    const w = world(100)
+    const inc = new IncrementalFindings(w, { ...options, sweepPeriodMs: 60_000, maxSweepPerRound: 7 })
+    await inc.findings(T0)
+    w.reads = []
+    await inc.findings(T0 + 30_000) // 50 keys due by time, 7 read
+    expect(w.reads).toEqual([['k000', 'k001', 'k002', 'k003', 'k004', 'k005', 'k006']])
   })
 })

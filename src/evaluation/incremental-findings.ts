@@ -8,7 +8,7 @@
 // from the store, never carried over.
 import type { Finding } from '../analysis/findings.ts'
 import { DAY_MS } from '../analysis/types.ts'
-import { UNKNOWN_KEY } from '../domain/auth-event.ts'
+import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
 import {
   changedKeys,
@@ -54,11 +54,21 @@ export interface IncrementalOptions {
   touchOverlapMs?: number
   /** More new touches than this in one round: read every key instead (default 50 000). */
   maxTouchesPerRound?: number
+  /**
+   * The sweep reads at most this many keys a round (default 25), so that it
+   * never makes the round that carries an alert slow; rounds run often enough
+   * (every flush, every `evaluation_interval_ms`) for it to keep pace.
+   */
+  maxSweepPerRound?: number
+  /** Findings not about one key are read at least this often with nothing touching them (default 60 s). */
+  otherMaxAgeMs?: number
 }
 
 const DEFAULT_SWEEP_PERIOD_MS = 10 * 60_000
 const DEFAULT_TOUCH_OVERLAP_MS = 10_000
 const DEFAULT_MAX_TOUCHES = 50_000
+const DEFAULT_MAX_SWEEP = 25
+const DEFAULT_OTHER_MAX_AGE_MS = 60_000
 
 export class IncrementalFindings {
   readonly #src: IncrementalSources
@@ -78,6 +88,9 @@ export class IncrementalFindings {
   #sweepCursor = 0
   #evaluated: Set<string> | null = null
   #last: RoundStats | null = null
+  /** Findings not about one key (unknown_key_surge), and when they were read. */
+  #other: Finding[] = []
+  #otherAt = 0
 
   constructor(sources: IncrementalSources, options: IncrementalOptions) {
     this.#src = sources
@@ -85,6 +98,8 @@ export class IncrementalFindings {
       sweepPeriodMs: DEFAULT_SWEEP_PERIOD_MS,
       touchOverlapMs: DEFAULT_TOUCH_OVERLAP_MS,
       maxTouchesPerRound: DEFAULT_MAX_TOUCHES,
+      maxSweepPerRound: DEFAULT_MAX_SWEEP,
+      otherMaxAgeMs: DEFAULT_OTHER_MAX_AGE_MS,
       ...options,
     }
   }
@@ -111,6 +126,8 @@ export class IncrementalFindings {
     this.#sweepCursor = 0
     this.#evaluated = null
     this.#last = null
+    this.#other = []
+    this.#otherAt = 0
   }
 
   /**
@@ -152,12 +169,22 @@ export class IncrementalFindings {
     const sweep = sweepSlice(
       all,
       this.#sweepCursor,
-      sweepCount(all.length, now - this.#prevNow, this.#o.sweepPeriodMs),
+      Math.min(this.#o.maxSweepPerRound, sweepCount(all.length, now - this.#prevNow, this.#o.sweepPeriodMs)),
     )
     for (const k of sweep.keys) due.add(k)
 
+    // Unknown-key surges scan every key's failures: read only when failures
+    // without a known key or version were stored, while one is open (its
+    // window slides), and at least every otherMaxAgeMs.
+    const readOther =
+      this.#other.length > 0 ||
+      now - this.#otherAt >= this.#o.otherMaxAgeMs ||
+      read.some((t) => !seenIds.has(t.id) && touchesUnknown(t, this.#o.touchVersionsMax))
     const keys = [...due].sort()
-    const [found, other] = await Promise.all([this.#src.keyFindings(keys, now), this.#src.otherFindings(now)])
+    const [found, other] = await Promise.all([
+      this.#src.keyFindings(keys, now),
+      readOther ? this.#src.otherFindings(now) : Promise.resolve(this.#other),
+    ])
 
     // Every read succeeded: only now does the state move on.
     const readOf = groupByKey(found)
@@ -174,6 +201,10 @@ export class IncrementalFindings {
     this.#prevNow = now
     this.#evaluated = new Set(keys)
     this.#last = { keysTouched: keys.length, keysTotal: this.#held.size, full: false }
+    if (readOther) {
+      this.#other = other
+      this.#otherAt = now
+    }
     return [...this.#heldFindings(), ...other]
   }
 
@@ -203,6 +234,8 @@ export class IncrementalFindings {
     this.#initialized = true
     this.#evaluated = null
     this.#last = { keysTouched: keys.length, keysTotal: keys.length, full: true }
+    this.#other = other
+    this.#otherAt = now
     return [...this.#heldFindings(), ...other]
   }
 
@@ -234,6 +267,14 @@ export class IncrementalFindings {
   *#heldFindings(): Iterable<Finding> {
     for (const k of [...this.#held.keys()].sort()) yield* this.#held.get(k) ?? []
   }
+}
+
+/** Whether a touch may hold failures unknown_key_surge counts (no known key, or no known version). */
+function touchesUnknown(t: KeyTouch, versionsMax: number): boolean {
+  return (
+    t.failures > 0 &&
+    (t.keyId === UNKNOWN_KEY || t.versions.includes(UNKNOWN_VERSION) || t.versions.length >= versionsMax)
+  )
 }
 
 function groupByKey(findings: readonly Finding[]): Map<string, Finding[]> {

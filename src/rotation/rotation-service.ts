@@ -1,6 +1,8 @@
 // The read side of keyshift: composes rollup reads from the store with the
 // pure analysis functions. The HTTP API, `keyshift gate`/`status` and the
 // evaluation loop all call this one service, so they always agree.
+
+import { findingReads } from '../analysis/finding-reads.ts'
 import type { Finding } from '../analysis/findings.ts'
 import {
   evaluateKeyFindings,
@@ -17,7 +19,7 @@ import { evaluateReadiness, type Readiness, readinessRulesFor } from '../analysi
 import { computeShares, presetWindow, type ShareWindow, shareSeries } from '../analysis/share.ts'
 import { findStragglers, type StragglerReport } from '../analysis/stragglers.ts'
 import { estimateShareTrend, type ShareTrend } from '../analysis/trend.ts'
-import { DAY_MS, HOUR_MS, MINUTE_MS, type TimeWindow } from '../analysis/types.ts'
+import { DAY_MS, HOUR_MS, MINUTE_MS, type TimeWindow, type VersionMinute } from '../analysis/types.ts'
 import { findVersion, newerVersions, versionsOfKey } from '../analysis/versions.ts'
 import type { Config } from '../config/schema.ts'
 import { UNKNOWN_KEY } from '../domain/auth-event.ts'
@@ -267,15 +269,23 @@ export class RotationService {
     const trafficMs = Math.max(f.trend_window_ms, f.traffic_window_ms)
     const historyFrom = end - this.#s.history_ms
     const failureFrom = end - Math.max(failureLookbackMs(f), HOUR_MS)
+    // Most keys need only their failure minutes (findingReads): a day of
+    // traffic and a week of client usage are read for the keys whose
+    // detectors look at them.
+    const reads = new Map(keyIds.map((k) => [k, findingReads(versionsOf.get(k) ?? [], now, f)]))
+    const trafficKeys = keyIds.filter((k) => reads.get(k)?.traffic)
+    const usageKeys = keyIds.filter((k) => reads.get(k)?.usage)
     const byLookback = new Map<number, string[]>()
-    for (const k of keyIds) {
+    for (const k of usageKeys) {
       const lookback = readinessRulesFor(this.#s.readiness, k).lookback_ms
       byLookback.set(lookback, [...(byLookback.get(lookback) ?? []), k])
     }
     const [keyHistory, traffic, historyUsage, failures, ...recent] = await Promise.all([
-      this.#a.keyHistoryFrom(keyIds),
-      this.#a.versionMinutesOfKeys(keyIds, { from: end - trafficMs, to: end }),
-      this.#a.clientUsageOfKeys(keyIds, { from: historyFrom, to: end }),
+      usageKeys.length > 0 ? this.#a.keyHistoryFrom(usageKeys) : new Map<string, number>(),
+      trafficKeys.length > 0
+        ? this.#a.versionMinutesOfKeys(trafficKeys, { from: end - trafficMs, to: end })
+        : new Map<string, VersionMinute[]>(),
+      usageKeys.length > 0 ? this.#a.clientUsageOfKeys(usageKeys, { from: historyFrom, to: end }) : [],
       // Per client only where the detectors list clients (the failure window, and a
       // minute to spare); before that, totals for the spike baselines.
       this.#a.failureMinutes({ from: failureFrom, to: end }, keyIds, end - f.failure_window_ms - MINUTE_MS),

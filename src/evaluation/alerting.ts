@@ -181,7 +181,7 @@ export function createAlerting(deps: AlertingDeps): Alerting {
       ...(incremental
         ? {
             round: () => incremental.lastRound,
-            evaluatedKeys: () => incremental.evaluatedKeys,
+            changedKeys: () => incremental.changedKeys,
             resetFindings: () => incremental.reset(),
           }
         : {}),

@@ -239,14 +239,15 @@ describe('Evaluator', () => {
     await waitUntil(() => s.ops.got.length === 2, 2_000, 'notifications after recovery')
   })
 
-  it('reads a readiness verdict again only when its key was re-read, and keeps the others', async () => {
+  it('reads a readiness verdict again when its key changed, and 5 others in turn; keeps the rest', async () => {
     const s = setup(async () => [])
-    const versions = ['acme', 'globex'].flatMap((keyId) => [
+    const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6']
+    const versions = keys.flatMap((keyId) => [
       keyVersion('v1', { keyId, state: 'deprecated' }),
       keyVersion('v2', { keyId }),
     ])
-    const asked: string[] = []
-    let evaluated: ReadonlySet<string> | null = null
+    let asked: string[] = []
+    let changed: ReadonlySet<string> | null = null
     const verdict = (keyId: string): VerdictWithRules => ({
       keyId,
       version: 'v1',
@@ -262,14 +263,12 @@ describe('Evaluator', () => {
       versions: () => versions,
       freshness: async () => ({ lagMs: 0, instances: [] }),
       deadLetterCounts: async () => ({ deadLetters: 0, events: 0 }),
-      evaluatedKeys: () => evaluated,
+      changedKeys: () => changed,
     }
+    const cfg = alertingConfigSchema.parse({ default_receivers: ['ops'] })
     const e = new Evaluator({
       sources,
-      pipeline: new AlertPipeline({
-        config: alertingConfigSchema.parse({ default_receivers: ['ops'] }),
-        store: s.store,
-      }),
+      pipeline: new AlertPipeline({ config: cfg, store: s.store }),
       delivery: new DeliveryWorker({
         store: s.store,
         notifiers: new Map(),
@@ -282,21 +281,24 @@ describe('Evaluator', () => {
       }),
       leadership: s.leadership,
       intervalMs: 60_000,
-      selfMonitoring: alertingConfigSchema.parse({ default_receivers: ['ops'] }).self_monitoring,
+      selfMonitoring: cfg.self_monitoring,
       logger,
     })
     const ready = (obs: Awaited<ReturnType<Evaluator['observe']>>) =>
       obs.filter((o) => o.channel === 'readiness').map((o) => o.alert.keyId)
 
-    // Every key read (the first round): every candidate's verdict is read.
-    expect(ready(await e.observe(1_000))).toEqual(['acme', 'globex'])
-    expect(asked).toEqual(['acme', 'globex'])
-    // Only globex re-read: acme keeps its verdict, and its signal is still observed.
-    evaluated = new Set(['globex'])
-    expect(ready(await e.observe(2_000))).toEqual(['acme', 'globex'])
-    expect(asked).toEqual(['acme', 'globex', 'globex'])
-    evaluated = new Set()
+    // Every key read (the first round): every verdict is read; the turn moves 5 on.
+    expect(ready(await e.observe(1_000))).toEqual(keys)
+    expect(asked).toEqual(keys)
+    // k3 changed: read, with the turn's 5 (k5, k6, k0, k1, k2); k4 keeps its verdict, still observed.
+    asked = []
+    changed = new Set(['k3'])
+    expect(ready(await e.observe(2_000))).toEqual(keys)
+    expect(asked).toEqual(['k0', 'k1', 'k2', 'k3', 'k5', 'k6'])
+    // Nothing changed: only the turn's 5 (k3, k4, k5, k6, k0).
+    asked = []
+    changed = new Set()
     await e.observe(3_000)
-    expect(asked).toEqual(['acme', 'globex', 'globex'])
+    expect(asked).toEqual(['k0', 'k3', 'k4', 'k5', 'k6'])
   })
 })

@@ -35,6 +35,7 @@ import {
   readinessObservations,
 } from './observations.ts'
 import type { OwnerReminders } from './reminders.ts'
+import { sweepSlice } from './round-plan.ts'
 
 /** The read side the evaluator uses (RotationService, StatusStore, AlertStore, KeyRegistry). */
 export interface EvaluationSources {
@@ -45,8 +46,11 @@ export interface EvaluationSources {
   deadLetterCounts(from: number, to: number): Promise<DeadLetterCounts>
   /** Keys the last `findings` call read, and keys covered; absent: every key, every round. */
   round?(): RoundStats | null
-  /** Keys the last `findings` call read; null when it read every key. Readiness follows them. */
-  evaluatedKeys?(): ReadonlySet<string> | null
+  /**
+   * Keys the last `findings` call read because they may have changed (its
+   * sweep aside); null when it read every key. Readiness verdicts follow them.
+   */
+  changedKeys?(): ReadonlySet<string> | null
   /** Forgets what `findings` holds: the next call reads every key (leadership changed). */
   resetFindings?(): void
 }
@@ -113,6 +117,12 @@ const MAX_EVALUATION_SPACING_MS = 5_000
 const CATCH_UP_BACKLOG = 50_000
 const CATCH_UP_SPACING_MS = 30_000
 const CATCH_UP_RECHECK_MS = 1_000
+/**
+ * Readiness verdicts of unchanged keys read again per evaluation, in turn: at
+ * 10 000 watched versions and an evaluation a second, each is re-read about
+ * every half hour, and no round reads more than this many for the sweep.
+ */
+const READINESS_SWEEP_PER_ROUND = 5
 /** After a failed leadership takeover (store down), try again after this long. */
 const TAKEOVER_RETRY_MS = 2_000
 /** Owner reminders are due per day or so; checking once a minute is plenty. */
@@ -147,6 +157,7 @@ export class Evaluator {
   /** Last readiness verdict per candidate (`key\0version`), kept while its key is not re-read. */
   #readiness = new Map<string, VerdictWithRules>()
   #readinessRead = 0
+  #readinessCursor = 0
   #readinessCandidates = 0
   #lastRound: EvaluationRound | null = null
 
@@ -253,17 +264,26 @@ export class Evaluator {
     const held = new Set<AlertType>()
     let out: Observation[] = findingObservations(await s.findings(now))
 
-    // A candidate's verdict is read again when its key's findings were (its
-    // key changed, or the sweep reached it); the others keep the last one.
-    const evaluated = s.evaluatedKeys?.() ?? null
+    // A candidate's verdict is read again when its key may have changed, and
+    // READINESS_SWEEP_PER_ROUND more in turn (verdicts also change by time
+    // alone: old traffic leaving the lookback, the overlap elapsing); the
+    // others keep the last one.
+    const changed = s.changedKeys?.() ?? null
     const outcomes: ReadinessOutcome[] = []
     const candidates = readinessCandidates(s.versions())
+    const sweep = sweepSlice(
+      candidates.map((v) => `${v.keyId}\u0000${v.version}`),
+      this.#readinessCursor,
+      READINESS_SWEEP_PER_ROUND,
+    )
+    const swept = new Set(sweep.keys)
+    this.#readinessCursor = sweep.cursor
     const kept = new Map<string, VerdictWithRules>()
     let read = 0
     for (const v of candidates) {
       const id = `${v.keyId}\u0000${v.version}`
-      const held = evaluated === null ? undefined : this.#readiness.get(id)
-      if (held && !evaluated?.has(v.keyId)) {
+      const held = changed === null || swept.has(id) ? undefined : this.#readiness.get(id)
+      if (held && !changed?.has(v.keyId)) {
         kept.set(id, held)
         outcomes.push({ version: v, readiness: held })
         continue
@@ -342,6 +362,7 @@ export class Evaluator {
   #forgetRounds(): void {
     this.#o.sources.resetFindings?.()
     this.#readiness = new Map()
+    this.#readinessCursor = 0
     this.#lastRound = null
   }
 

@@ -87,6 +87,7 @@ export class IncrementalFindings {
   #versionsRef: readonly KeyVersion[] | null = null
   #sweepCursor = 0
   #evaluated: Set<string> | null = null
+  #changed: Set<string> | null = null
   #last: RoundStats | null = null
   /** Findings not about one key (unknown_key_surge), and when they were read. */
   #other: Finding[] = []
@@ -114,6 +115,11 @@ export class IncrementalFindings {
     return this.#evaluated
   }
 
+  /** Keys read in the last round because they may have changed (the sweep's aside); null when it read every key. */
+  get changedKeys(): ReadonlySet<string> | null {
+    return this.#changed
+  }
+
   /** Forgets everything: the next round reads every key (leadership lost, restart). */
   reset(): void {
     this.#initialized = false
@@ -125,6 +131,7 @@ export class IncrementalFindings {
     this.#versionsRef = null
     this.#sweepCursor = 0
     this.#evaluated = null
+    this.#changed = null
     this.#last = null
     this.#other = []
     this.#otherAt = 0
@@ -165,6 +172,7 @@ export class IncrementalFindings {
     for (const k of byKey.keys()) if (!this.#held.has(k)) due.add(k)
     for (const t of fresh) if (!this.#held.has(t.keyId)) due.add(t.keyId)
 
+    const changed = new Set(due)
     const all = this.#coveredKeys(byKey, fresh)
     const sweep = sweepSlice(
       all,
@@ -200,6 +208,7 @@ export class IncrementalFindings {
     this.#sweepCursor = sweep.cursor
     this.#prevNow = now
     this.#evaluated = new Set(keys)
+    this.#changed = changed
     this.#last = { keysTouched: keys.length, keysTotal: this.#held.size, full: false }
     if (readOther) {
       this.#other = other

@@ -85,6 +85,9 @@ export class IncrementalFindings {
   #seen = new Map<string, number>()
   #fingerprints = new Map<string, string>()
   #versionsRef: readonly KeyVersion[] | null = null
+  #byKey = new Map<string, KeyVersion[]>()
+  /** Held and registered keys, sorted; null when a key came or went since (rebuilt on demand). */
+  #sorted: string[] | null = null
   #sweepCursor = 0
   #evaluated: Set<string> | null = null
   #changed: Set<string> | null = null
@@ -129,6 +132,8 @@ export class IncrementalFindings {
     this.#mark = null
     this.#fingerprints = new Map()
     this.#versionsRef = null
+    this.#byKey = new Map()
+    this.#sorted = null
     this.#sweepCursor = 0
     this.#evaluated = null
     this.#changed = null
@@ -145,8 +150,10 @@ export class IncrementalFindings {
   async findings(now: number): Promise<Finding[]> {
     if (!this.#initialized) return this.#full(now)
     const versions = this.#src.versions()
-    const byKey = versionsByKey(versions)
-    const fingerprints = versions === this.#versionsRef ? this.#fingerprints : registryFingerprints(versions)
+    // The registry is re-indexed only when it changed (a new array).
+    const same = versions === this.#versionsRef
+    const byKey = same ? this.#byKey : versionsByKey(versions)
+    const fingerprints = same ? this.#fingerprints : registryFingerprints(versions)
     const due = new Set<string>([
       ...changedKeys(this.#fingerprints, fingerprints),
       ...timeDueKeys(versions, this.#prevNow, now, this.#o.settings),
@@ -196,7 +203,11 @@ export class IncrementalFindings {
 
     // Every read succeeded: only now does the state move on.
     const readOf = groupByKey(found)
-    for (const k of keys) this.#held.set(k, readOf.get(k) ?? [])
+    for (const k of keys) {
+      if (!this.#held.has(k)) this.#sorted = null
+      this.#held.set(k, readOf.get(k) ?? [])
+    }
+    if (!same) this.#sorted = null
     for (const t of read) {
       this.#seen.set(t.id, t.at)
       this.#mark = Math.max(this.#mark ?? t.at, t.at)
@@ -205,6 +216,7 @@ export class IncrementalFindings {
     this.#forget(byKey)
     this.#fingerprints = fingerprints
     this.#versionsRef = versions
+    this.#byKey = byKey
     this.#sweepCursor = sweep.cursor
     this.#prevNow = now
     this.#evaluated = new Set(keys)
@@ -239,6 +251,7 @@ export class IncrementalFindings {
     for (const t of covered) this.#seen.set(t.id, t.at)
     this.#fingerprints = registryFingerprints(versions)
     this.#versionsRef = versions
+    this.#byKey = versionsByKey(versions)
     this.#prevNow = now
     this.#initialized = true
     this.#evaluated = null
@@ -248,12 +261,15 @@ export class IncrementalFindings {
     return [...this.#heldFindings(), ...other]
   }
 
-  /** Held keys plus keys first touched now, sorted (the sweep's order). */
+  /** Held and registered keys plus keys first touched now, sorted (the sweep's order). */
   #coveredKeys(byKey: ReadonlyMap<string, unknown>, fresh: readonly KeyTouch[]): string[] {
-    const out = new Set(this.#held.keys())
-    for (const k of byKey.keys()) out.add(k)
-    for (const t of fresh) out.add(t.keyId)
-    return [...out].sort()
+    const added = fresh.filter((t) => !this.#held.has(t.keyId) && !byKey.has(t.keyId)).map((t) => t.keyId)
+    if (this.#sorted === null || this.#byKey !== byKey) {
+      const out = new Set(this.#held.keys())
+      for (const k of byKey.keys()) out.add(k)
+      this.#sorted = [...out].sort()
+    }
+    return added.length === 0 ? this.#sorted : [...new Set([...this.#sorted, ...added])].sort()
   }
 
   /**
@@ -268,13 +284,17 @@ export class IncrementalFindings {
       const last = this.#lastTouched.get(k) ?? 0
       if (fs.length === 0 && !byKey.has(k) && last < mark - DAY_MS) {
         this.#held.delete(k)
+        this.#sorted = null
         this.#lastTouched.delete(k)
       }
     }
   }
 
+  /** Held findings in key order (as a full evaluation lists them); only keys holding some are sorted. */
   *#heldFindings(): Iterable<Finding> {
-    for (const k of [...this.#held.keys()].sort()) yield* this.#held.get(k) ?? []
+    const keys: string[] = []
+    for (const [k, fs] of this.#held) if (fs.length > 0) keys.push(k)
+    for (const k of keys.sort()) yield* this.#held.get(k) ?? []
   }
 }
 

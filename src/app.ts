@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { listOpenAlerts } from './alerting/alert-view.ts'
 import type { Config, DecoderConfig } from './config/schema.ts'
 import { ConfigError } from './domain/errors.ts'
 import { type Alerting, createAlerting } from './evaluation/alerting.ts'
@@ -259,6 +260,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
           ]),
         ],
         usageBuckets: (keyIds, w, bucketMs) => analytics.usageBucketsOfKeys(keyIds, w, bucketMs),
+        sourceSightings: (keyIds, w, maxPerKey) => analytics.sourceSightingsOfKeys(keyIds, w, maxPerKey),
         freshness: (now) => status.freshness(now),
         recordBands: (points) => usageBands.insert(points),
       },
@@ -361,7 +363,13 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     : null
   if (http) {
     await http.register(
-      rotationRoutes({ rotation, auth, clock, verdict: (req, now) => incidents.verdict(req, now) }),
+      rotationRoutes({
+        rotation,
+        auth,
+        clock,
+        verdict: (req, now) => incidents.verdict(req, now),
+        openAlerts: (now) => listOpenAlerts(alerting.store, now),
+      }),
     )
     await http.register(incidentRoutes({ incidents, auth, clock }))
     await http.register(usageRoutes({ bands: usageBands, auth, clock }))

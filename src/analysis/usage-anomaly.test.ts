@@ -1,7 +1,12 @@
 import { describe, expect, it } from 'vitest'
 import { SeasonalEnsembleDetector } from './anomaly/seasonal-ensemble.ts'
 import { MINUTE_MS } from './types.ts'
-import { type UsageBucket, UsageWatch, usageAnomalySettingsSchema } from './usage-anomaly.ts'
+import {
+  type SourceSighting,
+  type UsageBucket,
+  UsageWatch,
+  usageAnomalySettingsSchema,
+} from './usage-anomaly.ts'
 
 const BUCKET = 5 * MINUTE_MS
 const T0 = Date.UTC(2026, 0, 5) // a Monday
@@ -101,15 +106,32 @@ describe('UsageWatch', () => {
     const w = new UsageWatch()
     feed(w, calm(CALM), T0, T0 + CALM * BUCKET)
     const end = T0 + CALM * BUCKET
-    // 13 buckets at zero: the detector re-learns zero within a few, the finding is held
-    // (since stays the first one) until hold_ms (1 h = 12 buckets) has passed.
+    // 13 buckets at a new level, 300: the detector re-learns it within a few, the finding
+    // is held (since stays the first one) until hold_ms (1 h = 12 buckets) has passed.
     const since: number[] = []
     for (let k = 1; k <= 13; k++) {
-      w.advance('acme', [], end + k * BUCKET)
+      const row = { bucket: end + (k - 1) * BUCKET, version: 'v1', requests: 300 + noise(k), failures: 1 }
+      w.advance('acme', [row], end + k * BUCKET)
       since.push((w.findings('acme').find((x) => x.version === '')?.evidence.since as number) ?? -1)
     }
     expect(since.slice(0, 12)).toEqual(Array(12).fill(end))
     expect(since[12]).toBe(-1)
+  })
+
+  it('keeps traffic stopped dead an anomaly for a day (a stuck series is not learnt), renewed each hold_ms', () => {
+    const w = new UsageWatch()
+    feed(w, calm(CALM), T0, T0 + CALM * BUCKET)
+    const end = T0 + CALM * BUCKET
+    const since: number[] = []
+    for (let k = 1; k <= 288 + 24; k++) {
+      w.advance('acme', [], end + k * BUCKET)
+      since.push((w.findings('acme').find((x) => x.version === '')?.evidence.since as number) ?? -1)
+    }
+    // Held from the first zero for an hour, then raised again from the 13th bucket, and so on.
+    expect(since.slice(0, 13)).toEqual([...Array(12).fill(end), end + 12 * BUCKET])
+    expect(since.slice(0, 288).every((t) => t >= end)).toBe(true)
+    // After a day at zero the detector learns it: the finding ends within the next two hours.
+    expect(since[288 + 23]).toBe(-1)
   })
 
   it('watches the failure ratio once a bucket has min_ratio_requests', () => {
@@ -154,5 +176,137 @@ describe('UsageWatch', () => {
     expect(() => usageAnomalySettingsSchema.parse({ bucket_ms: 90_500 })).toThrow(
       'bucket_ms must be a whole number of minutes',
     )
+  })
+})
+
+/** Sightings of `sources` in bucket `i` (first and last minute inside it). */
+const seenIn = (i: number, sources: readonly string[]): SourceSighting[] =>
+  sources.map((source) => ({ source, first: T0 + i * BUCKET, last: T0 + i * BUCKET + 4 * MINUTE_MS }))
+/** Eight steady addresses every bucket, plus `(i * 7) % 3` addresses seen for the first time. */
+const calmSources = (i: number) => [
+  ...seenIn(i, [
+    '10.0.0.1',
+    '10.0.0.2',
+    '10.0.0.3',
+    '10.0.0.4',
+    '10.0.0.5',
+    '10.0.0.6',
+    '10.0.0.7',
+    '10.0.0.8',
+  ]),
+  ...seenIn(
+    i,
+    Array.from({ length: (i * 7) % 3 }, (_, k) => `172.16.${i % 256}.${k}-${i}`),
+  ),
+]
+
+/** Feeds requests and sightings one bucket at a time; returns the new_sources band points and finding ids. */
+function feedSources(w: UsageWatch, buckets: number, sightings: (i: number) => SourceSighting[]) {
+  const points: { bucket: number; observed: number }[] = []
+  const ids: string[] = []
+  const rows = calm(buckets)
+  for (let i = 0; i < buckets; i++) {
+    for (const p of w.advance('acme', rows, T0 + (i + 1) * BUCKET, sightings(i)))
+      if (p.metric === 'new_sources') points.push({ bucket: (p.bucket - T0) / BUCKET, observed: p.observed })
+    ids.push(...w.findings('acme').map((f) => f.id))
+  }
+  return { points, ids }
+}
+
+describe('UsageWatch new source addresses', () => {
+  // No priming day and a 16-point warm-up: points are listed from bucket 16 on.
+  const unprimed = (extra: Record<string, unknown> = {}) =>
+    usageAnomalySettingsSchema.parse({ new_sources: { prime_ms: 0, ...extra } })
+
+  it('counts per bucket the addresses the key has not seen, each once', () => {
+    const w = new UsageWatch(unprimed())
+    // Buckets 0–15: a and b; 16: a, c (c new); 17: a, b, c, d, e (d, e new); 18: a.
+    const sets: Record<number, string[]> = { 16: ['a', 'c'], 17: ['a', 'b', 'c', 'd', 'e'], 18: ['a'] }
+    const { points } = feedSources(w, 19, (i) => seenIn(i, sets[i] ?? ['a', 'b']))
+    expect(points).toEqual([
+      { bucket: 16, observed: 1 },
+      { bucket: 17, observed: 2 },
+      { bucket: 18, observed: 0 },
+    ])
+  })
+
+  it('counts an address again once it has not been seen for history_ms', () => {
+    // history 1 h = 12 buckets.
+    const hour = usageAnomalySettingsSchema.parse({ history_ms: 3_600_000, new_sources: { prime_ms: 0 } })
+    const w = new UsageWatch(hour)
+    const sets: Record<number, string[]> = { 0: ['a', 'x'], 16: ['a', 'x'] }
+    const { points } = feedSources(w, 17, (i) => seenIn(i, sets[i] ?? ['a']))
+    // Bucket 16 is 16 buckets (80 min) after x's last sighting: new again.
+    expect(points).toEqual([{ bucket: 16, observed: 1 }])
+    const w2 = new UsageWatch(
+      usageAnomalySettingsSchema.parse({ history_ms: 3_600_000, new_sources: { prime_ms: 0 } }),
+    )
+    const sets2: Record<number, string[]> = { 0: ['a', 'x'], 10: ['a', 'x'], 16: ['a', 'x'] }
+    // Seen again in bucket 10: 30 min before bucket 16, still known.
+    expect(feedSources(w2, 17, (i) => seenIn(i, sets2[i] ?? ['a'])).points).toEqual([
+      { bucket: 16, observed: 0 },
+    ])
+  })
+
+  it('keeps at most max_known_per_key addresses, forgetting the least recently seen', () => {
+    const w = new UsageWatch(unprimed({ max_known_per_key: 2 }))
+    // a and b every bucket; c in bucket 15 pushes out the least recently seen (a, re-inserted before b).
+    const sets: Record<number, string[]> = { 15: ['a', 'b', 'c'], 16: ['a', 'b'] }
+    const { points } = feedSources(w, 17, (i) => seenIn(i, sets[i] ?? ['a', 'b']))
+    // Known after bucket 15: b, c. Bucket 16: a is new again (and pushes out c).
+    expect(points).toEqual([{ bucket: 16, observed: 1 }])
+  })
+
+  it('starts the series prime_ms after the first sighting: at first every address is new', () => {
+    const w = new UsageWatch() // prime 1 day = 288 buckets
+    const { points } = feedSources(w, 300, (i) => (i >= 10 ? calmSources(i) : []))
+    // First sighting in bucket 10, series from bucket 298 on, scored after its 16-point warm-up.
+    expect(points).toEqual([])
+    const { points: later } = feedSources(new UsageWatch(), 10 + 288 + 17, (i) =>
+      i >= 10 ? calmSources(i) : [],
+    )
+    expect(later.map((p) => p.bucket)).toEqual([10 + 288 + 16])
+  })
+
+  it('stays quiet over three days of the usual churn of new addresses', () => {
+    const { ids } = feedSources(new UsageWatch(), CALM, calmSources)
+    expect(ids).toEqual([])
+  })
+
+  it('raises usage_anomaly with metric new_sources when 50 new addresses appear in one bucket', () => {
+    const w = new UsageWatch()
+    const burst = Array.from({ length: 50 }, (_, k) => `203.0.113.${k}`)
+    const { ids } = feedSources(w, CALM + 1, (i) =>
+      i === CALM ? [...calmSources(i), ...seenIn(i, burst)] : calmSources(i),
+    )
+    expect(ids).toEqual(['usage_anomaly:acme::metric=new_sources'])
+    const f = w.findings('acme')[0]!
+    expect(f.evidence).toMatchObject({
+      metric: 'new_sources',
+      observed: 50 + ((CALM * 7) % 3),
+      since: T0 + CALM * BUCKET,
+    })
+    expect(f.evidence.expectedUpper as number).toBeLessThan(10)
+    expect(f.title).toContain('burst of new source addresses (')
+    expect(f.summary).toContain('source addresses not seen on it in 8 days, per 5 min')
+  })
+
+  it('does not alarm when fewer new addresses than usual appear', () => {
+    const w = new UsageWatch(usageAnomalySettingsSchema.parse({ new_sources: { min_change: 0 } }))
+    // Six new addresses per bucket for three days, then none for an hour.
+    const busy = (i: number) =>
+      seenIn(
+        i,
+        Array.from({ length: 6 }, (_, k) => `198.51.${i % 256}.${k}-${i}`),
+      )
+    const { ids } = feedSources(w, CALM + 12, (i) => (i < CALM ? busy(i) : seenIn(i, ['10.0.0.1'])))
+    expect(ids.filter((id) => id.endsWith('new_sources'))).toEqual([])
+  })
+
+  it('is off with new_sources.enabled false', () => {
+    const w = new UsageWatch(
+      usageAnomalySettingsSchema.parse({ new_sources: { enabled: false, prime_ms: 0 } }),
+    )
+    expect(feedSources(w, 40, (i) => seenIn(i, [`n${i}`])).points).toEqual([])
   })
 })

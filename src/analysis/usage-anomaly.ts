@@ -1,9 +1,11 @@
 // usage_anomaly: a key's traffic against its own usual daily and weekly pattern.
 // Per key (and per version once it has traffic), request volume and failure ratio
-// in fixed buckets are fed, in time order, to one streaming SeasonalEnsembleDetector
-// each; a bucket scoring above the key's sensitivity raises a finding with the
-// expected band, the observed value and since when. Pure: the caller passes the
-// buckets and "now" (`completeUntil`); the watch only keeps the detectors' state.
+// in fixed buckets, and per key the number of source addresses new to it, are fed,
+// in time order, to one streaming SeasonalEnsembleDetector each; a bucket scoring
+// above the key's sensitivity raises a finding with the expected band, the observed
+// value and since when. Pure: the caller passes the buckets, the source sightings
+// and "now" (`completeUntil`); the watch keeps the detectors' state and each key's
+// known source addresses.
 import { z } from 'zod'
 import { alertId, SCOPE_ALL } from '../domain/alert.ts'
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
@@ -32,6 +34,17 @@ const sensitivity = z.enum(ANOMALY_SENSITIVITIES as [AnomalySensitivity, ...Anom
  *   buckets; the finding stays while values stay outside the band expected before
  *   it (same side), for at most this long.
  * - `forget_after_ms` 8 days: a version without traffic for this long is no longer watched.
+ * - `new_sources`: per key, the source addresses not seen on it within `history_ms`
+ *   (its known set), counted per bucket: a burst of them is the classic sign of a
+ *   leaked key. Addresses, not client ids: the address is what the gateway observes,
+ *   a client id is whatever the caller sends (a leaked key travels with its client's
+ *   config, or with none). `min_change` 5: an alarm must also bring 5 more new
+ *   addresses per bucket than expected. `prime_ms` 1 day: the first day after a key's
+ *   first sighting only fills its known set (everything is new at first), so the
+ *   series starts a day after it. `max_known_per_key` 5 000: the known set is
+ *   bounded (the least recently seen addresses go first; about 100 bytes each, so
+ *   10 000 keys at the bound would hold 5 GB: keys that busy want a lower bound),
+ *   and so is each read.
  */
 export const usageAnomalySettingsSchema = z.strictObject({
   enabled: z.boolean().default(true),
@@ -58,6 +71,14 @@ export const usageAnomalySettingsSchema = z.strictObject({
     .int()
     .positive()
     .default(8 * DAY_MS),
+  new_sources: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      min_change: z.number().nonnegative().default(5),
+      prime_ms: z.number().int().nonnegative().default(DAY_MS),
+      max_known_per_key: z.number().int().min(1).default(5_000),
+    })
+    .prefault({}),
 })
 export type UsageAnomalySettings = z.output<typeof usageAnomalySettingsSchema>
 export const DEFAULT_USAGE_ANOMALY_SETTINGS: UsageAnomalySettings = Object.freeze(
@@ -72,7 +93,17 @@ export interface UsageBucket {
   failures: number
 }
 
-export type UsageMetric = 'requests' | 'failure_ratio'
+/**
+ * A source address seen on a key within a read window: the start of the first and of
+ * the last minute it was seen in (epoch ms).
+ */
+export interface SourceSighting {
+  source: string
+  first: number
+  last: number
+}
+
+export type UsageMetric = 'requests' | 'failure_ratio' | 'new_sources'
 
 /** One scored bucket of one series: the value against the band the detector expected. */
 export interface UsageBandPoint {
@@ -115,6 +146,10 @@ interface KeyState {
   next: number
   /** Key-wide series `*` and per-version series, by `${version}\u0000${metric}`. */
   series: Map<string, Series>
+  /** Source addresses seen on the key, with the last minute each was seen in; least recently seen first. */
+  known: Map<string, number>
+  /** First bucket whose new-source count is scored (`prime_ms` after the first sighting); null before any. */
+  sourcesFrom: number | null
 }
 
 const ALL = SCOPE_ALL
@@ -150,7 +185,12 @@ export class UsageWatch {
    * buckets already fed or not complete yet: they are ignored. Returns every point
    * scored (series past their warm-up), for the expected-band panel.
    */
-  advance(keyId: string, rows: readonly UsageBucket[], completeUntil: number): UsageBandPoint[] {
+  advance(
+    keyId: string,
+    rows: readonly UsageBucket[],
+    completeUntil: number,
+    sources: readonly SourceSighting[] = [],
+  ): UsageBandPoint[] {
     const points: UsageBandPoint[] = []
     const s = this.#s
     const end = this.bucketStart(completeUntil) // buckets [next, end) are complete
@@ -161,6 +201,8 @@ export class UsageWatch {
         threshold: ALARM_SCORES[sensitivity],
         next: this.readFrom(keyId, completeUntil),
         series: new Map(),
+        known: new Map(),
+        sourcesFrom: null,
       }
       this.#keys.set(keyId, state)
     }
@@ -170,6 +212,16 @@ export class UsageWatch {
       if (r.bucket < state.next || r.bucket >= end) continue
       const b = this.bucketStart(r.bucket)
       byBucket.set(b, [...(byBucket.get(b) ?? []), r])
+    }
+    const sightings = new Map<number, SourceSighting[]>()
+    if (s.new_sources.enabled) {
+      for (const x of sources) {
+        const b = this.bucketStart(x.first)
+        if (b < state.next || b >= end) continue
+        const list = sightings.get(b)
+        if (list) list.push(x)
+        else sightings.set(b, [x])
+      }
     }
     for (let b = state.next; b < end; b += s.bucket_ms) {
       const list = byBucket.get(b) ?? []
@@ -185,6 +237,7 @@ export class UsageWatch {
         versions.set(r.version, v)
       }
       this.#feed(state, keyId, ALL, b, requests, failures, points)
+      if (s.new_sources.enabled) this.#feedSources(state, keyId, b, sightings.get(b) ?? [], points)
       for (const [version, v] of versions) {
         if (v.requests > 0 && !state.series.has(`${version}\u0000requests`))
           this.#series(state, version, 'requests', b)
@@ -228,6 +281,53 @@ export class UsageWatch {
   /** Stops watching keys not in `keyIds` (their state is dropped). */
   retain(keyIds: ReadonlySet<string>): void {
     for (const k of [...this.#keys.keys()]) if (!keyIds.has(k)) this.#keys.delete(k)
+  }
+
+  /**
+   * Counts the bucket's addresses the key has not seen within `history_ms`, learns
+   * them, and feeds the count once the key is primed.
+   */
+  #feedSources(
+    state: KeyState,
+    keyId: string,
+    bucket: number,
+    seen: readonly SourceSighting[],
+    points: UsageBandPoint[],
+  ): void {
+    const s = this.#s
+    const known = state.known
+    const forgotten = bucket - s.history_ms
+    let fresh = 0
+    for (const x of seen) {
+      const last = known.get(x.source)
+      if (last === undefined || last < forgotten) fresh++
+      // Re-inserted: the map stays ordered by when each address was last seen.
+      known.delete(x.source)
+      known.set(x.source, Math.max(x.last, last ?? x.last))
+    }
+    for (const [source, last] of known) {
+      if (known.size <= s.new_sources.max_known_per_key && last >= forgotten) break
+      known.delete(source)
+    }
+    if (state.sourcesFrom === null) {
+      if (seen.length === 0) return
+      state.sourcesFrom = bucket + s.new_sources.prime_ms
+    }
+    if (bucket < state.sourcesFrom) return
+    const series = this.#series(state, ALL, 'new_sources', bucket)
+    const p = this.#score(series, bucket, fresh, state.threshold, s.new_sources.min_change, 1)
+    if (p.expected === null) return
+    points.push({
+      keyId,
+      version: '',
+      metric: 'new_sources',
+      bucket,
+      observed: p.value,
+      expected: p.expected,
+      lower: p.lower!,
+      upper: p.upper!,
+      score: p.score,
+    })
   }
 
   #series(state: KeyState, version: string, metric: UsageMetric, at: number): Series {
@@ -280,7 +380,15 @@ export class UsageWatch {
     }
   }
 
-  #score(series: Series, bucket: number, value: number, threshold: number, minChange: number): AnomalyPoint {
+  /** Scores one value; `onlySide` 1 alarms only on rises (fewer new addresses than usual is no news). */
+  #score(
+    series: Series,
+    bucket: number,
+    value: number,
+    threshold: number,
+    minChange: number,
+    onlySide?: 1,
+  ): AnomalyPoint {
     const p = series.detector.push(bucket, value)
     const run = series.run
     if (run) {
@@ -298,6 +406,7 @@ export class UsageWatch {
     }
     if (p.expected === null || p.score < threshold || Math.abs(value - p.expected) < minChange) return p
     const side = value >= p.expected ? 1 : -1
+    if (onlySide !== undefined && side !== onlySide) return p
     series.run = {
       since: bucket,
       last: bucket,
@@ -333,11 +442,17 @@ export class UsageWatch {
         ? run.side > 0
           ? 'traffic surged'
           : 'traffic collapsed'
-        : run.side > 0
-          ? 'failure ratio rose'
-          : 'failure ratio fell'
+        : metric === 'new_sources'
+          ? 'burst of new source addresses'
+          : run.side > 0
+            ? 'failure ratio rose'
+            : 'failure ratio fell'
     const unit =
-      metric === 'requests' ? ` requests per ${minutes} min` : ` of requests failing per ${minutes} min`
+      metric === 'requests'
+        ? ` requests per ${minutes} min`
+        : metric === 'new_sources'
+          ? ` source addresses not seen on it in ${s.history_ms >= DAY_MS ? `${Math.round(s.history_ms / DAY_MS)} days` : `${Math.round(s.history_ms / HOUR_MS)} h`}, per ${minutes} min,`
+          : ` of requests failing per ${minutes} min`
     const sens = s.keys[keyId]?.sensitivity ?? s.sensitivity
     return {
       id: alertId({ type: 'usage_anomaly', keyId, version, scope }),
@@ -355,7 +470,9 @@ export class UsageWatch {
           ? run.side > 0
             ? 'A sudden surge can be a leaked key or a retry storm.'
             : 'A sudden collapse can mean its clients are failing before they reach the gateway.'
-          : 'Check the failure reasons of this key.'),
+          : metric === 'new_sources'
+            ? 'Traffic from many addresses never seen on this key is the classic sign of a leaked key: check where they are.'
+            : 'Check the failure reasons of this key.'),
       evidence: {
         metric,
         observed: run.observed,

@@ -1,15 +1,97 @@
 import { describe, expect, it } from 'vitest'
-import { keysPerRead } from './usage-anomalies.ts'
+import type { TimeWindow } from '../analysis/types.ts'
+import {
+  type SourceSighting,
+  type UsageBucket,
+  usageAnomalySettingsSchema,
+} from '../analysis/usage-anomaly.ts'
+import { UsageAnomalies, type UsageSources } from './usage-anomalies.ts'
 
-describe('keysPerRead: about 25 000 buckets per read, 10 to 2 000 keys', () => {
-  it.each([
-    [2_304, 10], // a new key's 8 days of 5-min buckets: floor(25 000 / 2 304) = 10
-    [100, 250], // floor(25 000 / 100)
-    [12, 2_000], // an hour of buckets: 2 083, capped at 2 000
-    [1, 2_000], // the usual bucket since the last read
-    [0, 2_000], // an empty window counts as one bucket
-    [100_000, 10], // never fewer than 10
-  ])('%i buckets → %i keys', (buckets, keys) => {
-    expect(keysPerRead(buckets)).toBe(keys)
+const MIN = 60_000
+const BUCKET = 5 * MIN
+const DAY = 86_400_000
+const T0 = Date.UTC(2026, 0, 5) // a Monday
+
+/** An in-memory store of our own port: every key has 20 requests per bucket from one address. */
+function store(keys: string[]) {
+  const reads: { kind: 'buckets' | 'sources'; keys: number; w: TimeWindow }[] = []
+  let failSources = false
+  const sources: UsageSources = {
+    keys: async () => keys,
+    freshness: async () => ({ lagMs: 0 }),
+    usageBuckets: async (ks, w, bucketMs) => {
+      reads.push({ kind: 'buckets', keys: ks.length, w })
+      const out = new Map<string, UsageBucket[]>()
+      for (const k of ks) {
+        const rows: UsageBucket[] = []
+        for (let b = w.from; b < w.to; b += bucketMs)
+          rows.push({ bucket: b, version: 'v1', requests: 20, failures: 0 })
+        out.set(k, rows)
+      }
+      return out
+    },
+    sourceSightings: async (ks, w) => {
+      reads.push({ kind: 'sources', keys: ks.length, w })
+      if (failSources) throw new Error('store down')
+      return new Map<string, SourceSighting[]>(
+        ks.map((k) => [k, [{ source: '10.0.0.1', first: w.from, last: w.to - MIN }]]),
+      )
+    },
+  }
+  return { sources, reads, fail: (v: boolean) => (failSources = v) }
+}
+
+const settings = usageAnomalySettingsSchema.parse({})
+
+describe('UsageAnomalies', () => {
+  it('reads history ten keys at a time, then each round the last bucket of every key in one read', async () => {
+    const keys = Array.from({ length: 25 }, (_, i) => `k${String(i).padStart(2, '0')}`)
+    const s = store(keys)
+    const u = new UsageAnomalies(settings, s.sources)
+    // Complete up to 10:00 (settle 1 min): 8 days back, 2 304 buckets a key.
+    const now = T0 + 8 * DAY + 10 * 60 * MIN + MIN
+    await u.findings(now)
+    const end = T0 + 8 * DAY + 10 * 60 * MIN
+    expect(s.reads.map((r) => [r.kind, r.keys, (r.w.to - r.w.from) / BUCKET])).toEqual([
+      ['buckets', 10, 2304],
+      ['sources', 10, 2304],
+      ['buckets', 10, 2304],
+      ['sources', 10, 2304],
+      ['buckets', 5, 2304],
+      ['sources', 5, 2304],
+    ])
+    expect(s.reads[0]!.w.to).toBe(end)
+    s.reads.length = 0
+    // The next bucket: one read of each kind for all 25 keys, over that bucket only.
+    await u.findings(now + BUCKET)
+    expect(s.reads.map((r) => [r.kind, r.keys, r.w.from, r.w.to])).toEqual([
+      ['buckets', 25, end, end + BUCKET],
+      ['sources', 25, end, end + BUCKET],
+    ])
+  })
+
+  it('feeds nothing when the sightings read fails, and reads the same window again next time', async () => {
+    const s = store(['acme'])
+    const u = new UsageAnomalies(settings, s.sources)
+    const now = T0 + 8 * DAY + MIN
+    await u.findings(now)
+    s.reads.length = 0
+    s.fail(true)
+    await expect(u.findings(now + BUCKET)).rejects.toThrow('store down')
+    s.fail(false)
+    s.reads.length = 0
+    await u.findings(now + BUCKET)
+    const end = T0 + 8 * DAY
+    expect(s.reads.map((r) => [r.kind, r.w.from, r.w.to])).toEqual([
+      ['buckets', end, end + BUCKET],
+      ['sources', end, end + BUCKET],
+    ])
+  })
+
+  it('does not read sightings with new_sources disabled', async () => {
+    const s = store(['acme'])
+    const off = usageAnomalySettingsSchema.parse({ new_sources: { enabled: false } })
+    await new UsageAnomalies(off, s.sources).findings(T0 + 8 * DAY + MIN)
+    expect(s.reads.map((r) => r.kind)).toEqual(['buckets'])
   })
 })

@@ -4,9 +4,13 @@
 // watched yet) and returns the ongoing usage_anomaly findings. Between buckets it
 // returns the same findings without reading. Buckets are scored only up to where
 // the store is fresh: with ingest lagging, nothing is scored (zero is not evidence).
+// Source addresses are read over the same windows: history_ms back once (the key's
+// known set), then only the buckets since the last read, so a round costs the
+// addresses active since the last bucket, not the history.
 import type { Finding } from '../analysis/findings.ts'
 import type { TimeWindow } from '../analysis/types.ts'
 import {
+  type SourceSighting,
   type UsageAnomalySettings,
   type UsageBandPoint,
   type UsageBucket,
@@ -23,25 +27,28 @@ export interface UsageSources {
     w: TimeWindow,
     bucketMs: number,
   ): Promise<Map<string, UsageBucket[]>>
+  /**
+   * Each source address seen on each key in the window, with the first and last minute
+   * it was seen in; at most `maxPerKey` per key, the most recently seen. Optional:
+   * without it new sources are not watched.
+   */
+  sourceSightings?(
+    keyIds: readonly string[],
+    w: TimeWindow,
+    maxPerKey: number,
+  ): Promise<Map<string, SourceSighting[]>>
   freshness(now: number): Promise<{ lagMs: number | null }>
   /** Stores the scored buckets (the expected-band panel's data); optional. */
   recordBands?(points: readonly UsageBandPoint[]): Promise<void>
 }
 
 /**
- * Rows per read, about: 10 keys' first read (8 days of 5-min buckets ≈ 2 300
- * rows per version). Later reads cover one bucket or a few, so many more keys
- * share one read: at 10 000 keys a bucket costs a few reads, not a thousand.
+ * Key-buckets per read: one read's rows stay bounded. A history read (8 days of 5-min
+ * buckets ≈ 2 300 per key) takes 10 keys; a round's read of the last bucket takes up
+ * to MAX_KEYS_PER_READ, so 10 000 keys cost tens of reads per round, not thousands.
  */
-const BUCKETS_PER_READ = 25_000
-const MIN_KEYS_PER_READ = 10
-const MAX_KEYS_PER_READ = 2_000
-
-/** Keys per read for a window of `buckets` buckets (see BUCKETS_PER_READ). */
-export function keysPerRead(buckets: number): number {
-  const n = Math.floor(BUCKETS_PER_READ / Math.max(1, buckets))
-  return Math.min(MAX_KEYS_PER_READ, Math.max(MIN_KEYS_PER_READ, n))
-}
+const KEY_BUCKETS_PER_READ = 24_000
+const MAX_KEYS_PER_READ = 1000
 /** Band rows kept for the next try while the store refuses them (8 days of ~30 series). */
 const MAX_PENDING_BANDS = 100_000
 
@@ -81,19 +88,26 @@ export class UsageAnomalies {
       byFrom.set(from, [...(byFrom.get(from) ?? []), k])
     }
     const rowsOf = new Map<string, UsageBucket[]>()
+    const sourcesOf = new Map<string, SourceSighting[]>()
+    const sightings = this.#s.new_sources.enabled ? this.#src.sourceSightings?.bind(this.#src) : undefined
     for (const [from, ks] of byFrom) {
-      const perRead = keysPerRead(Math.ceil((end - from) / this.#s.bucket_ms))
+      const buckets = Math.max(1, Math.ceil((end - from) / this.#s.bucket_ms))
+      const perRead = Math.min(MAX_KEYS_PER_READ, Math.max(1, Math.floor(KEY_BUCKETS_PER_READ / buckets)))
       for (let i = 0; i < ks.length; i += perRead) {
         const chunk = ks.slice(i, i + perRead)
-        const rows = await this.#src.usageBuckets(chunk, { from, to: end }, this.#s.bucket_ms)
+        const w = { from, to: end }
+        const rows = await this.#src.usageBuckets(chunk, w, this.#s.bucket_ms)
         for (const k of chunk) rowsOf.set(k, rows.get(k) ?? [])
+        if (!sightings) continue
+        const seen = await sightings(chunk, w, this.#s.new_sources.max_known_per_key)
+        for (const k of chunk) sourcesOf.set(k, seen.get(k) ?? [])
       }
     }
     // Every read succeeded: only now is anything fed, so a failure leaves the watch as it was.
     const out: Finding[] = []
     const bands = this.#pendingBands
     for (const k of keys) {
-      bands.push(...this.#watch.advance(k, rowsOf.get(k) ?? [], completeUntil))
+      bands.push(...this.#watch.advance(k, rowsOf.get(k) ?? [], completeUntil, sourcesOf.get(k) ?? []))
       out.push(...this.#watch.findings(k))
     }
     this.#fedUntil = end

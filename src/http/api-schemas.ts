@@ -81,6 +81,8 @@ const versionSeenSchema = z.object({
   gateways: z.array(z.string()),
 })
 
+const severity = z.enum(['critical', 'warning', 'info'])
+
 export const keyListEntrySchema = z.object({
   keyId: z.string(),
   requests: z.number().int().describe('requests in the last 24 h'),
@@ -90,6 +92,14 @@ export const keyListEntrySchema = z.object({
   registered: z.boolean(),
   registryVersions: z.array(keyVersionSchema),
   shares1h: shareWindowSchema.nullable(),
+  attention: z
+    .object({
+      level: severity.nullable().describe('the most urgent reason; null when nothing needs a person'),
+      reasons: z.array(z.string()).describe('most urgent first'),
+    })
+    .describe(
+      'a deactivated version seen in 24 h (critical), firing unsilenced alerts on the key (their severity), a rotation in progress (info)',
+    ),
 })
 
 /** A gateway or source and how long it has been silent (docs/freshness.md). */
@@ -171,8 +181,6 @@ export const stragglerReportSchema = z.object({
     }),
   ),
 })
-
-const severity = z.enum(['critical', 'warning', 'info'])
 
 export const findingSchema = z.object({
   id: z.string(),

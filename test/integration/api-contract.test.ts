@@ -219,4 +219,52 @@ describe('the HTTP API and its OpenAPI document', () => {
     )
     expect((await fetch(`${base}/api/v1/keys?limit=1001`)).status).toBe(400)
   })
+
+  it('lists keys that need attention first, finds keys by part of their id, and reads findings of a few keys', async () => {
+    type KeyPage = {
+      keys: { keyId: string; attention: { level: string | null; reasons: string[] } }[]
+      next_cursor: string | null
+      total: number
+      attention: { critical: number; warning: number; info: number }
+    }
+    const keys = async (q: string) => (await (await fetch(`${base}/api/v1/keys?${q}`)).json()) as KeyPage
+    // acme is mid-rotation (v1 deprecated, v2 active): at least info; the id order would put it first anyway,
+    // so ask from the other end: beta and gamma come after it only in attention order.
+    const byAttention = await keys('order=attention&limit=1')
+    expect(byAttention.keys.map((k) => k.keyId)).toEqual(['acme'])
+    expect(byAttention.keys[0]!.attention.reasons).toContain('rotation in progress: v1 not yet deactivated')
+    expect(byAttention.total).toBe(3)
+    const rest = await keys(`order=attention&cursor=${encodeURIComponent(byAttention.next_cursor!)}`)
+    expect(rest.keys.map((k) => k.keyId).sort()).toEqual(['beta', 'gamma'])
+    expect(rest.next_cursor).toBeNull()
+    const counted = [...byAttention.keys, ...rest.keys].filter((k) => k.attention.level !== null).length
+    expect(byAttention.attention.critical + byAttention.attention.warning + byAttention.attention.info).toBe(
+      counted,
+    )
+
+    expect((await keys('contains=CM')).keys.map((k) => k.keyId)).toEqual(['acme'])
+    expect(await keys('contains=e')).toMatchObject({ total: 2, keys: [{ keyId: 'acme' }, { keyId: 'beta' }] })
+    expect(await keys('contains=zzz')).toMatchObject({ total: 0, keys: [], next_cursor: null })
+    expect((await fetch(`${base}/api/v1/keys?order=size`)).status).toBe(400)
+
+    type Findings = { findings: { keyId: string }[] }
+    const read = async (q: string) => (await (await fetch(`${base}/api/v1/findings${q}`)).json()) as Findings
+    // Findings slide with the clock's minute: compare reads taken while every key's findings stood still.
+    let before: Findings
+    let some: Findings
+    let after: Findings
+    let tries = 0
+    do {
+      before = await read('')
+      some = await read('?keys=acme,beta')
+      after = await read('')
+    } while (JSON.stringify(before.findings) !== JSON.stringify(after.findings) && ++tries < 5)
+    expect(after.findings).toEqual(before.findings)
+    expect(some.findings).toEqual(before.findings.filter((f) => f.keyId === 'acme' || f.keyId === 'beta'))
+    const both = await fetch(`${base}/api/v1/findings?key=acme&keys=acme,beta`)
+    expect(both.status).toBe(400)
+    expect(((await both.json()) as { detail: string }).detail).toContain('give one of them, not both')
+    const many = Array.from({ length: 101 }, (_, i) => `k${i}`).join(',')
+    expect((await fetch(`${base}/api/v1/findings?keys=${many}`)).status).toBe(400)
+  })
 })

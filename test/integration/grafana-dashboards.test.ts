@@ -630,6 +630,7 @@ const USAGE_BANDS = [
   band(at(2), 'acme-payments', '', 'requests', 3, 8), // lower band clamped at 0
   band(at(1), 'acme-payments', 'v1', 'requests', 20, 19), // a version's series
   band(at(1), 'acme-payments', '', 'failure_ratio', 0.1, 0.05),
+  band(at(1), 'acme-payments', '', 'new_sources', 50, 1), // a burst of new addresses
   band(at(1), 'globex-search', '', 'requests', 50, 50),
   band(at(6, 30), 'acme-payments', '', 'requests', 40, 40), // after the range
 ]
@@ -985,6 +986,12 @@ describe('panel SQL against the embedded store', () => {
         { time: dt(at(1, 5)), observed: 90, expected: 29, lower: 17, upper: 41 },
         { time: dt(at(2)), observed: 3, expected: 8, lower: 0, upper: 20 },
       ])
+    })
+
+    it("the key's new source addresses per 5 min against the expected band, from usage_bands", async () => {
+      const r = await panel(f, 9, acme)
+      expect(r.columns).toEqual(['time', 'observed', 'expected', 'lower', 'upper'])
+      expect(r.rows).toEqual([{ time: dt(at(1)), observed: 50, expected: 1, lower: 0, upper: 13 }])
     })
 
     it('key versions with their lifecycle state', async () => {

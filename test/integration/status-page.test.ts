@@ -195,21 +195,35 @@ async function seed(app: App): Promise<void> {
   await app.pipeline.submit('test:seed', 0, records)
   await app.pipeline.drain()
   // What the usage-anomaly watch would have written for acme-payments: twelve
-  // 5-minute buckets within the band, then one far above it.
+  // 5-minute buckets within the band, then one far above it; and four buckets of
+  // new source addresses, all within their band.
   const bucket0 = Math.floor((NOW - HOUR) / (5 * MIN)) * 5 * MIN
   await app.store.client.insert({
     table: `${app.store.database}.usage_bands`,
-    values: Array.from({ length: 13 }, (_, i) => ({
-      bucket: Math.floor((bucket0 + i * 5 * MIN) / 1000),
-      key_id: 'acme-payments',
-      version: '',
-      metric: 'requests',
-      observed: i === 12 ? 90 : 20,
-      expected: 20,
-      lower: 10,
-      upper: 30,
-      score: i === 12 ? 0.9 : 0.1,
-    })),
+    values: [
+      ...Array.from({ length: 13 }, (_, i) => ({
+        bucket: Math.floor((bucket0 + i * 5 * MIN) / 1000),
+        key_id: 'acme-payments',
+        version: '',
+        metric: 'requests',
+        observed: i === 12 ? 90 : 20,
+        expected: 20,
+        lower: 10,
+        upper: 30,
+        score: i === 12 ? 0.9 : 0.1,
+      })),
+      ...Array.from({ length: 4 }, (_, i) => ({
+        bucket: Math.floor((bucket0 + i * 5 * MIN) / 1000),
+        key_id: 'acme-payments',
+        version: '',
+        metric: 'new_sources',
+        observed: 1,
+        expected: 0.5,
+        lower: 0,
+        upper: 4,
+        score: 0.05,
+      })),
+    ],
     format: 'JSONEachRow',
   })
   // No source runs in this app, so nothing writes heartbeats: one caught-up
@@ -308,10 +322,20 @@ describe('status page', () => {
       await page.goto(`${url}/?refresh=2`)
       await waitForData(page)
 
-      // Keys, in the API's order.
-      expect(
-        await page.locator('article.key').evaluateAll((els) => els.map((e) => e.getAttribute('data-key'))),
-      ).toEqual(['acme-payments', 'globex-api', 'initech-legacy'])
+      // Keys that need attention first (a deactivated version in use; a rotation in
+      // progress; which of the two ranks first depends on alerts firing meanwhile),
+      // then globex-api, which needs nothing.
+      const keyOrder = await page
+        .locator('article.key')
+        .evaluateAll((els) => els.map((e) => e.getAttribute('data-key')))
+      expect([...keyOrder.slice(0, 2)].sort()).toEqual(['acme-payments', 'initech-legacy'])
+      expect(keyOrder[2]).toBe('globex-api')
+      expect(await text(page, '#keys-nav .keys-range')).toBe('Keys 1–3 of 3, those that need attention first')
+      expect(await page.locator('#keys-nav button[data-page="next"]').isDisabled()).toBe(true)
+      expect(await text(page, 'article.key[data-key="initech-legacy"] .key-attention')).toMatch(
+        /^critical v1 is deactivated but carried requests in the last 24 h/,
+      )
+      expect(await page.locator('article.key[data-key="globex-api"] .key-attention').count()).toBe(0)
 
       // What needs attention comes first: the deactivated version still in use, then
       // the old version that is not ready, with why; then alerts, then the keys.
@@ -407,12 +431,20 @@ describe('status page', () => {
         await text(page, `${readiness} tr[data-rule="old_traffic_below_threshold"] td:last-child`),
       ).toMatch(/^v1 had 25 request\(s\), 25\.00% of the key's 100, in the last 24 h/)
       // The usage band: acme-payments' requests per 5 min against the expected band, one bucket outside it.
-      const band = page.locator(`${acme} svg.band-chart`)
+      const band = page.locator(`${acme} svg.band-chart[data-metric="requests"]`)
       expect([await band.getAttribute('data-points'), await band.getAttribute('data-anomalies')]).toEqual([
         '13',
         '1',
       ])
-      expect(await page.locator(`${acme} svg.band-chart circle.anomaly`).count()).toBe(1)
+      expect(
+        await page.locator(`${acme} svg.band-chart[data-metric="requests"] circle.anomaly`).count(),
+      ).toBe(1)
+      // And its new source addresses against theirs, none outside it.
+      const sources = page.locator(`${acme} svg.band-chart[data-metric="new_sources"]`)
+      expect([
+        await sources.getAttribute('data-points'),
+        await sources.getAttribute('data-anomalies'),
+      ]).toEqual(['4', '0'])
       expect(await page.locator(`${globex} svg.band-chart`).count()).toBe(0)
       // Only acme-payments v1 is an old version; globex-api has no rotation.
       expect(await page.locator('.rotation').count()).toBe(1)
@@ -426,11 +458,16 @@ describe('status page', () => {
       ])
       // initech-legacy's stored history also starts after its v1 was deprecated.
       expect(
-        await page
-          .locator('.leak-note')
-          .evaluateAll((els) =>
-            els.map((e) => [e.closest('article')?.getAttribute('data-key'), e.getAttribute('data-version')]),
-          ),
+        (
+          await page
+            .locator('.leak-note')
+            .evaluateAll((els) =>
+              els.map((e) => [
+                e.closest('article')?.getAttribute('data-key'),
+                e.getAttribute('data-version'),
+              ]),
+            )
+        ).sort(),
       ).toEqual([
         ['acme-payments', 'v1'],
         ['initech-legacy', 'v1'],
@@ -525,7 +562,8 @@ describe('status page', () => {
       await page.goto(`${url}/?refresh=1`)
       await waitForData(page)
 
-      await page.route('**/api/v1/keys', (route) =>
+      const keyList = (u: URL) => u.pathname === '/api/v1/keys'
+      await page.route(keyList, (route) =>
         route.fulfill({
           status: 503,
           contentType: 'application/problem+json',
@@ -555,7 +593,7 @@ describe('status page', () => {
       mkdirSync('test-results', { recursive: true })
       await page.screenshot({ path: join('test-results', 'status-page-error.png') })
 
-      await page.unroute('**/api/v1/keys')
+      await page.unroute(keyList)
       await page.locator('#banner').waitFor({ state: 'hidden', timeout: 15_000 })
       await page.waitForSelector('#update-status[data-state="ok"]')
       await page.close()
@@ -653,6 +691,71 @@ describe('status page', () => {
       expect(await text(page, '#evaluation-round')).toBe(
         'Last evaluation 13:05:09 UTC: 137 ms, read 12 of 10,004 keys and 1 of 40 readiness verdicts',
       )
+      await page.close()
+    })
+
+    it('pages through many keys, needing attention first, and finds a key by part of its id', async () => {
+      // 25 more keys with one active version and no traffic: nothing about them needs a person.
+      await app.keys.record(
+        Array.from({ length: 25 }, (_, i) => {
+          const keyId = `tenant-${String(i).padStart(2, '0')}`
+          return [
+            { key_id: keyId, version: 'v1', action: 'create', time: NOW - 5 * DAY },
+            { key_id: keyId, version: 'v1', action: 'activate', time: NOW - 5 * DAY + MIN },
+          ]
+        })
+          .flat()
+          .map((doc, i) =>
+            parseLifecycle(doc, {
+              now: NOW,
+              fingerprint: app.fingerprint,
+              origin: 'test',
+              defaultEventId: `tenant-${i}`,
+            }),
+          ),
+      )
+      const page = await context.newPage()
+      await page.goto(`${url}/?refresh=off`)
+      await waitForData(page)
+      const keysShown = () =>
+        page.locator('article.key').evaluateAll((els) => els.map((e) => e.getAttribute('data-key')))
+      // 20 keys a page: the two that need attention, then globex-api and tenant-00…16 by id.
+      const first = await keysShown()
+      expect(first).toHaveLength(20)
+      expect(first.slice(2)).toEqual([
+        'globex-api',
+        ...Array.from({ length: 17 }, (_, i) => `tenant-${String(i).padStart(2, '0')}`),
+      ])
+      expect(await text(page, '#keys-nav .keys-range')).toBe(
+        'Keys 1–20 of 28, those that need attention first',
+      )
+      expect(await page.locator('#keys-nav button[data-page="previous"]').isDisabled()).toBe(true)
+
+      await page.click('#keys-nav button[data-page="next"]')
+      await page.waitForSelector('article.key[data-key="tenant-24"]')
+      expect(await keysShown()).toEqual(Array.from({ length: 8 }, (_, i) => `tenant-${17 + i}`))
+      expect(await text(page, '#keys-nav .keys-range')).toBe(
+        'Keys 21–28 of 28, those that need attention first',
+      )
+      expect(await page.locator('#keys-nav button[data-page="next"]').isDisabled()).toBe(true)
+      // The keys that need attention are on page 1; this page says so.
+      expect(await text(page, '#attention-body li[data-attention="more-keys"]')).toMatch(
+        /^critical 2 more key\(s\) on other pages need attention: 1 critical, 1 (info|warning|critical)\.$|^critical 2 more key\(s\) on other pages need attention: 2 critical\.$/,
+      )
+
+      await page.click('#keys-nav button[data-page="previous"]')
+      await page.waitForSelector('article.key[data-key="globex-api"]')
+      expect(await keysShown()).toEqual(first)
+
+      await page.fill('#keys-filter-input', 'GLOB')
+      await page.click('#keys-filter button[type="submit"]')
+      await page.waitForSelector('article.key[data-key="acme-payments"]', { state: 'detached' })
+      expect(await keysShown()).toEqual(['globex-api'])
+      expect(await text(page, '#keys-nav .keys-range')).toBe('Keys 1–1 of 1, those that need attention first')
+      await page.fill('#keys-filter-input', 'no-such-key')
+      await page.click('#keys-filter button[type="submit"]')
+      await page.waitForSelector('#keys-body > p.muted')
+      expect(await text(page, '#keys-body')).toBe('No key id contains “no-such-key”.')
       await page.close()
     })
   })

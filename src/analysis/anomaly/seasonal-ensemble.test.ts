@@ -38,6 +38,29 @@ describe('SeasonalEnsembleDetector', () => {
     expect(Math.max(...s.slice(1000, 1030))).toBeGreaterThanOrEqual(0.5)
   })
 
+  it('after a gap of hours on a wandering series, follows the level it finds instead of alarming on it', () => {
+    // A smooth climb of 0.2 per 5 min with noise 1; four hours missing (the level moved by ~10).
+    const d = new SeasonalEnsembleDetector()
+    const at = (i: number) => 50 + 0.2 * i + noise(i)
+    for (let i = 0; i < 1000; i++) d.push(T0 + i * 5 * MINUTE_MS, at(i))
+    const after = Array.from(
+      { length: 10 },
+      (_, k) => d.push(T0 + (1048 + k) * 5 * MINUTE_MS, at(1048 + k)).score,
+    )
+    // The first point back may stand out; from the second on the fast level has restarted there.
+    expect(after.slice(1).filter((x) => x >= 0.5)).toEqual([])
+  })
+
+  it('after a flat line ends, the returning series is not a second alarm (scenario generator, huge scale)', () => {
+    // Ten hours stuck at one value while the daily cycle goes down, then the cycle again.
+    const s = labelledSeries('huge', 'flat_line', 2)
+    const w = s.windows[0]!
+    const d = new SeasonalEnsembleDetector()
+    const sc = s.values.map((v, i) => d.push(s.times[i]!, v).score)
+    expect(Math.max(...sc.slice(w.from, w.to))).toBeGreaterThanOrEqual(0.5)
+    expect(sc.slice(w.to, w.to + 144).filter((x) => x >= 0.5)).toEqual([])
+  })
+
   it('learns a daily cycle: a night-time value normal by day is an anomaly', () => {
     const day = (t: number) => 100 + 80 * Math.sin((2 * Math.PI * (t % DAY_MS)) / DAY_MS)
     const d = new SeasonalEnsembleDetector()

@@ -62,8 +62,12 @@ const SWITCH_MARGIN = 0.9
 const CLIP = 3
 /** Deviations beyond which a point counts toward re-learning. */
 const RELEARN_Z = 3.5
-/** Smoothing of the drift (level shift) and variance statistics. */
-const DRIFT_BETA = 0.15
+/**
+ * Smoothing of the drift (level shift) and variance statistics. The variance statistic
+ * is an EWMA of |z| (capped at 8), not of z²: a square lets one large point move it as
+ * much as a real change of spread does.
+ */
+const DRIFT_BETA = 0.25
 const VAR_BETA = 0.1
 /** Statistics combined by Bonferroni. */
 const FEATURES = 4
@@ -145,7 +149,7 @@ const isWeekend = (day: number) => (day + 3) % 7 >= 5
 
 const pointPrior = (a: number) => Math.exp(-a)
 const driftPrior = (m: number) => Math.exp(-m / 0.5)
-const varPrior = (v: number) => (v <= 2 ? 1 : Math.exp(-(v - 2) / 1.5))
+const varPrior = (v: number) => (v <= 1.4 ? 1 : Math.exp(-(v - 1.4) / 0.4))
 
 export class SeasonalEnsembleDetector implements PointDetector {
   readonly settings: SeasonalEnsembleSettings
@@ -181,9 +185,11 @@ export class SeasonalEnsembleDetector implements PointDetector {
 
   /** Typical spacing of points (ms), from the warm-up; 0 when unknown. */
   private stepMs = 0
+  /** Points in a day at the series' cadence (288 when unknown): how long a flat line is held as stuck. */
+  private stuckPoints = 288
   private prevTime = 0
   private drift = 0
-  private variance = 1.5
+  private variance = 1
   private prevValue = Number.NaN
   private flatRun = 0
   private longestFlatRun = 0
@@ -276,6 +282,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
       .sort((a, b) => a - b)
     const step = gaps.length > 0 ? gaps[gaps.length >> 1]! : 0
     this.stepMs = step
+    if (step > 0) this.stuckPoints = Math.max(3, Math.round(DAY_MS / step))
     this.prevTime = this.warmTimes[this.warmTimes.length - 1]!
     if (step > 0 && step <= DAY_MS / 8) {
       this.dayBins = Math.max(1, Math.floor(DAY_MS / Math.max(step, MIN_DAY_BIN_MS)))
@@ -340,7 +347,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
     const zs = (value - f[slow]!) / (Math.max(this.scale[slow]!, this.scaleFloor) * widen)
     const zc = Math.min(6, Math.max(-6, zs))
     const drift = (1 - DRIFT_BETA) * this.drift + DRIFT_BETA * zc
-    const variance = (1 - VAR_BETA) * this.variance + VAR_BETA * Math.min(z * z, 36)
+    const variance = (1 - VAR_BETA) * this.variance + VAR_BETA * Math.min(a, 8)
     const same = value === this.prevValue
     const flatRun = same ? this.flatRun + 1 : 0
     const pPoint = this.pointTail.pValue(a)
@@ -372,14 +379,19 @@ export class SeasonalEnsembleDetector implements PointDetector {
       this.driftTail.add(Math.abs(drift))
       this.varTail.add(variance)
     }
-    this.drift = drift
-    this.variance = variance
+    // A flat line is a stuck source, not the series: for up to a day of points nothing learns
+    // from it (levels, spreads, drift, variance, re-learning), so the series coming back is
+    // forecast as before. A flat line lasting longer is a new normal, learnt like any other.
+    const stuck = flatRun >= 3 && pFlat * FEATURES < 1e-3 && flatRun <= this.stuckPoints
+    if (!stuck) {
+      this.drift = drift
+      this.variance = variance
+    }
     this.flatRun = flatRun
     if (!alarm || kind !== 'flat_line') this.longestFlatRun = Math.max(this.longestFlatRun, flatRun)
     this.repeatRate += 0.005 * ((same ? 1 : 0) - this.repeatRate)
     this.prevValue = value
 
-    const flatAlarm = flatRun >= 3 && pFlat * FEATURES < 1e-3
     const errs = this.errs
     for (let m = 0; m < MODELS; m++) {
       const em = value - f[m]!
@@ -387,9 +399,10 @@ export class SeasonalEnsembleDetector implements PointDetector {
       const sm = Math.max(this.scale[m]!, this.scaleFloor)
       const lim = CLIP * sm
       const ec = Math.min(lim, Math.max(-lim, em))
-      this.level[m]! += LEVEL_ALPHA[m]! * ec
-      // A flat line is not a quieter normal: the spread keeps what it knew.
-      if (flatAlarm) continue
+      if (stuck) continue
+      // After a gap the fast level is stale (it follows the series, not a pattern): it restarts from the point.
+      if (m === 1 && gap > GAP_STEPS) this.level[m] = value
+      else this.level[m]! += LEVEL_ALPHA[m]! * ec
       const ae = Math.min(Math.abs(em), lim)
       this.scale[m]! += SCALE_ALPHA * (ae - this.scale[m]!)
       this.err[eo + m]! += SELECT_ALPHA * (ae - this.err[eo + m]!)
@@ -414,13 +427,13 @@ export class SeasonalEnsembleDetector implements PointDetector {
       if (this.varRun >= 2 * this.settings.relearn_after_points) {
         for (let m = 0; m < MODELS; m++)
           this.scale[m] = Math.max(this.scale[m]!, this.varAbs[m]! / this.varRun)
-        this.variance = 1.5
+        this.variance = 1
         this.varRun = 0
       }
     } else this.varRun = 0
 
     // Re-learn after a run of far-off points: a new level, a new spread.
-    const far = a > RELEARN_Z
+    const far = a > RELEARN_Z && !stuck
     const sign = z >= 0 ? 1 : -1
     if (far) {
       if (this.runCount === 0) {
@@ -460,7 +473,7 @@ export class SeasonalEnsembleDetector implements PointDetector {
       this.err[MODELS + m] = Math.max(this.err[MODELS + m]!, this.scale[m]!)
     }
     this.drift = 0
-    this.variance = 1.5
+    this.variance = 1
     this.runCount = 0
   }
 }

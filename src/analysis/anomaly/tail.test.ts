@@ -26,13 +26,25 @@ describe('TailCalibrator', () => {
     expect(t.pValue(0)).toBe(1)
   })
 
-  it('extrapolates past the largest value with an exponential tail when the exceedances are uniform-like', () => {
+  it('extrapolates past the largest value with a slightly light tail when the exceedances are uniform-like', () => {
     const t = make()
     for (let i = 1; i <= 100; i++) t.add(i)
     // k = 5: threshold = sorted[100 - 5 - 1] = 95; exceedances 1..5 (mean 3, variance 2):
-    // ratio 4.5 → moment shape < 0 → clipped to 0, sigma = mean = 3; zeta = 6/101.
-    expect(t.pValue(101)).toBeCloseTo((6 / 101) * Math.exp(-6 / 3), 12)
-    expect(t.quantile((6 / 101) * Math.exp(-6 / 3))).toBeCloseTo(101, 9)
+    // moment shape 0.5 · (1 - 9/2) = -1.75, shrunk by 5 / (5 + 50) → -0.159, kept at the
+    // lightest allowed, -0.025; sigma = mean · (1 - ξ) = 3.075; zeta = 6/101.
+    const [xi, sigma, zeta] = [-0.025, 3 * 1.025, 6 / 101]
+    const p101 = zeta * (1 + (xi * 6) / sigma) ** (-1 / xi)
+    expect(t.pValue(101)).toBeCloseTo(p101, 12)
+    expect(t.quantile(p101)).toBeCloseTo(101, 9)
+  })
+
+  it("gives a tiny but non-zero probability beyond a light tail's end point", () => {
+    const t = make()
+    for (let i = 1; i <= 100; i++) t.add(i)
+    // End point: threshold + sigma / |ξ| = 95 + 3.075 / 0.025 = 218; past it, zeta · 1e-12.
+    expect(t.pValue(219)).toBeCloseTo((6 / 101) * 1e-12, 24)
+    // Well inside it, the fitted tail: at 150, y = 55.
+    expect(t.pValue(150)).toBeCloseTo((6 / 101) * (1 - (0.025 * 55) / 3.075) ** 40, 20)
   })
 
   it('keeps only the most recent `capacity` values', () => {

@@ -4,6 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ValidationError } from '../../domain/errors.ts'
+import { attentionSortKey, type OpenAlertOfKey } from '../../rotation/key-attention.ts'
 import type { RotationService, VerdictRequest } from '../../rotation/rotation-service.ts'
 import { durationUpTo } from '../../shared/duration.ts'
 import { instantParamSchema, instantToMs } from '../../shared/instant.ts'
@@ -31,7 +32,25 @@ const versionPath = z.object({
   keyId: idParam.describe('key id'),
   version: idParam.describe('version label'),
 })
-const keysQuery = z.object({ ...pageQueryShape }).strict()
+const keysQuery = z
+  .object({
+    order: z
+      .enum(['key', 'attention'])
+      .default('key')
+      .describe(
+        'key: by key id (default); attention: keys that need a person first (critical, warning, info, then the rest), each by key id',
+      ),
+    contains: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe('only keys whose id contains this text (case-insensitive)'),
+    ...pageQueryShape,
+  })
+  .strict()
+/** Most keys one findings request may name (`?keys=`): one page of the status page, with room. */
+const MAX_FINDINGS_KEYS = 100
 const keyDetailQuery = z
   .object({
     from: instantParamSchema.optional().describe('start of a custom share window (epoch ms or RFC 3339)'),
@@ -42,8 +61,26 @@ const stragglersQuery = z
   .object({ lookback: lookbackParam.optional().describe('how far back, e.g. 6h, 24h (default), 7d') })
   .strict()
 const findingsQuery = z
-  .object({ key: idParam.optional().describe('only this key'), ...pageQueryShape })
+  .object({
+    key: idParam.optional().describe('only this key'),
+    keys: z
+      .string()
+      .min(1)
+      .max(MAX_FINDINGS_KEYS * 257)
+      .transform((s) => [...new Set(s.split(','))])
+      .refine(
+        (ks) => ks.every((k) => k.length >= 1 && k.length <= 256),
+        'key ids of 1–256 characters, comma-separated',
+      )
+      .refine((ks) => ks.length <= MAX_FINDINGS_KEYS, `at most ${MAX_FINDINGS_KEYS} keys`)
+      .optional()
+      .describe(
+        `only these keys, comma-separated (at most ${MAX_FINDINGS_KEYS}); \`unknown\` adds unknown-key surges`,
+      ),
+    ...pageQueryShape,
+  })
   .strict()
+  .refine((q) => q.key === undefined || q.keys === undefined, 'key and keys: give one of them, not both')
 const readinessQuery = z
   .object({
     asked_by: z.string().max(256).optional().describe('who asks, for the audit log (default api:<address>)'),
@@ -58,7 +95,7 @@ export const rotationRouteDocs: RouteDoc[] = [
     method: 'GET',
     path: '/api/v1/keys',
     operationId: 'listKeys',
-    summary: 'Keys registered or seen in the last 24 h, by key id',
+    summary: 'Keys registered or seen in the last 24 h, by key id or needs-attention first',
     tags,
     auth: 'read',
     query: keysQuery,
@@ -69,6 +106,10 @@ export const rotationRouteDocs: RouteDoc[] = [
         now: z.number().int(),
         keys: z.array(keyListEntrySchema),
         next_cursor: nextCursorSchema,
+        total: z.number().int().describe('keys matching (?contains=), over all pages'),
+        attention: z
+          .object({ critical: z.number().int(), warning: z.number().int(), info: z.number().int() })
+          .describe('keys matching, over all pages, by the level of what needs attention'),
       }),
     },
   },
@@ -147,9 +188,12 @@ export function rotationRoutes(opts: {
   clock: () => number
   /** The gate's verdict (IncidentService.verdict: incident rules while an incident is open); default rotation.readiness. */
   verdict?: (req: VerdictRequest, now: number) => Promise<object>
+  /** Open alerts (GET /api/v1/alerts), for each key's attention in the key list; default none. */
+  openAlerts?: (now: number) => Promise<readonly OpenAlertOfKey[]>
 }) {
   const { rotation, auth, clock } = opts
   const verdict = opts.verdict ?? ((req: VerdictRequest, now: number) => rotation.readiness(req, now))
+  const openAlerts = opts.openAlerts ?? (async () => [])
   return async function plugin(app: FastifyInstance) {
     const read = { onRequest: auth.require('read') }
     app.setErrorHandler((err, _req, reply) => problemFromError(reply, err))
@@ -157,8 +201,18 @@ export function rotationRoutes(opts: {
     app.get('/api/v1/keys', read, async (req) => {
       const q = parseParams(keysQuery, req.query, 'query')
       const now = clock()
-      const page = paginate(await rotation.listKeys(now), (k) => k.keyId, q)
-      return { now, keys: page.items, next_cursor: page.next_cursor }
+      const needle = q.contains?.toLowerCase()
+      const keys = (await rotation.listKeys(now, await openAlerts(now))).filter(
+        (k) => needle === undefined || k.keyId.toLowerCase().includes(needle),
+      )
+      const attention = { critical: 0, warning: 0, info: 0 }
+      for (const k of keys) if (k.attention.level !== null) attention[k.attention.level]++
+      const page = paginate(
+        keys,
+        q.order === 'attention' ? (k) => attentionSortKey(k.keyId, k.attention) : (k) => k.keyId,
+        q,
+      )
+      return { now, keys: page.items, next_cursor: page.next_cursor, total: keys.length, attention }
     })
 
     app.get('/api/v1/keys/:keyId', read, async (req) => {
@@ -190,7 +244,7 @@ export function rotationRoutes(opts: {
     app.get('/api/v1/findings', read, async (req) => {
       const q = parseParams(findingsQuery, req.query, 'query')
       const now = clock()
-      const page = paginate(await rotation.findings(now, q.key), (f) => f.id, q)
+      const page = paginate(await rotation.findings(now, q.keys ?? q.key), (f) => f.id, q)
       return { now, findings: page.items, next_cursor: page.next_cursor }
     })
 

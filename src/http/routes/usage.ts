@@ -1,7 +1,7 @@
 // GET /api/v1/keys/:keyId/usage-bands (read): the usage-anomaly watch's scored
-// 5-minute buckets of one key — observed requests and failure ratio against the
-// band the detector expected — for the status page's chart (Grafana reads the
-// same table). Thin: validation and shaping only.
+// 5-minute buckets of one key — observed requests, failure ratio and new source
+// addresses against the band the detector expected — for the status page's chart
+// (Grafana reads the same table). Thin: validation and shaping only.
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import type { UsageBandPoint } from '../../analysis/usage-anomaly.ts'
@@ -21,7 +21,7 @@ const query = z
   .strict()
 
 const bandPoint = z.object({
-  metric: z.enum(['requests', 'failure_ratio']),
+  metric: z.enum(['requests', 'failure_ratio', 'new_sources']),
   bucket: z.number().int().describe('start of the 5-minute bucket, epoch milliseconds'),
   observed: z.number(),
   expected: z.number(),
@@ -35,7 +35,8 @@ export const usageRouteDocs: RouteDoc[] = [
     method: 'GET',
     path: '/api/v1/keys/:keyId/usage-bands',
     operationId: 'getUsageBands',
-    summary: "A key's requests and failure ratio per 5 min against the band its own pattern expects",
+    summary:
+      "A key's requests, failure ratio and new source addresses per 5 min against the band its own pattern expects",
     tags: ['analysis'],
     auth: 'read',
     params: path,

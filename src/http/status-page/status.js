@@ -12,6 +12,12 @@ const REQUEST_TIMEOUT_MS = 15_000
 /** Requests in flight at once: a fleet of keys must not hammer the store every few seconds. */
 const MAX_CONCURRENT_REQUESTS = 6
 const STRAGGLERS_SHOWN = 10
+/**
+ * Keys shown at once, needs-attention first: each costs a few requests per
+ * refresh, so the page's load follows this, never the number of keys (10 000
+ * keys are ordinary on an API platform). The rest are a page turn away.
+ */
+const KEYS_PER_PAGE = 20
 const LIST_ITEMS_SHOWN = 3
 const PALETTE_SIZE = 8
 const SEVERITY_RANK = { critical: 0, warning: 1, info: 2 }
@@ -273,12 +279,34 @@ async function loadIncidents(errors) {
   return views.filter((v) => v !== null)
 }
 
-async function loadAll() {
+/**
+ * Which page of keys is shown: `cursors` holds the cursor of every page before
+ * the current one (empty on the first), `filter` the key-id text to match.
+ */
+const keyPaging = { cursors: [], filter: '' }
+
+/** The key-list path of the current page: needs-attention first, KEYS_PER_PAGE keys. */
+export function keysPath(paging) {
+  const q = new URLSearchParams({ order: 'attention', limit: String(KEYS_PER_PAGE) })
+  if (paging.filter !== '') q.set('contains', paging.filter)
+  const cursor = paging.cursors.at(-1)
+  if (cursor) q.set('cursor', cursor)
+  return `api/v1/keys?${q}`
+}
+
+/**
+ * Everything one refresh shows. `onList` gets the key list as soon as it
+ * arrives, before each key's details: a new page of keys is drawn at once.
+ */
+async function loadAll(onList) {
   const errors = []
   const incidentsP = loadIncidents(errors)
-  const findingsP = load('api/v1/findings', errors, { list: 'findings' })
   const alertsP = loadAlerts(errors)
-  const list = await load('api/v1/keys', errors, { list: 'keys' })
+  const list = await load(keysPath(keyPaging), errors)
+  if (list) onList(list)
+  // Findings of the keys on this page (and unknown-key surges), not of every key.
+  const shown = [...(list?.keys ?? []).map((k) => k.keyId), 'unknown']
+  const findingsP = load(`api/v1/findings?keys=${shown.map(enc).join(',')}`, errors, { list: 'findings' })
   const keys = list ? await Promise.all(list.keys.map((k) => loadKey(k, errors))) : null
   return { list, keys, findings: await findingsP, alerts: await alertsP, incidents: await incidentsP, errors }
 }
@@ -710,13 +738,25 @@ function stragglersBlock(keyId, r, now) {
 /** Scores at or above this are drawn as anomalies (the watch's default alarm score). */
 const BAND_ALARM_SCORE = 0.5
 
+/** What each watched series of a key is called on its chart. */
+const BAND_METRICS = {
+  requests: { title: 'Requests per 5 minutes', caption: 'Requests per 5 min', unit: 'requests' },
+  new_sources: {
+    title: 'New source addresses (not seen on the key in 8 days) per 5 minutes',
+    caption: 'New source addresses per 5 min',
+    unit: 'new addresses',
+  },
+}
+
 /**
- * Requests per 5 minutes of the key (its total) against the band the usage
- * watch expected from the key's own daily and weekly pattern; buckets scored as
- * anomalous are marked. Nothing is drawn until the watch has scored a bucket.
+ * One watched series of the key (its total: requests, or new source addresses)
+ * per 5 minutes against the band the usage watch expected from the key's own
+ * pattern; buckets scored as anomalous are marked. Nothing is drawn until the
+ * watch has scored a bucket of that series.
  */
-function bandChart(keyId, bands) {
-  const points = (bands?.points ?? []).filter((p) => p.metric === 'requests')
+function bandChart(keyId, bands, metric) {
+  const names = BAND_METRICS[metric]
+  const points = (bands?.points ?? []).filter((p) => p.metric === metric)
   if (points.length === 0) return null
   const { width, height, left, right, top, bottom } = CHART
   const plotW = width - left - right
@@ -736,13 +776,14 @@ function bandChart(keyId, bands) {
       viewBox: `0 0 ${width} ${height}`,
       role: 'img',
       'aria-labelledby': titleId,
+      'data-metric': metric,
       'data-points': String(points.length),
       'data-anomalies': String(anomalies.length),
     },
     svg(
       'title',
       { id: titleId },
-      `Requests per 5 minutes of ${keyId} against the expected band. Latest (${utc(last.bucket)}): ` +
+      `${names.title} of ${keyId} against the expected band. Latest (${utc(last.bucket)}): ` +
         `${num(Math.round(last.observed))}, expected ${num(Math.round(last.lower))}–${num(Math.round(last.upper))}. ` +
         `${anomalies.length} bucket(s) outside it.`,
     ),
@@ -770,7 +811,7 @@ function bandChart(keyId, bands) {
         svg(
           'title',
           {},
-          `${utc(p.bucket)}: ${num(Math.round(p.observed))} requests, score ${p.score.toFixed(2)}`,
+          `${utc(p.bucket)}: ${num(Math.round(p.observed))} ${names.unit}, score ${p.score.toFixed(2)}`,
         ),
       ),
     )
@@ -778,7 +819,7 @@ function bandChart(keyId, bands) {
   return h(
     'figure',
     { class: 'band-figure' },
-    h('figcaption', {}, 'Requests per 5 min against the expected band (usage anomalies marked)'),
+    h('figcaption', {}, `${names.caption} against the expected band (usage anomalies marked)`),
     chart,
   )
 }
@@ -802,8 +843,25 @@ function keyArticle(k) {
       ),
     ),
   )
+  if (entry.attention?.level) {
+    article.append(
+      h(
+        'p',
+        { class: 'key-attention', 'data-level': entry.attention.level },
+        severityBadge(entry.attention.level),
+        ' ',
+        entry.attention.reasons.join('; '),
+      ),
+    )
+  }
   if (!detail) {
-    article.append(h('p', { class: 'muted' }, 'Details of this key are not available yet.'))
+    article.append(
+      h(
+        'p',
+        { class: 'muted' },
+        k.loading ? 'Loading details…' : 'Details of this key are not available yet.',
+      ),
+    )
     return article
   }
   const colour = colours(detail)
@@ -833,8 +891,10 @@ function keyArticle(k) {
       shareChart(detail, colour),
     ),
   )
-  const band = bandChart(entry.keyId, k.bands)
-  if (band) article.append(band)
+  for (const metric of Object.keys(BAND_METRICS)) {
+    const band = bandChart(entry.keyId, k.bands, metric)
+    if (band) article.append(band)
+  }
   article.append(...judgementNotes(detail))
   const stillUsed = k.stillUsed ?? []
   for (const d of stillUsed) {
@@ -964,8 +1024,30 @@ export function attentionItems(state) {
       text: `${firing.length} alert(s) firing${critical > 0 ? `, ${critical} critical` : ''}.`,
     })
   }
+  const more = beyondThisPage(state.list)
+  if (more) items.push(more)
   const rank = { critical: 0, warning: 1, info: 2 }
   return items.sort((a, b) => rank[a.level] - rank[b.level])
+}
+
+/** Keys that need attention but are not on the page shown (counted by the key list over all pages). */
+function beyondThisPage(list) {
+  if (!list?.attention) return null
+  const left = {
+    critical: list.attention.critical,
+    warning: list.attention.warning,
+    info: list.attention.info,
+  }
+  for (const k of list.keys) if (k.attention?.level) left[k.attention.level]--
+  const levels = ['critical', 'warning', 'info'].filter((l) => left[l] > 0)
+  if (levels.length === 0) return null
+  const n = levels.reduce((sum, l) => sum + left[l], 0)
+  return {
+    level: levels[0],
+    id: 'more-keys',
+    anchor: 'keys',
+    text: `${num(n)} more key(s) on other pages need attention: ${levels.map((l) => `${num(left[l])} ${l}`).join(', ')}.`,
+  }
 }
 
 function renderAttention(state) {
@@ -994,11 +1076,39 @@ function renderAttention(state) {
   )
 }
 
+/** Which keys of how many this page shows, and the buttons to the pages around it. */
+function keysNav(list) {
+  const nav = document.getElementById('keys-nav')
+  const first = keyPaging.cursors.length * KEYS_PER_PAGE + 1
+  const range =
+    list.keys.length === 0
+      ? ''
+      : `Keys ${num(first)}–${num(first + list.keys.length - 1)} of ${num(list.total ?? list.keys.length)}, those that need attention first`
+  const prev = h('button', { type: 'button', class: 'link', 'data-page': 'previous' }, '← Previous')
+  prev.disabled = keyPaging.cursors.length === 0
+  prev.addEventListener('click', () => {
+    keyPaging.cursors.pop()
+    refresh()
+  })
+  const next = h('button', { type: 'button', class: 'link', 'data-page': 'next' }, 'Next →')
+  next.disabled = !list.next_cursor
+  next.addEventListener('click', () => {
+    keyPaging.cursors.push(list.next_cursor)
+    refresh()
+  })
+  fill(nav, h('span', { class: 'keys-range' }, range), ' ', prev, ' ', next)
+}
+
 function renderKeys(state) {
   const body = document.getElementById('keys-body')
   if (!state.list) return // nothing ever loaded: keep the placeholder; the banner says why
+  keysNav(state.list)
   if (state.keys.length === 0) {
-    fill(body, h('p', { class: 'muted' }, 'No keys registered or seen in the last 24 hours.'))
+    const none =
+      keyPaging.filter === ''
+        ? 'No keys registered or seen in the last 24 hours.'
+        : `No key id contains “${keyPaging.filter}”.`
+    fill(body, h('p', { class: 'muted' }, none))
     return
   }
   fill(body, ...state.keys.map(keyArticle))
@@ -1249,12 +1359,20 @@ let timer = null
 let running = false
 let interval = DEFAULT_REFRESH_S
 
+/** The key-list path drawn last: a refresh of the same page redraws only once its details are in. */
+let drawnKeysPath = null
+
 async function refresh() {
   if (running) return
   running = true
   clearTimeout(timer)
   try {
-    const state = await loadAll()
+    const path = keysPath(keyPaging)
+    const state = await loadAll((list) => {
+      if (drawnKeysPath === path) return
+      renderKeys({ list, keys: list.keys.map((entry) => ({ entry, loading: true })) })
+    })
+    drawnKeysPath = path
     renderIncidents(state)
     renderAttention(state)
     renderKeys(state)
@@ -1283,6 +1401,14 @@ function init() {
     interval > 0 ? `· refreshes every ${interval} s · ` : '· automatic refresh off (?refresh=) · ',
     button,
   )
+
+  const keyFilter = document.getElementById('keys-filter')
+  keyFilter.addEventListener('submit', (e) => {
+    e.preventDefault()
+    keyPaging.filter = document.getElementById('keys-filter-input').value.trim()
+    keyPaging.cursors = []
+    refresh()
+  })
 
   const form = document.getElementById('token-form')
   const input = document.getElementById('token-input')

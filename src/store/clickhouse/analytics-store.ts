@@ -4,7 +4,7 @@
 import type { ClickHouseClient } from '@clickhouse/client'
 import type { VersionSeen } from '../../analysis/first-last-seen.ts'
 import type { ClientUsage, FailureMinute, TimeWindow, VersionMinute } from '../../analysis/types.ts'
-import type { UsageBucket } from '../../analysis/usage-anomaly.ts'
+import type { SourceSighting, UsageBucket } from '../../analysis/usage-anomaly.ts'
 import { compareVersionLabels } from '../../analysis/versions.ts'
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../../domain/auth-event.ts'
 import type { KeyTouch } from '../../evaluation/round-plan.ts'
@@ -272,7 +272,17 @@ export class AnalyticsStore {
   }
 
   /** Keys with traffic in the window. */
+  /**
+   * Every key with traffic in `w`: requests, failures, versions, last minute.
+   * Whole hours come from `auth_key_hour` (a row per key, version and hour), the
+   * partial hours at the window's edges from `auth_minute`: exact to the minute,
+   * at a 24th of the rows (10 000 keys in tens of milliseconds).
+   */
   async keys(w: TimeWindow): Promise<KeySummary[]> {
+    const hourFrom = Math.ceil(sec(w.from) / 3600) * 3600
+    const hourTo = Math.floor(secCeil(w.to) / 3600) * 3600
+    // A window within two hours' edges has no whole hour: all of it from the minutes.
+    const [h0, h1] = hourTo > hourFrom ? [hourFrom, hourTo] : [sec(w.from), sec(w.from)]
     const rows = await this.#rows<{
       key_id: string
       total_requests: number
@@ -281,14 +291,21 @@ export class AnalyticsStore {
       last_seen: number
     }>(
       'listing keys',
-      `SELECT key_id, sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests,
-          arraySort(groupUniqArray(key_version)) AS versions,
-          toUnixTimestamp(max(minute)) * 1000 AS last_seen
-        FROM ${qualified(this.#db, 'auth_minute')}
-        WHERE minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+      `SELECT key_id, sum(r) AS total_requests, sum(f) AS failed_requests,
+          arraySort(groupUniqArray(v)) AS versions, toUnixTimestamp(max(m)) * 1000 AS last_seen
+        FROM (
+          SELECT key_id, key_version AS v, requests AS r, failures AS f, last_minute AS m
+            FROM ${qualified(this.#db, 'auth_key_hour')}
+            WHERE hour >= toDateTime({h0:UInt32}, 'UTC') AND hour < toDateTime({h1:UInt32}, 'UTC')
+          UNION ALL
+          SELECT key_id, key_version AS v, requests AS r, if(outcome = 'failure', requests, 0) AS f, minute AS m
+            FROM ${qualified(this.#db, 'auth_minute')}
+            WHERE (minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({h0:UInt32}, 'UTC'))
+               OR (minute >= toDateTime({h1:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC'))
+        )
         GROUP BY key_id
         ORDER BY key_id`,
-      { from: sec(w.from), to: secCeil(w.to) },
+      { from: sec(w.from), to: secCeil(w.to), h0, h1 },
     )
     return rows.map((r) => ({
       keyId: r.key_id,
@@ -354,6 +371,43 @@ export class AnalyticsStore {
     )
     const r = rows[0]
     return r && Number(r.n) > 0 ? Number(r.at) : null
+  }
+
+  /**
+   * Each source address seen on each key over a window, with the start of the first
+   * and last minute it was seen in, by key: the usage-anomaly watch's known sets and
+   * new-source counts. At most `maxPerKey` per key, the most recently seen; addresses
+   * left empty by the gateway are not sources.
+   */
+  async sourceSightingsOfKeys(
+    keyIds: readonly string[],
+    w: TimeWindow,
+    maxPerKey: number,
+  ): Promise<Map<string, SourceSighting[]>> {
+    const rows = await this.#rows<{
+      key_id: string
+      source_address: string
+      first_ms: number
+      last_ms: number
+    }>(
+      'reading source addresses per key',
+      `SELECT key_id, source_address,
+          toUnixTimestamp(min(minute)) * 1000 AS first_ms, toUnixTimestamp(max(minute)) * 1000 AS last_ms
+        FROM ${qualified(this.#db, 'auth_minute_clients')}
+        WHERE key_id IN {keys:Array(String)} AND source_address != ''
+          AND minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+        GROUP BY key_id, source_address
+        ORDER BY key_id, last_ms DESC, source_address
+        LIMIT {max:UInt32} BY key_id`,
+      { keys: keyIds, from: sec(w.from), to: secCeil(w.to), max: maxPerKey },
+    )
+    const byKey = groupBy(rows, (r) => r.key_id)
+    return new Map(
+      [...byKey].map(([key, list]) => [
+        key,
+        list.map((r) => ({ source: r.source_address, first: Number(r.first_ms), last: Number(r.last_ms) })),
+      ]),
+    )
   }
 
   /**

@@ -441,6 +441,45 @@ export const MIGRATIONS: readonly Migration[] = [
     ],
   },
   {
+    version: 21,
+    name: 'hourly key totals: the key list over 24 h at 10 000 keys',
+    statements: (db) => [
+      // The key list (GET /api/v1/keys, the status page, findings' key set) sums
+      // each key's last 24 h. auth_minute holds a row per client and minute (43M
+      // a day at 10 000 keys of 3 clients); this holds one per key, version and
+      // hour (about 240 000), fed from auth_minute's inserted blocks, which are
+      // already grouped. Readers take whole hours here and the partial hours at
+      // the window's edges from auth_minute, so totals stay exact to the minute.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'auth_key_hour')} (
+        hour DateTime('UTC'),
+        key_id LowCardinality(String),
+        key_version LowCardinality(String),
+        requests SimpleAggregateFunction(sum, UInt64),
+        failures SimpleAggregateFunction(sum, UInt64),
+        last_minute SimpleAggregateFunction(max, DateTime('UTC'))
+      ) ENGINE = AggregatingMergeTree
+      PARTITION BY toYYYYMM(hour)
+      ORDER BY (key_id, hour, key_version)
+      SETTINGS ${DEDUP}`,
+      // Existing rollups first, then the view: a batch another instance stores in
+      // between is missing from these totals (never counted twice); migrations run
+      // at start, before this instance ingests. Only into an empty table, so a
+      // migration re-run after a crash never counts the backfill twice.
+      `INSERT INTO ${qualified(db, 'auth_key_hour')}
+      SELECT toStartOfHour(m.minute) AS hour, key_id, key_version, sum(m.requests) AS requests,
+        sumIf(m.requests, m.outcome = 'failure') AS failures, max(m.minute) AS last_minute
+      FROM ${qualified(db, 'auth_minute')} AS m
+      WHERE (SELECT count() FROM ${qualified(db, 'auth_key_hour')}) = 0
+      GROUP BY hour, key_id, key_version`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(db, 'auth_key_hour_mv')}
+      TO ${qualified(db, 'auth_key_hour')} AS
+      SELECT toStartOfHour(m.minute) AS hour, key_id, key_version, sum(m.requests) AS requests,
+        sumIf(m.requests, m.outcome = 'failure') AS failures, max(m.minute) AS last_minute
+      FROM ${qualified(db, 'auth_minute')} AS m
+      GROUP BY hour, key_id, key_version`,
+    ],
+  },
+  {
     version: 18,
     name: 'key touches: which keys each stored insert touched',
     statements: (db) => [
@@ -476,6 +515,7 @@ const TTL_TABLES: readonly { table: string; column: string; kind: 'raw' | 'rollu
   { table: 'auth_minute_clients', column: 'minute', kind: 'rollup' },
   { table: 'auth_places_minute', column: 'minute', kind: 'rollup' },
   { table: 'auth_key_places_minute', column: 'minute', kind: 'rollup' },
+  { table: 'auth_key_hour', column: 'hour', kind: 'rollup' },
 ]
 
 export interface MigrateResult {

@@ -168,7 +168,14 @@ export function createAlerting(deps: AlertingDeps): Alerting {
           latestTouch: () => touches.latestTouch(),
           versions: () => deps.keys.versions(),
         },
-        { settings: deps.config.analysis.findings, touchVersionsMax: TOUCH_VERSIONS_MAX },
+        {
+          settings: deps.config.analysis.findings,
+          touchVersionsMax: TOUCH_VERSIONS_MAX,
+          // The embedded engine runs one statement at a time, so an insert is
+          // visible before any later one starts: a second of overlap is plenty.
+          // A server takes inserts in parallel: one may land seconds after a later one.
+          touchOverlapMs: deps.store.mode === 'embedded' ? 1_000 : 10_000,
+        },
       )
     : null
 

@@ -301,4 +301,42 @@ describe('Evaluator', () => {
     await e.observe(3_000)
     expect(asked).toEqual(['k0', 'k3', 'k4', 'k5', 'k6'])
   })
+
+  it('reads the dead-letter counts at most every 30 s (they sum every key of ten minutes)', async () => {
+    const s = setup(async () => [])
+    const asked: number[] = []
+    const cfg = alertingConfigSchema.parse({ default_receivers: ['ops'] })
+    const e = new Evaluator({
+      sources: {
+        findings: async () => [],
+        readiness: async () => {
+          throw new Error('no candidates expected')
+        },
+        versions: () => [],
+        freshness: async () => ({ lagMs: 0, instances: [] }),
+        deadLetterCounts: async (from, to) => {
+          asked.push(to - from, to)
+          return { deadLetters: 0, events: 0 }
+        },
+      },
+      pipeline: new AlertPipeline({ config: cfg, store: s.store }),
+      delivery: new DeliveryWorker({
+        store: s.store,
+        notifiers: new Map(),
+        maxAgeMs: 60_000,
+        retryBaseMs: 10,
+        retryMaxMs: 100,
+        concurrency: 1,
+        instance: 'test',
+        logger,
+      }),
+      leadership: s.leadership,
+      intervalMs: 60_000,
+      selfMonitoring: cfg.self_monitoring,
+      logger,
+    })
+    for (const now of [100_000, 110_000, 129_999, 130_000, 131_000]) await e.observe(now)
+    // Ten-minute windows ending at 100 000 and 130 000 ms; the rounds between reuse the first.
+    expect(asked).toEqual([600_000, 100_000, 600_000, 130_000])
+  })
 })

@@ -123,6 +123,8 @@ const CATCH_UP_RECHECK_MS = 1_000
  * every half hour, and no round reads more than this many for the sweep.
  */
 const READINESS_SWEEP_PER_ROUND = 5
+/** The dead-letter rate's counts are read again at most this often (see #deadLetterCounts). */
+const DEAD_LETTER_REFRESH_MS = 30_000
 /** After a failed leadership takeover (store down), try again after this long. */
 const TAKEOVER_RETRY_MS = 2_000
 /** Owner reminders are due per day or so; checking once a minute is plenty. */
@@ -160,6 +162,7 @@ export class Evaluator {
   #readinessCursor = 0
   #readinessCandidates = 0
   #lastRound: EvaluationRound | null = null
+  #deadLetters: { at: number; counts: DeadLetterCounts } | null = null
 
   constructor(opts: EvaluatorOptions) {
     this.#o = opts
@@ -323,7 +326,7 @@ export class Evaluator {
       )
     }
     try {
-      const o = deadLetterObservation(await s.deadLetterCounts(now - DEAD_LETTER_WINDOW_MS, now), sm)
+      const o = deadLetterObservation(await this.#deadLetterCounts(now), sm)
       if (o) out.push(o)
     } catch (err) {
       held.add('dead_letter_rate')
@@ -354,6 +357,20 @@ export class Evaluator {
     return out
   }
 
+  /**
+   * Dead letters and events of the last DEAD_LETTER_WINDOW_MS, read at most
+   * every DEAD_LETTER_REFRESH_MS: the events count sums every key's minutes of
+   * the window, a read that grows with keys, and a rate over ten minutes moves
+   * little in half a minute.
+   */
+  async #deadLetterCounts(now: number): Promise<DeadLetterCounts> {
+    const c = this.#deadLetters
+    if (c && now >= c.at && now - c.at < DEAD_LETTER_REFRESH_MS) return c.counts
+    const counts = await this.#o.sources.deadLetterCounts(now - DEAD_LETTER_WINDOW_MS, now)
+    this.#deadLetters = { at: now, counts }
+    return counts
+  }
+
   /** The last evaluation's cost; null before the first. */
   get lastRound(): EvaluationRound | null {
     return this.#lastRound
@@ -364,6 +381,7 @@ export class Evaluator {
     this.#readiness = new Map()
     this.#readinessCursor = 0
     this.#lastRound = null
+    this.#deadLetters = null
   }
 
   /** Records what the evaluation that started at `now` cost. */

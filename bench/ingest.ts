@@ -2,17 +2,23 @@
 // store, exactly-once bookkeeping included) against a bare kafkajs consumer
 // that only JSON-parses the same topic, measured in the same run on the same
 // broker, and against ClickHouse's own Kafka engine with a materialized view
-// (1 and 2 consumers, bench/kafka-engine-peer.ts; KEYSHIFT_BENCH_PEER=0 skips it).
-// Prints the rates, CPU per event, peak RSS and their ratios.
+// (1 and 2 consumers, bench/kafka-engine-peer.ts; KEYSHIFT_BENCH_PEER=0 skips it),
+// then keyshift again on the server path (clickhouse.url, the test HTTP server in
+// front of chDB; KEYSHIFT_BENCH_SERVER=0 skips it). Prints the rates, CPU per
+// event, peak RSS and their ratios. Stage figures: docs/ingest-performance.md.
 //   npm run bench:ingest   (1M events in 8 partitions; KEYSHIFT_BENCH_EVENTS and
 //                           KEYSHIFT_BENCH_PARTITIONS to change; KEYSHIFT_* config
-//                           overrides reach the daemon)
+//                           overrides reach the daemon; KEYSHIFT_BENCH_CPU_PROF=<dir> writes
+//                           the daemon's V8 CPU profile there, for bench/cpu-profile-stages.ts;
+//                           KEYSHIFT_BENCH_NODE_ARGS: node flags for the daemon;
+//                           KEYSHIFT_BENCH_DAEMON_LOG=<path>: its output, in <path>.embedded|server)
 import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Kafka, logLevel } from 'kafkajs'
 import { createTopic, deleteTopic, produceMessages, uniqueTopic } from '../test/integration/kafka-helpers.ts'
+import { spawnClickHouseHttpServer } from '../test/support/clickhouse-http/process.ts'
 import { REPO_ROOT, spawnKeyshift, waitFor, writeConfig } from '../test/support/daemon.ts'
 
 const EVENTS = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 1_000_000)
@@ -97,6 +103,18 @@ function threadCpu(pid: number): Map<string, number> {
   return out
 }
 
+/** CPU seconds of every thread but the main one (the engine's, libuv's and V8's helpers). */
+function sumOtherThreads(pid: number): number {
+  let sum = 0
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`))
+      if (Number(tid) !== pid) sum += readStat(`/proc/${pid}/task/${tid}/stat`).cpu
+  } catch {
+    // the process ended
+  }
+  return sum
+}
+
 /** CPU seconds the Kafka broker started by scripts/kafka.sh has used so far. */
 function brokerCpu(): number {
   const dir =
@@ -109,64 +127,15 @@ function brokerCpu(): number {
 }
 const µsPerEvent = (seconds: number, events: number) => `${((seconds / events) * 1e6).toFixed(1)} µs`
 
-async function bareConsumer(topic: string): Promise<number> {
-  const kafka = new Kafka({ brokers: [BROKERS], clientId: 'bench-bare', logLevel: logLevel.NOTHING })
-  const consumer = kafka.consumer({
-    groupId: `bare-${topic}`,
-    maxWaitTimeInMs: 250,
-    maxBytesPerPartition: 1_048_576,
-  })
-  await consumer.connect()
-  await consumer.subscribe({ topic, fromBeginning: true })
-  let seen = 0
-  let first = 0
-  let done: () => void
-  const finished = new Promise<void>((r) => {
-    done = r
-  })
-  let last = 0
-  let firstSeen = 0
-  const cpu = { own: 0, broker: 0 }
-  await consumer.run({
-    partitionsConsumedConcurrently: PARTITIONS,
-    eachBatch: async ({ batch }) => {
-      if (first === 0) {
-        first = performance.now()
-        firstSeen = batch.messages.length
-        cpu.own = process.cpuUsage().user + process.cpuUsage().system
-        cpu.broker = brokerCpu()
-      }
-      for (const m of batch.messages) JSON.parse(m.value!.toString('utf8'))
-      seen += batch.messages.length
-      if (seen >= EVENTS && last === 0) {
-        last = performance.now()
-        const own = (process.cpuUsage().user + process.cpuUsage().system - cpu.own) / 1e6
-        const events = EVENTS - firstSeen
-        console.log(
-          `bare consumer CPU per event: ${µsPerEvent(own, events)} in the consumer, ` +
-            `${µsPerEvent(brokerCpu() - cpu.broker, events)} in the broker`,
-        )
-        done()
-      }
-    },
-  })
-  await finished
-  await consumer.disconnect()
-  return (EVENTS - firstSeen) / ((last - first) / 1000)
-}
-
-interface PeerResult {
+interface PeerResult extends ChildResult {
   consumers: number
-  rate: number
-  /** CPU seconds per event of the peer's process (all its threads). */
-  cpuPerEvent: number
-  peakRss: number
 }
 
 /**
  * ClickHouse's own Kafka engine with a materialized view, in the same embedded
  * engine (bench/kafka-engine-peer.ts), reading the same records from a topic of
- * its own from the start. Rate and CPU from its first stored block to the last.
+ * its own from the start. Rate from its first stored block to the last; CPU from
+ * before it reads anything to the end, over every event (as keyshift's).
  */
 async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResult> {
   const topic = uniqueTopic(`bench-peer-${consumers}`)
@@ -177,19 +146,31 @@ async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResu
     }))
     await produceMessages(BROKERS, topic, batch)
   }
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      join(REPO_ROOT, 'bench/kafka-engine-peer.ts'),
-      BROKERS,
-      topic,
-      String(EVENTS),
-      String(consumers),
-    ],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'] },
-  )
+  const r = await runChild('bench/kafka-engine-peer.ts', [BROKERS, topic, String(EVENTS), String(consumers)])
+  await deleteTopic(BROKERS, topic)
+  return { consumers, ...r }
+}
+
+interface ChildResult {
+  rate: number
+  /** CPU seconds per event of the child process (all its threads). */
+  cpuPerEvent: number
+  peakRss: number
+  /** CPU seconds per event the broker spent meanwhile. */
+  brokerPerEvent: number
+}
+
+/**
+ * Runs a consumer (bench/bare-consumer.ts, bench/kafka-engine-peer.ts) in its own
+ * process until it prints its JSON line: rate from its first batch to the last,
+ * its CPU over every event, and its peak RSS sampled from /proc.
+ */
+async function runChild(script: string, args: string[]): Promise<ChildResult> {
+  const brokerAtStart = brokerCpu()
+  const child = spawn(process.execPath, ['--import', 'tsx', join(REPO_ROOT, script), ...args], {
+    cwd: REPO_ROOT,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
   let out = ''
   child.stdout!.on('data', (d) => {
     out += d
@@ -199,12 +180,13 @@ async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResu
   const sampler = setInterval(() => {
     peak = Math.max(peak, rssOf(child.pid!).peak)
   }, 200)
-  await waitFor('the Kafka engine to store every event', async () => out.includes('\n'), {
+  await waitFor(`${script} to read every event`, async () => out.includes('\n'), {
     timeoutMs: 600_000,
     intervalMs: 50,
   })
   clearInterval(sampler)
   peak = Math.max(peak, rssOf(child.pid!).peak)
+  const brokerUsed = brokerCpu() - brokerAtStart
   const r = JSON.parse(out.trim().split('\n').at(-1)!) as {
     stored: number
     firstCount: number
@@ -212,9 +194,12 @@ async function kafkaEnginePeer(consumers: number, now: number): Promise<PeerResu
     cpu: number
   }
   await exited
-  await deleteTopic(BROKERS, topic)
-  const counted = r.stored - r.firstCount
-  return { consumers, rate: counted / r.seconds, cpuPerEvent: r.cpu / counted, peakRss: peak }
+  return {
+    rate: (r.stored - r.firstCount) / r.seconds,
+    cpuPerEvent: r.cpu / EVENTS,
+    peakRss: peak,
+    brokerPerEvent: brokerUsed / EVENTS,
+  }
 }
 
 /** An unlabelled sample's value in a Prometheus text exposition (NaN when absent). */
@@ -222,12 +207,173 @@ function metricValue(text: string, name: string): number {
   return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
 }
 
-async function ingestedTotal(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text()
-  let total = 0
-  for (const line of text.split('\n'))
-    if (line.startsWith('keyshift_events_ingested_total{')) total += Number(line.split(' ').at(-1))
-  return total
+/**
+ * Records keyshift has stored, from the Kafka offsets it commits after each
+ * stored batch: read from the broker, so polling costs the daemon nothing (a
+ * /metrics scrape costs it ≈ 1.5 ms of CPU, which its figures would count).
+ */
+function storedCounter(
+  groupId: string,
+  topic: string,
+): { stored(): Promise<number>; close(): Promise<void> } {
+  const admin = new Kafka({
+    brokers: [BROKERS],
+    clientId: 'bench-offsets',
+    logLevel: logLevel.NOTHING,
+  }).admin()
+  const connected = admin.connect()
+  return {
+    async stored() {
+      await connected
+      const [t] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      return (t?.partitions ?? []).reduce((n, p) => n + Math.max(0, Number(p.offset)), 0)
+    },
+    close: () => admin.disconnect(),
+  }
+}
+
+interface KeyshiftRun {
+  rate: number
+  counted: number
+  cpu: { keyshift: number; main: number; broker: number; store: number }
+  threads: [string, number][]
+  rss: Rss
+  atMax: { anon: number; file: number }
+  nodePeak: { heap: number; external: number }
+}
+
+/**
+ * keyshift's daemon reading `topic` from the start into its store: the embedded
+ * engine, or (`path` server) a ClickHouse server over HTTP, here the test-only
+ * server in front of chDB (test/support/clickhouse-http/) in its own process.
+ */
+async function keyshiftRun(topic: string, path: 'embedded' | 'server'): Promise<KeyshiftRun> {
+  const storeDir = path === 'server' ? mkdtempSync(join(tmpdir(), 'ks-bench-ch-')) : null
+  const server = storeDir ? await spawnClickHouseHttpServer(storeDir) : null
+  const dir = mkdtempSync(join(tmpdir(), 'ks-bench-ingest-'))
+  const groupId = `ks-${path}-${topic}`
+  const counter = storedCounter(groupId, topic)
+  const port = 18_000 + Math.floor(Math.random() * 1000)
+  const cfg = writeConfig(dir, {
+    instance: 'bench',
+    data_dir: join(dir, 'data'),
+    log: { level: 'warn' },
+    http: { port },
+    kafka: { brokers: [BROKERS], group_id: groupId },
+    ...(server ? { clickhouse: { url: server.url } } : {}),
+    sources: [{ type: 'kafka', topic, decoder: { preset: 'kong', default_gateway: 'kong-bench' } }],
+    secrets: { pepper: 'bench-pepper-0123456789abcdef' },
+  })
+  const profileDir = process.env.KEYSHIFT_BENCH_CPU_PROF
+  const d = spawnKeyshift(['run', '-c', cfg], {}, [
+    ...(profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []),
+    ...(process.env.KEYSHIFT_BENCH_NODE_ARGS?.split(' ').filter(Boolean) ?? []),
+  ])
+  const url = `http://127.0.0.1:${port}`
+  // Where the RSS goes: file-backed pages (mapped code) and anonymous memory from
+  // /proc, and of the latter Node's heap and buffers from keyshift's own metrics
+  // (the rest is the embedded engine).
+  let rss: Rss = { peak: 0, anon: 0, file: 0 }
+  let atMax = { anon: 0, file: 0 }
+  const nodePeak = { heap: 0, external: 0 }
+  const sampleRss = () => {
+    const now = rssOf(d.proc.pid!)
+    if (now.anon + now.file > atMax.anon + atMax.file) atMax = { anon: now.anon, file: now.file }
+    rss = { ...now, peak: Math.max(rss.peak, now.peak) }
+  }
+  // RSS from /proc every 200 ms; Node's heap and buffers from /metrics once a
+  // second (a scrape costs the daemon ≈ 1.5 ms of CPU, which the figures would count).
+  const rssTimer = setInterval(sampleRss, 200)
+  const heapTimer = setInterval(() => {
+    void fetch(`${url}/metrics`)
+      .then(async (r) => {
+        const text = await r.text()
+        nodePeak.heap = Math.max(nodePeak.heap, metricValue(text, 'nodejs_heap_size_total_bytes') || 0)
+        nodePeak.external = Math.max(
+          nodePeak.external,
+          metricValue(text, 'nodejs_external_memory_bytes') || 0,
+        )
+      })
+      .catch(() => {})
+  }, 1_000)
+  await waitFor('keyshift to serve /metrics', async () => (await fetch(`${url}/healthz`)).ok, {
+    timeoutMs: 60_000,
+  })
+  // CPU is counted from here, before the first record is read (the sources start
+  // after the HTTP server), to the end, over every event: counted from the first
+  // stored batch instead, it would miss the records decoded before that batch
+  // landed (tens of thousands on a loaded machine).
+  const mainThread = () => cpuSeconds(d.proc.pid!) - sumOtherThreads(d.proc.pid!)
+  const cpuAtStart = {
+    store: server ? cpuSeconds(server.proc.pid!) : 0,
+    keyshift: cpuSeconds(d.proc.pid!),
+    main: mainThread(),
+    broker: brokerCpu(),
+    threads: threadCpu(d.proc.pid!),
+  }
+  if ((await counter.stored()) > 0) throw new Error('events were stored before the CPU baseline was taken')
+  const first = await waitFor(
+    'the first stored batch',
+    async () => ((await counter.stored()) > 0 ? performance.now() : false),
+    {
+      timeoutMs: 120_000,
+      intervalMs: 20,
+    },
+  )
+  const firstCount = await counter.stored()
+  const end = await waitFor(
+    'all events stored',
+    async () => ((await counter.stored()) >= EVENTS ? performance.now() : false),
+    {
+      timeoutMs: 600_000,
+      intervalMs: 50,
+    },
+  )
+  const cpuAtEnd = {
+    store: server ? cpuSeconds(server.proc.pid!) : 0,
+    keyshift: cpuSeconds(d.proc.pid!),
+    main: mainThread(),
+    broker: brokerCpu(),
+    threads: threadCpu(d.proc.pid!),
+  }
+  sampleRss()
+  clearInterval(rssTimer)
+  clearInterval(heapTimer)
+  const metrics = await (await fetch(`${url}/metrics`)).text()
+  const metric = (name: string) => metricValue(metrics, name)
+  const writes = metric('keyshift_store_write_seconds_count')
+  console.log(
+    `store writes: ${writes} group commits, ${(metric('keyshift_ingest_batch_events_sum') / writes).toFixed(0)} events each, ` +
+      `${((metric('keyshift_store_write_seconds_sum') / writes) * 1000).toFixed(0)} ms each, ` +
+      `${metric('keyshift_store_write_seconds_sum').toFixed(1)} s writing of ${((end - first) / 1000).toFixed(1)} s`,
+  )
+  console.log(
+    `evaluations during the run: ${metric('keyshift_evaluation_duration_seconds_count')}, ` +
+      `${metric('keyshift_evaluation_duration_seconds_sum').toFixed(1)} s in all`,
+  )
+  await d.kill('SIGTERM')
+  await counter.close()
+  if (process.env.KEYSHIFT_BENCH_DAEMON_LOG)
+    writeFileSync(`${process.env.KEYSHIFT_BENCH_DAEMON_LOG}.${path}`, d.output())
+  await server?.close()
+  if (storeDir) rmSync(storeDir, { recursive: true, force: true })
+  rmSync(dir, { recursive: true, force: true })
+  const counted = EVENTS - firstCount
+  const used = (name: keyof typeof cpuAtEnd & keyof typeof cpuAtStart) =>
+    (cpuAtEnd[name] as number) - (cpuAtStart[name] as number)
+  return {
+    rate: counted / ((end - first) / 1000),
+    counted,
+    cpu: { keyshift: used('keyshift'), main: used('main'), broker: used('broker'), store: used('store') },
+    threads: [...cpuAtEnd.threads]
+      .map(([name, end]) => [name, end - (cpuAtStart.threads.get(name) ?? 0)] as [string, number])
+      .filter(([, u]) => u > 0)
+      .sort(([, x], [, y]) => y - x)
+      .slice(0, 6),
+    rss,
+    atMax,
+    nodePeak,
+  }
 }
 
 async function main() {
@@ -249,8 +395,12 @@ async function main() {
     `produced ${EVENTS} events (${Math.round(bytes / EVENTS)} bytes avg) into ${PARTITIONS} partitions in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   )
 
-  const bare = await bareConsumer(topic)
-  console.log(`bare kafkajs consumer (JSON.parse only): ${Math.round(bare)} events/s`)
+  const bare = await runChild('bench/bare-consumer.ts', [BROKERS, topic, String(EVENTS), String(PARTITIONS)])
+  console.log(
+    `bare kafkajs consumer (JSON.parse only): ${Math.round(bare.rate)} events/s, ` +
+      `${µsPerEvent(bare.cpuPerEvent * EVENTS, EVENTS)} CPU per event (${µsPerEvent(bare.brokerPerEvent * EVENTS, EVENTS)} in the broker), ` +
+      `peak RSS ${mb(bare.peakRss)} MB`,
+  )
   const peers: PeerResult[] = []
   if (process.env.KEYSHIFT_BENCH_PEER !== '0') {
     for (const consumers of [1, 2]) {
@@ -263,107 +413,31 @@ async function main() {
     }
   }
 
-  const dir = mkdtempSync(join(tmpdir(), 'ks-bench-ingest-'))
-  const port = 18_000 + Math.floor(Math.random() * 1000)
-  const cfg = writeConfig(dir, {
-    instance: 'bench',
-    data_dir: join(dir, 'data'),
-    log: { level: 'warn' },
-    http: { port },
-    kafka: { brokers: [BROKERS], group_id: `ks-${topic}` },
-    sources: [{ type: 'kafka', topic, decoder: { preset: 'kong', default_gateway: 'kong-bench' } }],
-    secrets: { pepper: 'bench-pepper-0123456789abcdef' },
-  })
-  const d = spawnKeyshift(['run', '-c', cfg])
-  const url = `http://127.0.0.1:${port}`
-  // Where the RSS goes: file-backed pages (mapped code) and anonymous memory from
-  // /proc, and of the latter Node's heap and buffers from keyshift's own metrics
-  // (the rest is the embedded engine).
-  let rss: Rss = { peak: 0, anon: 0, file: 0 }
-  let atMax = { anon: 0, file: 0 }
-  const nodePeak = { heap: 0, external: 0 }
-  const sampleRss = () => {
-    const now = rssOf(d.proc.pid!)
-    if (now.anon + now.file > atMax.anon + atMax.file) atMax = { anon: now.anon, file: now.file }
-    rss = { ...now, peak: Math.max(rss.peak, now.peak) }
-  }
-  const rssTimer = setInterval(() => {
-    sampleRss()
-    void fetch(`${url}/metrics`)
-      .then(async (r) => {
-        const text = await r.text()
-        nodePeak.heap = Math.max(nodePeak.heap, metricValue(text, 'nodejs_heap_size_total_bytes') || 0)
-        nodePeak.external = Math.max(
-          nodePeak.external,
-          metricValue(text, 'nodejs_external_memory_bytes') || 0,
-        )
-      })
-      .catch(() => {})
-  }, 200)
-  await waitFor('keyshift to serve /metrics', async () => (await fetch(`${url}/healthz`)).ok, {
-    timeoutMs: 60_000,
-  })
-  const first = await waitFor(
-    'the first stored batch',
-    async () => ((await ingestedTotal(url)) > 0 ? performance.now() : false),
-    {
-      timeoutMs: 120_000,
-      intervalMs: 20,
-    },
-  )
-  const firstCount = await ingestedTotal(url)
-  const cpuAtFirst = {
-    keyshift: cpuSeconds(d.proc.pid!),
-    broker: brokerCpu(),
-    threads: threadCpu(d.proc.pid!),
-  }
-  const end = await waitFor(
-    'all events stored',
-    async () => ((await ingestedTotal(url)) >= EVENTS ? performance.now() : false),
-    {
-      timeoutMs: 600_000,
-      intervalMs: 50,
-    },
-  )
-  const cpuAtEnd = { keyshift: cpuSeconds(d.proc.pid!), broker: brokerCpu(), threads: threadCpu(d.proc.pid!) }
-  sampleRss()
-  clearInterval(rssTimer)
-  const metrics = await (await fetch(`${url}/metrics`)).text()
-  const metric = (name: string) => metricValue(metrics, name)
-  const writes = metric('keyshift_store_write_seconds_count')
-  console.log(
-    `store writes: ${writes} group commits, ${(metric('keyshift_ingest_batch_events_sum') / writes).toFixed(0)} events each, ` +
-      `${((metric('keyshift_store_write_seconds_sum') / writes) * 1000).toFixed(0)} ms each, ` +
-      `${metric('keyshift_store_write_seconds_sum').toFixed(1)} s writing of ${((end - first) / 1000).toFixed(1)} s`,
-  )
-  console.log(
-    `evaluations during the run: ${metric('keyshift_evaluation_duration_seconds_count')}, ` +
-      `${metric('keyshift_evaluation_duration_seconds_sum').toFixed(1)} s in all`,
-  )
-  await d.kill('SIGTERM')
-  rmSync(dir, { recursive: true, force: true })
+  const run = await keyshiftRun(topic, 'embedded')
+  const serverRun = process.env.KEYSHIFT_BENCH_SERVER === '0' ? null : await keyshiftRun(topic, 'server')
   // 1M records are ≈ 300 MB of broker log; runs would otherwise pile them up.
   await deleteTopic(BROKERS, topic)
-  const rate = (EVENTS - firstCount) / ((end - first) / 1000)
+  const { rate, rss, atMax, nodePeak } = run
   console.log(
     `keyshift end-to-end (decode + secret scrub + exactly-once store): ${Math.round(rate)} events/s`,
   )
   console.log(
-    `keyshift CPU per event: ${µsPerEvent(cpuAtEnd.keyshift - cpuAtFirst.keyshift, EVENTS - firstCount)} in keyshift ` +
+    `keyshift CPU per event: ${µsPerEvent(run.cpu.keyshift, EVENTS)} in keyshift ` +
       `(all threads: decoding, the embedded engine and its merges), ` +
-      `${µsPerEvent(cpuAtEnd.broker - cpuAtFirst.broker, EVENTS - firstCount)} in the broker; ` +
+      `${µsPerEvent(run.cpu.broker, EVENTS)} in the broker; ` +
       `the machine has ${availableParallelism()} cores`,
   )
-  const byThread = [...cpuAtEnd.threads]
-    .map(([name, end]) => [name, end - (cpuAtFirst.threads.get(name) ?? 0)] as const)
-    .filter(([, used]) => used > 0)
-    .sort(([, x], [, y]) => y - x)
-    .slice(0, 6)
   console.log(
-    `  by thread: ${byThread.map(([name, used]) => `${name} ${µsPerEvent(used, EVENTS - firstCount)}`).join(', ')}`,
+    `  the main thread (JavaScript: fetch, decode, scrub, encode, GC): ${µsPerEvent(run.cpu.main, EVENTS)}`,
   )
-  console.log(`ratio keyshift / bare consumer: ${(rate / bare).toFixed(2)} (target ≥ 0.6)`)
-  const cpuPerEvent = (cpuAtEnd.keyshift - cpuAtFirst.keyshift) / (EVENTS - firstCount)
+  console.log(
+    `  by thread: ${run.threads.map(([name, used]) => `${name} ${µsPerEvent(used, EVENTS)}`).join(', ')}`,
+  )
+  console.log(
+    `ratio keyshift / bare consumer: rate ${(rate / bare.rate).toFixed(2)} (target ≥ 0.6), ` +
+      `CPU per event ${(run.cpu.keyshift / EVENTS / bare.cpuPerEvent).toFixed(2)}, peak RSS ${(rss.peak / bare.peakRss).toFixed(2)}`,
+  )
+  const cpuPerEvent = run.cpu.keyshift / EVENTS
   for (const p of peers) {
     console.log(
       `ratio keyshift / Kafka engine (${p.consumers} consumer(s)): rate ${(rate / p.rate).toFixed(2)}` +
@@ -378,6 +452,17 @@ async function main() {
       `${mb(nodePeak.external)} MB Node buffers, the rest the embedded engine`,
   )
   console.log(`target ≥ 50000 events/s: ${rate >= 50_000 ? 'met' : 'NOT met'}`)
+  if (serverRun) {
+    const n = EVENTS
+    console.log(
+      `keyshift on the server path (clickhouse.url, the test HTTP server in front of chDB): ${Math.round(serverRun.rate)} events/s; ` +
+        `CPU per event ${µsPerEvent(serverRun.cpu.keyshift, n)} in keyshift (main thread ${µsPerEvent(serverRun.cpu.main, n)}: ` +
+        `fetch, decode, scrub, encode, HTTP), ${µsPerEvent(serverRun.cpu.store, n)} in the store process ` +
+        `(chDB behind a Node HTTP front, not a ClickHouse server's figure); peak RSS ${mb(serverRun.rss.peak)} MB ` +
+        `(${mb(serverRun.atMax.file)} MB file-backed, ${mb(serverRun.atMax.anon)} MB anonymous, ` +
+        `at most ${mb(serverRun.nodePeak.heap)} MB Node heap)`,
+    )
+  }
 }
 
 main().then(

@@ -15,6 +15,16 @@ import { silentLogger } from '../src/telemetry/logger.ts'
 export const BENCH_KEYS = 200
 const DAY = 86_400_000
 
+/** A lifecycle event of a bench's registry, with an id unique per key, version and action. */
+export function benchLifecycleEvent(
+  keyId: string,
+  version: string,
+  action: RecordedLifecycleEvent['action'],
+  time: number,
+): RecordedLifecycleEvent {
+  return { eventId: `bench:${keyId}:${version}:${action}`, origin: 'bench', keyId, version, action, time }
+}
+
 /** The p-th percentile of `xs` (nearest rank). */
 export function pct(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b)
@@ -40,18 +50,8 @@ export async function openRotationStore(o: { name: string; total: number }) {
   const events: RecordedLifecycleEvent[] = []
   for (let k = 0; k < BENCH_KEYS; k++) {
     const keyId = `key-${k}`
-    const ev = (
-      version: string,
-      action: RecordedLifecycleEvent['action'],
-      time: number,
-    ): RecordedLifecycleEvent => ({
-      eventId: `bench:${keyId}:${version}:${action}`,
-      origin: 'bench',
-      keyId,
-      version,
-      action,
-      time,
-    })
+    const ev = (version: string, action: RecordedLifecycleEvent['action'], time: number) =>
+      benchLifecycleEvent(keyId, version, action, time)
     events.push(ev('v1', 'create', now - 30 * DAY), ev('v1', 'activate', now - 30 * DAY + 1))
     events.push(ev('v2', 'create', now - 3 * DAY), ev('v2', 'activate', now - 3 * DAY + 1))
     events.push(ev('v1', 'deprecate', now - 2 * DAY))

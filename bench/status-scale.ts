@@ -21,7 +21,7 @@ import { createApp } from '../src/app.ts'
 import { parseConfig } from '../src/config/load.ts'
 import type { RecordedLifecycleEvent } from '../src/registry/lifecycle-input.ts'
 import { silentLogger } from '../src/telemetry/logger.ts'
-import { pct } from './rotation-store.ts'
+import { benchLifecycleEvent, pct } from './rotation-store.ts'
 
 const KEY_COUNTS = (process.env.KEYSHIFT_BENCH_KEYS ?? '10,1000,10000').split(',').map(Number)
 const CLIENTS = Number(process.env.KEYSHIFT_BENCH_CLIENTS ?? 3)
@@ -46,14 +46,7 @@ interface Figures {
 function lifecycle(keys: number, now: number): RecordedLifecycleEvent[] {
   const out: RecordedLifecycleEvent[] = []
   const ev = (keyId: string, version: string, action: RecordedLifecycleEvent['action'], time: number) =>
-    out.push({
-      eventId: `bench:${keyId}:${version}:${action}`,
-      origin: 'bench',
-      keyId,
-      version,
-      action,
-      time,
-    })
+    out.push(benchLifecycleEvent(keyId, version, action, time))
   for (let k = 0; k < keys; k++) {
     const keyId = `key-${k}`
     ev(keyId, 'v1', 'create', now - 30 * DAY)

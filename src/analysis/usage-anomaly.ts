@@ -279,6 +279,11 @@ export class UsageWatch {
   }
 
   /** Stops watching keys not in `keyIds` (their state is dropped). */
+  /** Whether `keyId` is watched (its history was fed). */
+  watching(keyId: string): boolean {
+    return this.#keys.has(keyId)
+  }
+
   retain(keyIds: ReadonlySet<string>): void {
     for (const k of [...this.#keys.keys()]) if (!keyIds.has(k)) this.#keys.delete(k)
   }

@@ -70,6 +70,49 @@ describe('UsageAnomalies', () => {
     ])
   })
 
+  it('warms up new keys over rounds: at least 50 a round, then the next round goes on, not only the next bucket', async () => {
+    const keys = Array.from({ length: 120 }, (_, i) => `k${String(i).padStart(3, '0')}`)
+    const s = store(keys)
+    // A budget of 0 ms: each round takes the minimum, 50 keys (five history reads of ten).
+    const u = new UsageAnomalies(settings, s.sources, undefined, 0)
+    const now = T0 + 8 * DAY + 10 * 60 * MIN + MIN
+    const historyReads = () => s.reads.filter((r) => r.kind === 'buckets').map((r) => r.keys)
+    await u.findings(now)
+    expect(historyReads()).toEqual([10, 10, 10, 10, 10])
+    s.reads.length = 0
+    await u.findings(now)
+    expect(historyReads()).toEqual([10, 10, 10, 10, 10])
+    s.reads.length = 0
+    await u.findings(now)
+    expect(historyReads()).toEqual([10, 10])
+    s.reads.length = 0
+    // Every key is watched and fed to this bucket: nothing to read until the next one.
+    await u.findings(now)
+    expect(s.reads).toEqual([])
+    await u.findings(now + BUCKET)
+    expect(s.reads.map((r) => [r.kind, r.keys])).toEqual([
+      ['buckets', 120],
+      ['sources', 120],
+    ])
+  })
+
+  it("writes the bands of the last day only, not a new key's whole history", async () => {
+    const written: number[] = []
+    const s = store(['acme'])
+    const u = new UsageAnomalies(settings, {
+      ...s.sources,
+      recordBands: async (points) => {
+        written.push(...points.map((p) => p.bucket))
+      },
+    })
+    const now = T0 + 8 * DAY + 10 * 60 * MIN + MIN
+    await u.findings(now)
+    const end = T0 + 8 * DAY + 10 * 60 * MIN
+    expect(written.length).toBeGreaterThan(0)
+    expect(Math.min(...written)).toBeGreaterThanOrEqual(end - DAY)
+    expect(Math.max(...written)).toBe(end - BUCKET)
+  })
+
   it('feeds nothing when the sightings read fails, and reads the same window again next time', async () => {
     const s = store(['acme'])
     const u = new UsageAnomalies(settings, s.sources)

@@ -51,6 +51,22 @@ const KEY_BUCKETS_PER_READ = 24_000
 const MAX_KEYS_PER_READ = 1000
 /** Band rows kept for the next try while the store refuses them (8 days of ~30 series). */
 const MAX_PENDING_BANDS = 100_000
+/**
+ * Keys not watched yet have history_ms of buckets to read and feed (≈ 25 ms of
+ * CPU each): a round takes at least MIN_NEW_KEYS_PER_ROUND of them and more
+ * while it has spent under NEW_KEYS_BUDGET_MS, so after a start at 10 000 keys
+ * the watch warms up over a few minutes of rounds instead of one round of
+ * minutes that holds every alert back. A key not warmed up raises nothing yet
+ * (it would be in its warm-up anyway).
+ */
+const MIN_NEW_KEYS_PER_ROUND = 50
+const NEW_KEYS_BUDGET_MS = 500
+/** While feeding, the event loop gets a turn at least this often (HTTP, ingest). */
+const YIELD_EVERY_MS = 20
+/** Scored buckets older than this are not written as bands: a new key's 8 days of history would be 2 300 rows per series. */
+const BAND_HISTORY_MS = 86_400_000
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
 export class UsageAnomalies {
   readonly #s: UsageAnomalySettings
@@ -63,14 +79,27 @@ export class UsageAnomalies {
 
   readonly #log: Pick<Logger, 'warn'> | null
 
-  constructor(settings: UsageAnomalySettings, sources: UsageSources, logger?: Pick<Logger, 'warn'>) {
+  readonly #newKeysBudgetMs: number
+
+  constructor(
+    settings: UsageAnomalySettings,
+    sources: UsageSources,
+    logger?: Pick<Logger, 'warn'>,
+    /** NEW_KEYS_BUDGET_MS, for tests. */
+    newKeysBudgetMs = NEW_KEYS_BUDGET_MS,
+  ) {
     this.#s = settings
     this.#src = sources
     this.#log = logger ?? null
+    this.#newKeysBudgetMs = newKeysBudgetMs
     this.#watch = new UsageWatch(settings)
   }
 
-  /** Ongoing usage anomalies at `now`; a failed read rejects (the evaluation retries) and feeds nothing. */
+  /**
+   * Ongoing usage anomalies at `now`. A failed read rejects (the evaluation
+   * retries); keys fed before it stay fed, each key's buckets are fed whole or
+   * not at all.
+   */
   async findings(now: number): Promise<Finding[]> {
     if (!this.#s.enabled) return []
     const { lagMs } = await this.#src.freshness(now)
@@ -81,39 +110,67 @@ export class UsageAnomalies {
 
     const keys = [...(await this.#src.keys(now))].sort()
     this.#watch.retain(new Set(keys))
-    // Keys fed up to the same bucket share reads (new keys read their history).
+    const feed = new Feed(end - BAND_HISTORY_MS)
+    // Watched keys first, a bucket or a few each; keys fed up to the same bucket share reads.
     const byFrom = new Map<number, string[]>()
+    const fresh: string[] = []
     for (const k of keys) {
-      const from = this.#watch.readFrom(k, completeUntil)
-      byFrom.set(from, [...(byFrom.get(from) ?? []), k])
-    }
-    const rowsOf = new Map<string, UsageBucket[]>()
-    const sourcesOf = new Map<string, SourceSighting[]>()
-    const sightings = this.#s.new_sources.enabled ? this.#src.sourceSightings?.bind(this.#src) : undefined
-    for (const [from, ks] of byFrom) {
-      const buckets = Math.max(1, Math.ceil((end - from) / this.#s.bucket_ms))
-      const perRead = Math.min(MAX_KEYS_PER_READ, Math.max(1, Math.floor(KEY_BUCKETS_PER_READ / buckets)))
-      for (let i = 0; i < ks.length; i += perRead) {
-        const chunk = ks.slice(i, i + perRead)
-        const w = { from, to: end }
-        const rows = await this.#src.usageBuckets(chunk, w, this.#s.bucket_ms)
-        for (const k of chunk) rowsOf.set(k, rows.get(k) ?? [])
-        if (!sightings) continue
-        const seen = await sightings(chunk, w, this.#s.new_sources.max_known_per_key)
-        for (const k of chunk) sourcesOf.set(k, seen.get(k) ?? [])
+      if (!this.#watch.watching(k)) fresh.push(k)
+      else {
+        const from = this.#watch.readFrom(k, completeUntil)
+        if (from < end) byFrom.set(from, [...(byFrom.get(from) ?? []), k])
       }
     }
-    // Every read succeeded: only now is anything fed, so a failure leaves the watch as it was.
-    const out: Finding[] = []
-    const bands = this.#pendingBands
-    for (const k of keys) {
-      bands.push(...this.#watch.advance(k, rowsOf.get(k) ?? [], completeUntil, sourcesOf.get(k) ?? []))
-      out.push(...this.#watch.findings(k))
+    for (const [from, ks] of byFrom) {
+      for (const chunk of this.#chunks(ks, from, end))
+        await this.#readAndFeed(chunk, from, end, completeUntil, feed)
     }
-    this.#fedUntil = end
+    // Then keys not watched yet, their whole history each, within the round's budget.
+    let admitted = 0
+    if (fresh.length > 0) {
+      const from = this.#watch.readFrom(fresh[0]!, completeUntil)
+      for (const chunk of this.#chunks(fresh, from, end)) {
+        if (admitted >= MIN_NEW_KEYS_PER_ROUND && performance.now() - feed.started > this.#newKeysBudgetMs)
+          break
+        await this.#readAndFeed(chunk, from, end, completeUntil, feed)
+        admitted += chunk.length
+      }
+    }
+    const out = keys.flatMap((k) => this.#watch.findings(k))
+    // Keys still to warm up: the next round goes on with them, not only after the next bucket.
+    if (admitted === fresh.length) this.#fedUntil = end
     this.#last = out
-    await this.#recordBands(bands)
+    await this.#recordBands([...this.#pendingBands, ...feed.bands])
     return out
+  }
+
+  /** Keys in chunks whose read stays bounded (KEY_BUCKETS_PER_READ over the window). */
+  *#chunks(keys: readonly string[], from: number, end: number): Generator<string[]> {
+    const buckets = Math.max(1, Math.ceil((end - from) / this.#s.bucket_ms))
+    const perRead = Math.min(MAX_KEYS_PER_READ, Math.max(1, Math.floor(KEY_BUCKETS_PER_READ / buckets)))
+    for (let i = 0; i < keys.length; i += perRead) yield keys.slice(i, i + perRead)
+  }
+
+  /** Reads a chunk's buckets (and sightings) over [from, end), then feeds each key of it. */
+  async #readAndFeed(
+    chunk: readonly string[],
+    from: number,
+    end: number,
+    completeUntil: number,
+    feed: Feed,
+  ): Promise<void> {
+    const w = { from, to: end }
+    const rows = await this.#src.usageBuckets(chunk, w, this.#s.bucket_ms)
+    const sightings = this.#s.new_sources.enabled ? this.#src.sourceSightings?.bind(this.#src) : undefined
+    const seen = sightings ? await sightings(chunk, w, this.#s.new_sources.max_known_per_key) : null
+    for (const k of chunk) {
+      const points = this.#watch.advance(k, rows.get(k) ?? [], completeUntil, seen?.get(k) ?? [])
+      for (const p of points) if (p.bucket >= feed.bandsFrom) feed.bands.push(p)
+      if (performance.now() - feed.lastTurn > YIELD_EVERY_MS) {
+        await nextTurn()
+        feed.lastTurn = performance.now()
+      }
+    }
   }
 
   /**
@@ -134,4 +191,12 @@ export class UsageAnomalies {
       )
     }
   }
+}
+
+/** One round's feeding: when it started, when it last gave the event loop a turn, the bands it scored. */
+class Feed {
+  readonly started = performance.now()
+  lastTurn = this.started
+  readonly bands: UsageBandPoint[] = []
+  constructor(readonly bandsFrom: number) {}
 }

@@ -34,6 +34,8 @@ describe('the OpenAPI document', () => {
       responses: Record<string, unknown>
     }
     expect(keys.parameters.map((p) => [p.name, p.in, p.required, p.schema.maximum])).toEqual([
+      ['order', 'query', false, undefined],
+      ['contains', 'query', false, undefined],
       ['limit', 'query', false, 1000],
       ['cursor', 'query', false, undefined],
     ])

@@ -23,8 +23,9 @@ export interface Daemon {
   kill(signal?: NodeJS.Signals): Promise<number | null>
 }
 
-export function spawnKeyshift(args: string[], env: NodeJS.ProcessEnv = {}): Daemon {
-  const proc = spawn(process.execPath, [CLI, ...args], {
+/** `nodeArgs`: flags for node itself (e.g. `--cpu-prof`, which NODE_OPTIONS does not take). */
+export function spawnKeyshift(args: string[], env: NodeJS.ProcessEnv = {}, nodeArgs: string[] = []): Daemon {
+  const proc = spawn(process.execPath, [...nodeArgs, CLI, ...args], {
     cwd: REPO_ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

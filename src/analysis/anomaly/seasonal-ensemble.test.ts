@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { labelledSeries } from '../../scenario/anomaly-series.ts'
+import { Random } from '../../scenario/random.ts'
 import { DAY_MS, MINUTE_MS } from '../types.ts'
 import { SeasonalEnsembleDetector } from './seasonal-ensemble.ts'
 
@@ -59,6 +60,84 @@ describe('SeasonalEnsembleDetector', () => {
     const sc = s.values.map((v, i) => d.push(s.times[i]!, v).score)
     expect(Math.max(...sc.slice(w.from, w.to))).toBeGreaterThanOrEqual(0.5)
     expect(sc.slice(w.to, w.to + 144).filter((x) => x >= 0.5)).toEqual([])
+  })
+
+  it('finds a 6-sigma level shift once seasonality is learned: drifts judged against each forecaster’s own history', () => {
+    // Each row: series, index of the shift, first alarm (a level shift, one or two points in).
+    // With one drift history shared with the first days (a level lagging the daily cycle),
+    // none of these alarmed anywhere in its window.
+    const cases = [
+      ['gauge', 2, 1080, 1081],
+      ['gauge', 3, 1080, 1082],
+      ['huge', 2, 1080, 1081],
+      ['irregular', 2, 1038, 1040],
+    ] as const
+    for (const [shape, seed, at, firstAlarm] of cases) {
+      const s = labelledSeries(shape, 'level_shift', seed)
+      expect(s.windows[0]!.at).toBe(at)
+      const d = new SeasonalEnsembleDetector()
+      const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+      const first = out.findIndex((p) => p.score >= 0.5)
+      expect([shape, seed, first, out[first]?.kind]).toEqual([shape, seed, firstAlarm, 'level_shift'])
+    }
+  })
+
+  it('on small counts, three empty buckets are a dip (Poisson lower tail); the same values off the integers are not', () => {
+    // traffic_small: about 7 requests per bucket expected, then 0, 0, 0 from index 2160.
+    // As counts, the third zero alarms (P(0 | ~22 expected) ≈ e^-22, discounted by the
+    // calibration); shifted by 0.5 the series is not counts and the spread alone misses it.
+    for (const seed of [1, 2]) {
+      const s = labelledSeries('traffic_small', 'dip', seed)
+      const w = s.windows[0]!
+      expect(s.values.slice(2160, 2163)).toEqual([0, 0, 0])
+      const d = new SeasonalEnsembleDetector()
+      const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+      const first = out.findIndex((p) => p.score >= 0.5)
+      expect([seed, first, out[first]?.kind]).toEqual([seed, 2162, 'dip'])
+      const shifted = new SeasonalEnsembleDetector()
+      const off = s.values.map((v, i) => shifted.push(s.times[i]!, v + 0.5).score)
+      expect(off.slice(w.from, w.to).filter((x) => x >= 0.5)).toEqual([])
+    }
+  })
+
+  it('stays quiet on calm Poisson counts: the count statistic is never rarer than 1.5× its Poisson decades', () => {
+    // 5 000 draws of Poisson(3). Calibrated on a history of mostly zeros alone, the run
+    // 2, 1, 0, 0, 0 at index 1508 (about 8 expected) scored 0.513; bounded, 0.492.
+    const r = new Random(3, 11)
+    const draw = () => {
+      const l = Math.exp(-3)
+      let k = 0
+      let p = 1
+      do {
+        k++
+        p *= r.next()
+      } while (p > l)
+      return k - 1
+    }
+    const values = Array.from({ length: 5000 }, draw)
+    expect(values.slice(1504, 1509)).toEqual([2, 1, 0, 0, 0])
+    const d = new SeasonalEnsembleDetector()
+    const out = values.map((v, i) => d.push(T0 + i * 5 * MINUTE_MS, v))
+    expect(out[1508]!.score).toBeCloseTo(0.492, 3)
+    // No dip alarms anywhere (two level-shift points on the first day are the drift's, not this).
+    expect(out.filter((p) => p.score >= 0.5 && p.kind === 'dip')).toEqual([])
+  })
+
+  it('on a skewed series, a drop beyond anything seen below the forecast is found, and so is its mirror image', () => {
+    // latency: log-normal noise (long upper tail, short lower one) on a wandering level; three
+    // points 45 ms down from index 1080. Judged on |z| alone (rises go that far) it scored 0.46.
+    const s = labelledSeries('latency', 'dip', 2)
+    expect(s.windows[0]!.at).toBe(1080)
+    const d = new SeasonalEnsembleDetector()
+    const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+    const first = out.findIndex((p) => p.score >= 0.5)
+    expect([first, out[first]?.kind]).toEqual([1080, 'dip'])
+    expect(out[1080]!.score).toBeCloseTo(0.9035, 3)
+    // Negated: a short upper tail and a rise; each side is judged on its own, so the same.
+    const m = new SeasonalEnsembleDetector()
+    const mirrored = s.values.map((v, i) => m.push(s.times[i]!, -v))
+    expect(mirrored.findIndex((p) => p.score >= 0.5)).toBe(1080)
+    expect(mirrored[1080]!.kind).toBe('spike')
   })
 
   it('learns a daily cycle: a night-time value normal by day is an anomaly', () => {

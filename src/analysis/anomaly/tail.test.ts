@@ -18,6 +18,24 @@ describe('TailCalibrator', () => {
     expect(t.pValue(2)).toBeCloseTo(Math.exp(-2), 12)
   })
 
+  it('counts the values it holds, up to its capacity', () => {
+    const t = make()
+    for (let i = 0; i < 37; i++) t.add(i)
+    expect(t.size).toBe(37)
+    for (let i = 0; i < 200; i++) t.add(i)
+    expect(t.size).toBe(100)
+  })
+
+  it('answers a repeated quantile from the latest refresh, not from the history it replaced', () => {
+    const t = make()
+    for (let i = 1; i <= 100; i++) t.add(i) // 1..100, refreshed
+    // p = 41/101 lies in the body: the value at rank ceil(100 - 41) = 59, i.e. 60.
+    expect(t.quantile(41 / 101)).toBe(60)
+    expect(t.quantile(41 / 101)).toBe(60)
+    for (let i = 1; i <= 100; i++) t.add(1000 + i) // 1001..1100: refreshed every 20
+    expect(t.quantile(41 / 101)).toBe(1060)
+  })
+
   it('gives conformal p-values in the body: (values ≥ x + 1) / (n + 1)', () => {
     const t = make()
     for (let i = 1; i <= 100; i++) t.add(i) // 1..100

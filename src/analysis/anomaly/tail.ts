@@ -47,10 +47,17 @@ export class TailCalibrator {
   private zeta = 0
   private sigma = 1
   private xi = 0
+  private memoP = Number.NaN
+  private memoQ = Number.NaN
 
   constructor(options: TailOptions) {
     this.o = options
     this.ring = new Float64Array(options.capacity)
+  }
+
+  /** Values held (at most `capacity`). */
+  get size(): number {
+    return this.count
   }
 
   /** P(statistic ≥ x) under the recent history (or the prior while there is too little). */
@@ -78,6 +85,14 @@ export class TailCalibrator {
 
   /** The statistic's value whose tail probability is `p` (inverse of `pValue` in the tail). */
   quantile(p: number): number {
+    // Asked once a point for the same p (the expected band): the answer only changes on refresh.
+    if (p === this.memoP) return this.memoQ
+    this.memoQ = this.quantileOf(p)
+    this.memoP = p
+    return this.memoQ
+  }
+
+  private quantileOf(p: number): number {
     const n = this.sorted.length
     if (n < this.o.minHistory) {
       // Bisection on the prior, which is non-increasing.
@@ -119,6 +134,7 @@ export class TailCalibrator {
 
   private refresh(): void {
     this.sinceRefresh = 0
+    this.memoP = Number.NaN
     const n = this.count
     if (this.sorted.length !== n) this.sorted = new Float64Array(n)
     const s = this.sorted

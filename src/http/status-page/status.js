@@ -1362,16 +1362,24 @@ let interval = DEFAULT_REFRESH_S
 /** The key-list path drawn last: a refresh of the same page redraws only once its details are in. */
 let drawnKeysPath = null
 
+/** A refresh was asked for (a page turn, a search) while one was running: run again after it. */
+let again = false
+
 async function refresh() {
-  if (running) return
+  if (running) {
+    again = true
+    return
+  }
   running = true
   clearTimeout(timer)
   try {
     const path = keysPath(keyPaging)
     const state = await loadAll((list) => {
-      if (drawnKeysPath === path) return
+      if (drawnKeysPath === path || keysPath(keyPaging) !== path) return
       renderKeys({ list, keys: list.keys.map((entry) => ({ entry, loading: true })) })
     })
+    // The reader turned the page or searched meanwhile: draw the page asked for, not this one.
+    if (keysPath(keyPaging) !== path) return
     drawnKeysPath = path
     renderIncidents(state)
     renderAttention(state)
@@ -1386,7 +1394,10 @@ async function refresh() {
     renderBanner([new ApiError('', 0, 'The page failed to render the data', String(err?.message ?? err))])
   } finally {
     running = false
-    if (interval > 0) timer = setTimeout(refresh, interval * 1000)
+    if (again) {
+      again = false
+      refresh()
+    } else if (interval > 0) timer = setTimeout(refresh, interval * 1000)
   }
 }
 

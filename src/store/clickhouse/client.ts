@@ -3,6 +3,7 @@
 // directory. Both paths get the same settings so results have the same shape
 // (64-bit integers as JSON numbers, UTC).
 import { existsSync } from 'node:fs'
+import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
 import {
   type ClickHouseClient,
@@ -10,7 +11,7 @@ import {
   type ClickHouseSettings,
   createClient,
 } from '@clickhouse/client'
-import { createChdbConnection } from 'chdb/connection'
+import type { createChdbConnection } from 'chdb/connection'
 import { Counter, type Registry } from 'prom-client'
 import { redactUrl } from '../../config/redact.ts'
 import type { Config } from '../../config/schema.ts'
@@ -96,10 +97,18 @@ export function assertStoreExists(cfg: Config): void {
   }
 }
 
+/**
+ * chDB, loaded on first use: mapping the engine costs ≈ 150 MB of resident
+ * memory (mostly its code), which an instance on a ClickHouse server never needs.
+ */
+function loadChdb(): { createChdbConnection: typeof createChdbConnection } {
+  return createRequire(import.meta.url)('chdb/connection')
+}
+
 /** chDB's embedded engine allows one process per data directory; the daemon usually holds it. */
 function openEmbedded(cfg: Config, path: string): ReturnType<typeof createChdbConnection> {
   try {
-    return createChdbConnection({ path })
+    return loadChdb().createChdbConnection({ path })
   } catch (err) {
     if ((err as { code?: string }).code === 'CHDB_CONNECTION') {
       throw new StoreError(

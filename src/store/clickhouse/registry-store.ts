@@ -41,6 +41,27 @@ export class RegistryStore {
   }
 
   /** Every lifecycle event, oldest first, one row per event id. */
+  /**
+   * A cheap mark of the log's content (row count, newest record time, XOR of
+   * the rows' identities): it changes whenever an event is recorded, so a
+   * refresh can skip reading and folding the whole log when nothing was. A
+   * background merge that drops a duplicate also changes it (one needless read).
+   */
+  async mark(): Promise<string> {
+    try {
+      const rs = await this.#client.query({
+        query: `SELECT toString(count()) AS n, toString(max(recorded_at)) AS latest,
+            toString(groupBitXor(cityHash64(key_id, version, event_id))) AS ids
+          FROM ${qualified(this.#db, 'key_lifecycle')}`,
+        format: 'JSONEachRow',
+      })
+      const [row] = await rs.json<{ n: string; latest: string; ids: string }>()
+      return row ? `${row.n}/${row.latest}/${row.ids}` : ''
+    } catch (err) {
+      throw classifyStoreError(err, 'reading the lifecycle log mark')
+    }
+  }
+
   async all(): Promise<RecordedLifecycleEvent[]> {
     try {
       const rs = await this.#client.query({

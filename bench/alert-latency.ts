@@ -18,6 +18,7 @@
 //                                     KEYSHIFT_BENCH_CLIENTS per key, default 3; KEYSHIFT_BENCH_BROKERS)
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
 import { type App, createApp } from '../src/app.ts'
 import { parseConfig } from '../src/config/load.ts'
 import type { ConfigInput } from '../src/config/schema.ts'
@@ -211,9 +212,10 @@ async function measure(ks: Keyshift, hooks: WebhookReceiver, topic: string, keys
 async function level(keys: number, hooks: WebhookReceiver, secret: string): Promise<Level> {
   const k = await kafkaSection(BROKERS, `bench-alert-${keys}`)
   // Default settings: only what must be said (where events come from, where alerts go).
+  const dataDir = tempDataDir(`bench-alert-${keys}`)
   const input: ConfigInput = {
     instance: 'bench-alert-latency',
-    data_dir: tempDataDir(`bench-alert-${keys}`),
+    data_dir: dataDir,
     log: { level: 'warn' },
     http: { enabled: false },
     kafka: k.kafka,
@@ -248,6 +250,7 @@ async function level(keys: number, hooks: WebhookReceiver, secret: string): Prom
   } finally {
     await live.stop()
     await ks.stop()
+    rmSync(dataDir, { recursive: true, force: true })
   }
 }
 

@@ -241,6 +241,7 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     config,
     store,
     rotation,
+    touches: analytics,
     status,
     keys,
     incidents,
@@ -374,7 +375,14 @@ export async function createApp(config: Config, deps: AppDeps = {}): Promise<App
     await http.register(usageRoutes({ bands: usageBands, auth, clock }))
     await http.register(lifecycleRoutes({ keys, auth, fingerprint, clock }))
     await http.register(statusPageRoutes())
-    await http.register(silenceRoutes({ auth, silences: alerting.store, clock }))
+    await http.register(
+      silenceRoutes({
+        auth,
+        silences: alerting.store,
+        clock,
+        evaluation: () => alerting.evaluator.lastRound,
+      }),
+    )
     // The contract of every route above, public like /healthz: it holds no data.
     // Built on first request, not at every start (z.toJSONSchema over every route).
     let openapi: ReturnType<typeof openApiDocument> | undefined

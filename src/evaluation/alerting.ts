@@ -17,19 +17,30 @@ import { KafkaLeadership, type Leadership, SingleInstanceLeadership } from '../i
 import type { KeyRegistry } from '../registry/key-registry.ts'
 import type { RotationService } from '../rotation/rotation-service.ts'
 import { AlertStore } from '../store/clickhouse/alert-store.ts'
+import type { AnalyticsStore } from '../store/clickhouse/analytics-store.ts'
 import type { ClickHouseClient } from '../store/clickhouse/client.ts'
+import { TOUCH_VERSIONS_MAX } from '../store/clickhouse/migrations.ts'
 import type { StatusStore } from '../store/clickhouse/status-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import { Evaluator } from './evaluator.ts'
 import { IncidentMonitor } from './incident-monitor.ts'
+import { IncrementalFindings } from './incremental-findings.ts'
 import { OwnerReminders } from './reminders.ts'
 import type { UsageAnomalies } from './usage-anomalies.ts'
 
 export interface AlertingDeps {
   config: Config
   store: { client: ClickHouseClient; database: string; mode?: 'server' | 'embedded' }
-  rotation: Pick<RotationService, 'findings' | 'readiness' | 'stragglers'>
+  rotation: Pick<
+    RotationService,
+    'findings' | 'readiness' | 'stragglers' | 'findingKeys' | 'keyFindings' | 'unknownKeyFindings'
+  >
+  /**
+   * Which keys stored inserts touched (AnalyticsStore): with it, each round
+   * re-reads only keys that changed (incremental-findings.ts); without, every key.
+   */
+  touches?: Pick<AnalyticsStore, 'touchesSince' | 'latestTouch'>
   status: Pick<StatusStore, 'freshness'>
   keys: Pick<KeyRegistry, 'versions'>
   /** Incidents: their alerts, owner notices, and the gate under incident rules for the readiness signals. */
@@ -146,12 +157,41 @@ export function createAlerting(deps: AlertingDeps): Alerting {
       })
     : undefined
 
+  const touches = deps.touches
+  const incremental = touches
+    ? new IncrementalFindings(
+        {
+          keys: (now) => deps.rotation.findingKeys(now),
+          keyFindings: (keyIds, now) => deps.rotation.keyFindings(keyIds, now),
+          otherFindings: (now) => deps.rotation.unknownKeyFindings(now),
+          touchesSince: (from, limit) => touches.touchesSince(from, limit),
+          latestTouch: () => touches.latestTouch(),
+          versions: () => deps.keys.versions(),
+        },
+        {
+          settings: deps.config.analysis.findings,
+          touchVersionsMax: TOUCH_VERSIONS_MAX,
+          // The embedded engine runs one statement at a time, so an insert is
+          // visible before any later one starts: a second of overlap is plenty.
+          // A server takes inserts in parallel: one may land seconds after a later one.
+          touchOverlapMs: deps.store.mode === 'embedded' ? 1_000 : 10_000,
+        },
+      )
+    : null
+
   const evaluator = new Evaluator({
     sources: {
       findings: async (now) => [
-        ...(await deps.rotation.findings(now)),
+        ...(incremental ? await incremental.findings(now) : await deps.rotation.findings(now)),
         ...(deps.usage ? await deps.usage.findings(now) : []),
       ],
+      ...(incremental
+        ? {
+            round: () => incremental.lastRound,
+            changedKeys: () => incremental.changedKeys,
+            resetFindings: () => incremental.reset(),
+          }
+        : {}),
       readiness: (keyId, version, now) => {
         const req = { keyId, version, askedBy: 'keyshift', via: 'evaluation', audit: false } as const
         return deps.incidents ? deps.incidents.verdict(req, now) : deps.rotation.readiness(req, now)

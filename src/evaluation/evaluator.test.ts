@@ -8,6 +8,8 @@ import type { DeliveryResult, Notifier } from '../alerting/notifiers/notifier.ts
 import { content } from '../alerting/pipeline/fixtures.test-helper.ts'
 import { AlertPipeline } from '../alerting/pipeline.ts'
 import type { Finding } from '../analysis/findings.ts'
+import { keyVersion } from '../analysis/fixtures.ts'
+import type { VerdictWithRules } from '../analysis/readiness.ts'
 import type { Notification } from '../domain/alert.ts'
 import type { Leadership } from '../ingest/kafka/leadership.ts'
 import { type EvaluationSources, Evaluator } from './evaluator.ts'
@@ -235,5 +237,106 @@ describe('Evaluator', () => {
     await new Promise((r) => setTimeout(r, 260))
     s.evaluator.kick()
     await waitUntil(() => s.ops.got.length === 2, 2_000, 'notifications after recovery')
+  })
+
+  it('reads a readiness verdict again when its key changed, and 5 others in turn; keeps the rest', async () => {
+    const s = setup(async () => [])
+    const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6']
+    const versions = keys.flatMap((keyId) => [
+      keyVersion('v1', { keyId, state: 'deprecated' }),
+      keyVersion('v2', { keyId }),
+    ])
+    let asked: string[] = []
+    let changed: ReadonlySet<string> | null = null
+    const verdict = (keyId: string): VerdictWithRules => ({
+      keyId,
+      version: 'v1',
+      verdict: 'ready',
+      rules: [],
+    })
+    const sources: EvaluationSources = {
+      findings: async () => [],
+      readiness: async (keyId) => {
+        asked.push(keyId)
+        return verdict(keyId)
+      },
+      versions: () => versions,
+      freshness: async () => ({ lagMs: 0, instances: [] }),
+      deadLetterCounts: async () => ({ deadLetters: 0, events: 0 }),
+      changedKeys: () => changed,
+    }
+    const cfg = alertingConfigSchema.parse({ default_receivers: ['ops'] })
+    const e = new Evaluator({
+      sources,
+      pipeline: new AlertPipeline({ config: cfg, store: s.store }),
+      delivery: new DeliveryWorker({
+        store: s.store,
+        notifiers: new Map(),
+        maxAgeMs: 60_000,
+        retryBaseMs: 10,
+        retryMaxMs: 100,
+        concurrency: 1,
+        instance: 'test',
+        logger,
+      }),
+      leadership: s.leadership,
+      intervalMs: 60_000,
+      selfMonitoring: cfg.self_monitoring,
+      logger,
+    })
+    const ready = (obs: Awaited<ReturnType<Evaluator['observe']>>) =>
+      obs.filter((o) => o.channel === 'readiness').map((o) => o.alert.keyId)
+
+    // Every key read (the first round): every verdict is read; the turn moves 5 on.
+    expect(ready(await e.observe(1_000))).toEqual(keys)
+    expect(asked).toEqual(keys)
+    // k3 changed: read, with the turn's 5 (k5, k6, k0, k1, k2); k4 keeps its verdict, still observed.
+    asked = []
+    changed = new Set(['k3'])
+    expect(ready(await e.observe(2_000))).toEqual(keys)
+    expect(asked).toEqual(['k0', 'k1', 'k2', 'k3', 'k5', 'k6'])
+    // Nothing changed: only the turn's 5 (k3, k4, k5, k6, k0).
+    asked = []
+    changed = new Set()
+    await e.observe(3_000)
+    expect(asked).toEqual(['k0', 'k3', 'k4', 'k5', 'k6'])
+  })
+
+  it('reads the dead-letter counts at most every 30 s (they sum every key of ten minutes)', async () => {
+    const s = setup(async () => [])
+    const asked: number[] = []
+    const cfg = alertingConfigSchema.parse({ default_receivers: ['ops'] })
+    const e = new Evaluator({
+      sources: {
+        findings: async () => [],
+        readiness: async () => {
+          throw new Error('no candidates expected')
+        },
+        versions: () => [],
+        freshness: async () => ({ lagMs: 0, instances: [] }),
+        deadLetterCounts: async (from, to) => {
+          asked.push(to - from, to)
+          return { deadLetters: 0, events: 0 }
+        },
+      },
+      pipeline: new AlertPipeline({ config: cfg, store: s.store }),
+      delivery: new DeliveryWorker({
+        store: s.store,
+        notifiers: new Map(),
+        maxAgeMs: 60_000,
+        retryBaseMs: 10,
+        retryMaxMs: 100,
+        concurrency: 1,
+        instance: 'test',
+        logger,
+      }),
+      leadership: s.leadership,
+      intervalMs: 60_000,
+      selfMonitoring: cfg.self_monitoring,
+      logger,
+    })
+    for (const now of [100_000, 110_000, 129_999, 130_000, 131_000]) await e.observe(now)
+    // Ten-minute windows ending at 100 000 and 130 000 ms; the rounds between reuse the first.
+    expect(asked).toEqual([600_000, 100_000, 600_000, 130_000])
   })
 })

@@ -7,7 +7,7 @@
 // cost, and further apart while ingest catches up on a backlog. Between
 // evaluations the loop also wakes for notifications falling due (group_wait,
 // group_interval, repeat).
-import { Counter, Histogram } from 'prom-client'
+import { Counter, Gauge, Histogram } from 'prom-client'
 import type { AlertingConfig } from '../alerting/config.ts'
 import type { DeliveryWorker } from '../alerting/delivery.ts'
 import type { Observation } from '../alerting/pipeline/types.ts'
@@ -22,6 +22,7 @@ import type { Freshness } from '../store/clickhouse/status-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import type { IncidentMonitor } from './incident-monitor.ts'
+import type { RoundStats } from './incremental-findings.ts'
 import {
   DEAD_LETTER_WINDOW_MS,
   deadLetterObservation,
@@ -34,6 +35,7 @@ import {
   readinessObservations,
 } from './observations.ts'
 import type { OwnerReminders } from './reminders.ts'
+import { sweepSlice } from './round-plan.ts'
 
 /** The read side the evaluator uses (RotationService, StatusStore, AlertStore, KeyRegistry). */
 export interface EvaluationSources {
@@ -42,6 +44,28 @@ export interface EvaluationSources {
   versions(): readonly KeyVersion[]
   freshness(now: number): Promise<Freshness>
   deadLetterCounts(from: number, to: number): Promise<DeadLetterCounts>
+  /** Keys the last `findings` call read, and keys covered; absent: every key, every round. */
+  round?(): RoundStats | null
+  /**
+   * Keys the last `findings` call read because they may have changed (its
+   * sweep aside); null when it read every key. Readiness verdicts follow them.
+   */
+  changedKeys?(): ReadonlySet<string> | null
+  /** Forgets what `findings` holds: the next call reads every key (leadership changed). */
+  resetFindings?(): void
+}
+
+/** What the last evaluation cost (the status page and metrics show it). */
+export interface EvaluationRound {
+  /** When it started (epoch ms) and how long it took. */
+  at: number
+  durationMs: number
+  /** Keys whose findings it read from the store, and keys it covered. */
+  keysTouched: number
+  keysTotal: number
+  /** Readiness candidates whose verdict it read (the others kept theirs). */
+  readinessRead: number
+  readinessCandidates: number
 }
 
 export interface EvaluatorOptions {
@@ -93,6 +117,14 @@ const MAX_EVALUATION_SPACING_MS = 5_000
 const CATCH_UP_BACKLOG = 50_000
 const CATCH_UP_SPACING_MS = 30_000
 const CATCH_UP_RECHECK_MS = 1_000
+/**
+ * Readiness verdicts of unchanged keys read again per evaluation, in turn: at
+ * 10 000 watched versions and an evaluation a second, each is re-read about
+ * every half hour, and no round reads more than this many for the sweep.
+ */
+const READINESS_SWEEP_PER_ROUND = 5
+/** The dead-letter rate's counts are read again at most this often (see #deadLetterCounts). */
+const DEAD_LETTER_REFRESH_MS = 30_000
 /** After a failed leadership takeover (store down), try again after this long. */
 const TAKEOVER_RETRY_MS = 2_000
 /** Owner reminders are due per day or so; checking once a minute is plenty. */
@@ -123,7 +155,14 @@ export class Evaluator {
   #reminding: Promise<void> | null = null
   #noticing: Promise<void> | null = null
   #lastReminderCheck = Number.NEGATIVE_INFINITY
-  readonly #m: { duration: Histogram; errors: Counter } | null
+  readonly #m: { duration: Histogram; errors: Counter; keysTouched: Gauge; keys: Gauge } | null
+  /** Last readiness verdict per candidate (`key\0version`), kept while its key is not re-read. */
+  #readiness = new Map<string, VerdictWithRules>()
+  #readinessRead = 0
+  #readinessCursor = 0
+  #readinessCandidates = 0
+  #lastRound: EvaluationRound | null = null
+  #deadLetters: { at: number; counts: DeadLetterCounts } | null = null
 
   constructor(opts: EvaluatorOptions) {
     this.#o = opts
@@ -139,6 +178,16 @@ export class Evaluator {
           errors: new Counter({
             name: 'keyshift_evaluation_errors_total',
             help: 'Evaluations that failed (the next one retries).',
+            registers: [opts.registry],
+          }),
+          keysTouched: new Gauge({
+            name: 'keyshift_evaluation_keys_touched',
+            help: 'Keys whose findings the last evaluation read from the store (the others kept theirs).',
+            registers: [opts.registry],
+          }),
+          keys: new Gauge({
+            name: 'keyshift_evaluation_keys',
+            help: 'Keys the last evaluation covered.',
             registers: [opts.registry],
           }),
         }
@@ -218,10 +267,35 @@ export class Evaluator {
     const held = new Set<AlertType>()
     let out: Observation[] = findingObservations(await s.findings(now))
 
+    // A candidate's verdict is read again when its key may have changed, and
+    // READINESS_SWEEP_PER_ROUND more in turn (verdicts also change by time
+    // alone: old traffic leaving the lookback, the overlap elapsing); the
+    // others keep the last one.
+    const changed = s.changedKeys?.() ?? null
     const outcomes: ReadinessOutcome[] = []
-    for (const v of readinessCandidates(s.versions())) {
+    const candidates = readinessCandidates(s.versions())
+    const sweep = sweepSlice(
+      candidates.map((v) => `${v.keyId}\u0000${v.version}`),
+      this.#readinessCursor,
+      READINESS_SWEEP_PER_ROUND,
+    )
+    const swept = new Set(sweep.keys)
+    this.#readinessCursor = sweep.cursor
+    const kept = new Map<string, VerdictWithRules>()
+    let read = 0
+    for (const v of candidates) {
+      const id = `${v.keyId}\u0000${v.version}`
+      const held = changed === null || swept.has(id) ? undefined : this.#readiness.get(id)
+      if (held && !changed?.has(v.keyId)) {
+        kept.set(id, held)
+        outcomes.push({ version: v, readiness: held })
+        continue
+      }
       try {
-        outcomes.push({ version: v, readiness: await s.readiness(v.keyId, v.version, now) })
+        read++
+        const r = await s.readiness(v.keyId, v.version, now)
+        kept.set(id, r)
+        outcomes.push({ version: v, readiness: r })
       } catch (err) {
         outcomes.push({ version: v, readiness: null })
         this.#o.logger.warn(
@@ -230,6 +304,9 @@ export class Evaluator {
         )
       }
     }
+    this.#readiness = kept
+    this.#readinessRead = read
+    this.#readinessCandidates = candidates.length
     out.push(
       ...readinessObservations(
         outcomes,
@@ -249,7 +326,7 @@ export class Evaluator {
       )
     }
     try {
-      const o = deadLetterObservation(await s.deadLetterCounts(now - DEAD_LETTER_WINDOW_MS, now), sm)
+      const o = deadLetterObservation(await this.#deadLetterCounts(now), sm)
       if (o) out.push(o)
     } catch (err) {
       held.add('dead_letter_rate')
@@ -278,6 +355,51 @@ export class Evaluator {
     }
     if (held.size > 0) out.push(...holdObservations(states, held))
     return out
+  }
+
+  /**
+   * Dead letters and events of the last DEAD_LETTER_WINDOW_MS, read at most
+   * every DEAD_LETTER_REFRESH_MS: the events count sums every key's minutes of
+   * the window, a read that grows with keys, and a rate over ten minutes moves
+   * little in half a minute.
+   */
+  async #deadLetterCounts(now: number): Promise<DeadLetterCounts> {
+    const c = this.#deadLetters
+    if (c && now >= c.at && now - c.at < DEAD_LETTER_REFRESH_MS) return c.counts
+    const counts = await this.#o.sources.deadLetterCounts(now - DEAD_LETTER_WINDOW_MS, now)
+    this.#deadLetters = { at: now, counts }
+    return counts
+  }
+
+  /** The last evaluation's cost; null before the first. */
+  get lastRound(): EvaluationRound | null {
+    return this.#lastRound
+  }
+
+  #forgetRounds(): void {
+    this.#o.sources.resetFindings?.()
+    this.#readiness = new Map()
+    this.#readinessCursor = 0
+    this.#lastRound = null
+    this.#deadLetters = null
+  }
+
+  /** Records what the evaluation that started at `now` cost. */
+  #recordRound(now: number, durationMs: number): void {
+    const r = this.#o.sources.round?.() ?? null
+    this.#lastRound = {
+      at: now,
+      durationMs,
+      keysTouched: r?.keysTouched ?? 0,
+      keysTotal: r?.keysTotal ?? 0,
+      readinessRead: this.#readinessRead,
+      readinessCandidates: this.#readinessCandidates,
+    }
+    this.#m?.duration.observe(durationMs / 1000)
+    if (r) {
+      this.#m?.keysTouched.set(r.keysTouched)
+      this.#m?.keys.set(r.keysTotal)
+    }
   }
 
   /** Sends due incident owner notices in the background, one run at a time. */
@@ -310,6 +432,8 @@ export class Evaluator {
     try {
       const now = this.#clock()
       await this.#o.pipeline.load(now)
+      // Rebuilt from the store: nothing held from an earlier term carries over.
+      this.#forgetRounds()
       const pending = await this.#o.delivery.load()
       this.#o.delivery.start()
       this.#active = true
@@ -345,6 +469,7 @@ export class Evaluator {
     await this.#noticing?.catch(() => {})
     await this.#o.delivery.stop({ forget: true })
     this.#o.pipeline.reset()
+    this.#forgetRounds()
     this.#o.reminders?.reset()
     this.#o.incidents?.reset()
     if (wasActive) this.#o.logger.info('Stopped evaluating alerts: this instance no longer leads.')
@@ -426,7 +551,7 @@ export class Evaluator {
         this.#lastEvalAt = now
         run = await this.#o.pipeline.evaluate(await this.observe(now), now)
         this.#lastEvalMs = this.#clock() - now
-        this.#m?.duration.observe((performance.now() - started) / 1000)
+        this.#recordRound(now, performance.now() - started)
         this.#remind(now)
         this.#notice(now)
       } else {

@@ -45,10 +45,19 @@ export function findingObservations(findings: readonly Finding[]): Observation[]
 
 /** Versions whose deactivation readiness is watched: deprecated, or with a newer active version, and not deactivated. */
 export function readinessCandidates(versions: readonly KeyVersion[]): KeyVersion[] {
+  // Per key: newerVersions over the whole registry for every version cost
+  // versions² (10⁸ comparisons, ~0.4 s a round, at 10 000 keys).
+  const byKey = new Map<string, KeyVersion[]>()
+  for (const v of versions) {
+    const vs = byKey.get(v.keyId)
+    if (vs) vs.push(v)
+    else byKey.set(v.keyId, [v])
+  }
   return versions.filter(
     (v) =>
       v.state !== 'deactivated' &&
-      (v.state === 'deprecated' || newerVersions(versions, v).some((n) => n.state === 'active')),
+      (v.state === 'deprecated' ||
+        newerVersions(byKey.get(v.keyId) ?? [], v).some((n) => n.state === 'active')),
   )
 }
 

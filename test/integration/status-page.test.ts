@@ -665,6 +665,35 @@ describe('status page', () => {
       await page.close()
     })
 
+    it("shows the last evaluation round's duration and keys read when /api/v1/alerts carries it", async () => {
+      const at = Date.UTC(2026, 11, 7, 13, 5, 9)
+      const page = await context.newPage()
+      await page.route('**/api/v1/alerts', (route) =>
+        route.fulfill({
+          status: 200,
+          contentType: 'application/json',
+          body: JSON.stringify({
+            alerts: [],
+            next_cursor: null,
+            evaluation: {
+              at: new Date(at).toISOString(),
+              duration_ms: 137,
+              keys_read: 12,
+              keys_total: 10_004,
+              readiness_read: 1,
+              readiness_candidates: 40,
+            },
+          }),
+        }),
+      )
+      await page.goto(`${url}/?refresh=off`)
+      await waitForData(page)
+      expect(await text(page, '#evaluation-round')).toBe(
+        'Last evaluation 13:05:09 UTC: 137 ms, read 12 of 10,004 keys and 1 of 40 readiness verdicts',
+      )
+      await page.close()
+    })
+
     it('pages through many keys, needing attention first, and finds a key by part of its id', async () => {
       // 25 more keys with one active version and no traffic: nothing about them needs a person.
       await app.keys.record(

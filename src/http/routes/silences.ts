@@ -11,6 +11,7 @@ import { type AlertView, listOpenAlerts } from '../../alerting/alert-view.ts'
 import { isSilenceActive, newSilence, silenceInputSchema } from '../../alerting/pipeline/silence.ts'
 import type { Silence } from '../../alerting/pipeline/types.ts'
 import type { AlertPipelineStore } from '../../alerting/pipeline.ts'
+import type { EvaluationRound } from '../../evaluation/evaluator.ts'
 import type { AlertStore } from '../../store/clickhouse/alert-store.ts'
 import { alertViewSchema, silenceViewSchema } from '../api-schemas.ts'
 import type { TokenAuth } from '../auth.ts'
@@ -26,7 +27,24 @@ export interface SilenceRoutesOptions {
   clock?: () => number
   /** Silence ids; default `sil_<uuid>`. */
   newId?: () => string
+  /** This instance's last evaluation round (null while it does not evaluate): shown with the alerts. */
+  evaluation?: () => EvaluationRound | null
 }
+
+/** What the last evaluation round on the answering instance cost; null when it does not evaluate (not the leader). */
+const evaluationRoundSchema = z
+  .object({
+    at: z.string().describe('when the round started (ISO 8601)'),
+    duration_ms: z.number().describe('how long it took: store reads, analysis and the alert pipeline'),
+    keys_read: z
+      .number()
+      .int()
+      .describe('keys whose findings it read from the store (the others kept theirs)'),
+    keys_total: z.number().int().describe('keys it covered'),
+    readiness_read: z.number().int().describe('readiness verdicts it read (the others kept theirs)'),
+    readiness_candidates: z.number().int().describe('versions whose deactivation readiness is watched'),
+  })
+  .nullable()
 
 export interface SilenceView {
   id: string
@@ -101,7 +119,11 @@ export const silenceRouteDocs: RouteDoc[] = [
     ok: {
       status: 200,
       description: 'a page of open alerts',
-      schema: z.object({ alerts: z.array(alertViewSchema), next_cursor: nextCursorSchema }),
+      schema: z.object({
+        alerts: z.array(alertViewSchema),
+        next_cursor: nextCursorSchema,
+        evaluation: evaluationRoundSchema,
+      }),
     },
   },
 ]
@@ -169,7 +191,16 @@ export function silenceRoutes(opts: SilenceRoutesOptions) {
       const q = parseParams(alertsQuery, req.query, 'query')
       const alerts: AlertView[] = await listOpenAlerts(opts.silences, clock())
       const page = paginate(alerts, (a) => `${a.id}\u0000${a.channel}`, q)
-      return { alerts: page.items, next_cursor: page.next_cursor }
+      const r = opts.evaluation?.() ?? null
+      const evaluation = r && {
+        at: iso(r.at),
+        duration_ms: Math.round(r.durationMs),
+        keys_read: r.keysTouched,
+        keys_total: r.keysTotal,
+        readiness_read: r.readinessRead,
+        readiness_candidates: r.readinessCandidates,
+      }
+      return { alerts: page.items, next_cursor: page.next_cursor, evaluation }
     })
   }
 }

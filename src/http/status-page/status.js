@@ -1186,9 +1186,24 @@ function findingsTable(findings, now, caption) {
   )
 }
 
+/**
+ * The answering instance's last evaluation round (GET /api/v1/alerts `evaluation`):
+ * how long it took and how many keys it read. Null when that instance does not evaluate.
+ */
+export function evaluationLine(e) {
+  if (!e) return null
+  const n = (x) => x.toLocaleString('en')
+  return (
+    `Last evaluation ${clockTime(Date.parse(e.at))}: ${n(e.duration_ms)} ms, read ${n(e.keys_read)} of ` +
+    `${n(e.keys_total)} keys and ${n(e.readiness_read)} of ${n(e.readiness_candidates)} readiness verdicts`
+  )
+}
+
 function renderAlerts(state) {
   const body = document.getElementById('alerts-body')
   const parts = []
+  const evaluation = evaluationLine(state.alerts?.evaluation)
+  if (evaluation) parts.push(h('p', { class: 'muted', id: 'evaluation-round' }, evaluation))
   if (state.alerts) parts.push(h('h3', {}, 'Alerts'), alertsTable(state.alerts.alerts))
   if (state.findings) {
     parts.push(

@@ -7,6 +7,7 @@ import type { ClientUsage, FailureMinute, TimeWindow, VersionMinute } from '../.
 import type { SourceSighting, UsageBucket } from '../../analysis/usage-anomaly.ts'
 import { compareVersionLabels } from '../../analysis/versions.ts'
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../../domain/auth-event.ts'
+import type { KeyTouch } from '../../evaluation/round-plan.ts'
 import { groupBy } from '../../shared/group-by.ts'
 import { classifyStoreError } from './errors.ts'
 import { qualified } from './identifiers.ts'
@@ -329,6 +330,47 @@ export class AnalyticsStore {
       { keys: keyIds },
     )
     return new Map(rows.map((r) => [r.key_id, Number(r.first_ms)]))
+  }
+
+  /**
+   * Key touches (migration 18) stored at or after `fromMs` (store time), oldest
+   * first: what each insert since then touched. Bounded by `limit` rows.
+   */
+  async touchesSince(fromMs: number, limit: number): Promise<KeyTouch[]> {
+    const rows = await this.#rows<{
+      at: string
+      key_id: string
+      failures: string
+      versions: string[]
+      id: string
+    }>(
+      'reading which keys were touched',
+      `SELECT toUnixTimestamp64Milli(touched_at) AS at, key_id, failures, versions, toString(id) AS id
+        FROM ${qualified(this.#db, 'auth_key_touches')}
+        WHERE touched_at >= fromUnixTimestamp64Milli({from:Int64}, 'UTC')
+        ORDER BY touched_at, key_id
+        LIMIT {limit:UInt32}`,
+      { from: Math.floor(fromMs), limit },
+    )
+    return rows.map((r) => ({
+      at: Number(r.at),
+      keyId: r.key_id,
+      failures: Number(r.failures),
+      versions: r.versions,
+      id: r.id,
+    }))
+  }
+
+  /** The newest key touch's store time, or null when none is stored. */
+  async latestTouch(): Promise<number | null> {
+    const rows = await this.#rows<{ at: string; n: string }>(
+      'reading the newest key touch',
+      `SELECT toUnixTimestamp64Milli(max(touched_at)) AS at, count() AS n
+        FROM ${qualified(this.#db, 'auth_key_touches')}`,
+      {},
+    )
+    const r = rows[0]
+    return r && Number(r.n) > 0 ? Number(r.at) : null
   }
 
   /**

@@ -13,6 +13,8 @@ export interface Migration {
 
 /** Insert-deduplication window for non-replicated tables: see store/clickhouse/event-store.ts. */
 const DEDUP = 'non_replicated_deduplication_window = 10000'
+/** Versions a key touch lists; a touch listing this many may have more (readers treat it as any version). */
+export const TOUCH_VERSIONS_MAX = 32
 
 export const MIGRATIONS: readonly Migration[] = [
   {
@@ -475,6 +477,32 @@ export const MIGRATIONS: readonly Migration[] = [
         sumIf(m.requests, m.outcome = 'failure') AS failures, max(m.minute) AS last_minute
       FROM ${qualified(db, 'auth_minute')} AS m
       GROUP BY hour, key_id, key_version`,
+    ],
+  },
+  {
+    version: 18,
+    name: 'key touches: which keys each stored insert touched',
+    statements: (db) => [
+      // The evaluation leader re-reads only keys that changed (evaluation/
+      // incremental-findings.ts). Written by every instance's inserts through
+      // this view, so followers' batches are seen too; late events touch their
+      // key like any other. One row per key per insert block, kept a day.
+      // `id` tells apart two blocks of one key in the same millisecond.
+      `CREATE TABLE IF NOT EXISTS ${qualified(db, 'auth_key_touches')} (
+        touched_at DateTime64(3, 'UTC'),
+        key_id String,
+        failures UInt64,
+        versions Array(String),
+        id UUID DEFAULT generateUUIDv4()
+      ) ENGINE = MergeTree
+      ORDER BY (touched_at, key_id)
+      TTL toDateTime(touched_at) + INTERVAL 1 DAY`,
+      `CREATE MATERIALIZED VIEW IF NOT EXISTS ${qualified(db, 'auth_key_touches_mv')}
+      TO ${qualified(db, 'auth_key_touches')} AS
+      SELECT max(ingested_at) AS touched_at, key_id, countIf(outcome != 'success') AS failures,
+        groupUniqArray(${TOUCH_VERSIONS_MAX})(key_version) AS versions
+      FROM ${qualified(db, 'auth_events')}
+      GROUP BY key_id`,
     ],
   },
 ]

@@ -54,6 +54,8 @@ function setup(
   findings: () => Promise<Finding[]>,
   clock?: () => number,
   ingest?: () => { backlog: number; ready: boolean },
+  /** Sources that replace the defaults below (readiness, versions, changed keys…). */
+  overrides: Partial<EvaluationSources> = {},
 ) {
   const store = new MemoryAlertStore()
   const cfg = alertingConfigSchema.parse({ default_receivers: ['ops'], group_wait_ms: 50 })
@@ -81,6 +83,7 @@ function setup(
     versions: () => [],
     freshness: async () => ({ lagMs: 0, instances: [] }),
     deadLetterCounts: async () => ({ deadLetters: 0, events: 0 }),
+    ...overrides,
   }
   const leadership = new SwitchLeadership()
   const evaluator = new Evaluator({
@@ -240,7 +243,6 @@ describe('Evaluator', () => {
   })
 
   it('reads a readiness verdict again when its key changed, and 5 others in turn; keeps the rest', async () => {
-    const s = setup(async () => [])
     const keys = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6']
     const versions = keys.flatMap((keyId) => [
       keyVersion('v1', { keyId, state: 'deprecated' }),
@@ -254,36 +256,14 @@ describe('Evaluator', () => {
       verdict: 'ready',
       rules: [],
     })
-    const sources: EvaluationSources = {
-      findings: async () => [],
+    const e = setup(async () => [], undefined, undefined, {
       readiness: async (keyId) => {
         asked.push(keyId)
         return verdict(keyId)
       },
       versions: () => versions,
-      freshness: async () => ({ lagMs: 0, instances: [] }),
-      deadLetterCounts: async () => ({ deadLetters: 0, events: 0 }),
       changedKeys: () => changed,
-    }
-    const cfg = alertingConfigSchema.parse({ default_receivers: ['ops'] })
-    const e = new Evaluator({
-      sources,
-      pipeline: new AlertPipeline({ config: cfg, store: s.store }),
-      delivery: new DeliveryWorker({
-        store: s.store,
-        notifiers: new Map(),
-        maxAgeMs: 60_000,
-        retryBaseMs: 10,
-        retryMaxMs: 100,
-        concurrency: 1,
-        instance: 'test',
-        logger,
-      }),
-      leadership: s.leadership,
-      intervalMs: 60_000,
-      selfMonitoring: cfg.self_monitoring,
-      logger,
-    })
+    }).evaluator
     const ready = (obs: Awaited<ReturnType<Evaluator['observe']>>) =>
       obs.filter((o) => o.channel === 'readiness').map((o) => o.alert.keyId)
 
@@ -303,38 +283,13 @@ describe('Evaluator', () => {
   })
 
   it('reads the dead-letter counts at most every 30 s (they sum every key of ten minutes)', async () => {
-    const s = setup(async () => [])
     const asked: number[] = []
-    const cfg = alertingConfigSchema.parse({ default_receivers: ['ops'] })
-    const e = new Evaluator({
-      sources: {
-        findings: async () => [],
-        readiness: async () => {
-          throw new Error('no candidates expected')
-        },
-        versions: () => [],
-        freshness: async () => ({ lagMs: 0, instances: [] }),
-        deadLetterCounts: async (from, to) => {
-          asked.push(to - from, to)
-          return { deadLetters: 0, events: 0 }
-        },
+    const e = setup(async () => [], undefined, undefined, {
+      deadLetterCounts: async (from, to) => {
+        asked.push(to - from, to)
+        return { deadLetters: 0, events: 0 }
       },
-      pipeline: new AlertPipeline({ config: cfg, store: s.store }),
-      delivery: new DeliveryWorker({
-        store: s.store,
-        notifiers: new Map(),
-        maxAgeMs: 60_000,
-        retryBaseMs: 10,
-        retryMaxMs: 100,
-        concurrency: 1,
-        instance: 'test',
-        logger,
-      }),
-      leadership: s.leadership,
-      intervalMs: 60_000,
-      selfMonitoring: cfg.self_monitoring,
-      logger,
-    })
+    }).evaluator
     for (const now of [100_000, 110_000, 129_999, 130_000, 131_000]) await e.observe(now)
     // Ten-minute windows ending at 100 000 and 130 000 ms; the rounds between reuse the first.
     expect(asked).toEqual([600_000, 100_000, 600_000, 130_000])

@@ -104,16 +104,6 @@ if (process.env.KEYSHIFT_BENCH_VERBOSE) {
 // sparse counts): every alarm is false. 10 series of 5 000 points at 5-minute steps
 // per shape, the first 750 not counted (probation).
 {
-  const poissonDraw = (r: Random, lambda: number) => {
-    const l = Math.exp(-lambda)
-    let k = 0
-    let p = 1
-    do {
-      k++
-      p *= r.next()
-    } while (p > l)
-    return k - 1
-  }
   const shapes: Record<string, () => (r: Random, i: number) => number> = {
     gaussian: () => (r) => r.normal(0, 1),
     laplace: () => (r) => {
@@ -134,8 +124,8 @@ if (process.env.KEYSHIFT_BENCH_VERBOSE) {
       }
     },
     trend: () => (r, i) => 100 + 0.01 * i + r.normal(0, 1),
-    'counts 0.3': () => (r) => poissonDraw(r, 0.3),
-    'counts 3': () => (r) => poissonDraw(r, 3),
+    'counts 0.3': () => (r) => r.poisson(0.3),
+    'counts 3': () => (r) => r.poisson(3),
   }
   console.log(
     '\ncalm series the suite does not make: alarm points per 10k at score 0.5 (10 × 5 000 points each)',

@@ -321,18 +321,7 @@ export class UsageWatch {
     if (bucket < state.sourcesFrom) return
     const series = this.#series(state, ALL, 'new_sources', bucket)
     const p = this.#score(series, bucket, fresh, state.threshold, s.new_sources.min_change, 1)
-    if (p.expected === null) return
-    points.push({
-      keyId,
-      version: '',
-      metric: 'new_sources',
-      bucket,
-      observed: p.value,
-      expected: p.expected,
-      lower: p.lower!,
-      upper: p.upper!,
-      score: p.score,
-    })
+    if (p.expected !== null) points.push(bandPoint(keyId, '', 'new_sources', bucket, p))
   }
 
   #series(state: KeyState, version: string, metric: UsageMetric, at: number): Series {
@@ -356,19 +345,8 @@ export class UsageWatch {
     points: UsageBandPoint[],
   ): void {
     const record = (metric: UsageMetric, p: AnomalyPoint) => {
-      if (p.expected === null) return
-      const v = version === ALL ? '' : version
-      points.push({
-        keyId,
-        version: v,
-        metric,
-        bucket,
-        observed: p.value,
-        expected: p.expected,
-        lower: p.lower!,
-        upper: p.upper!,
-        score: p.score,
-      })
+      if (p.expected !== null)
+        points.push(bandPoint(keyId, version === ALL ? '' : version, metric, bucket, p))
     }
     const volume = state.series.get(`${version}\u0000requests`)
     if (!volume && requests === 0) return
@@ -493,5 +471,26 @@ export class UsageWatch {
       firstSeen: run.since,
       lastSeen: run.last + s.bucket_ms,
     }
+  }
+}
+
+/** A scored bucket as the expected-band panel stores it (`p` has an expected value). */
+function bandPoint(
+  keyId: string,
+  version: string,
+  metric: UsageMetric,
+  bucket: number,
+  p: AnomalyPoint,
+): UsageBandPoint {
+  return {
+    keyId,
+    version,
+    metric,
+    bucket,
+    observed: p.value,
+    expected: p.expected!,
+    lower: p.lower!,
+    upper: p.upper!,
+    score: p.score,
   }
 }

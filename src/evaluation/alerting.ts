@@ -27,7 +27,7 @@ import { Evaluator } from './evaluator.ts'
 import { IncidentMonitor } from './incident-monitor.ts'
 import { IncrementalFindings } from './incremental-findings.ts'
 import { OwnerReminders } from './reminders.ts'
-import type { UsageAnomalies } from './usage-anomalies.ts'
+import { type UsageAnomalies, UsageInBackground } from './usage-anomalies.ts'
 
 export interface AlertingDeps {
   config: Config
@@ -179,11 +179,14 @@ export function createAlerting(deps: AlertingDeps): Alerting {
       )
     : null
 
+  // Usage anomalies are judged per 5-minute bucket and warm up new keys over many
+  // rounds: computed beside the rounds, never inside one.
+  const usage = deps.usage ? new UsageInBackground(deps.usage, () => evaluator.kick(), logger) : null
   const evaluator = new Evaluator({
     sources: {
       findings: async (now) => [
         ...(incremental ? await incremental.findings(now) : await deps.rotation.findings(now)),
-        ...(deps.usage ? await deps.usage.findings(now) : []),
+        ...(usage ? usage.latest(now) : []),
       ],
       ...(incremental
         ? {
@@ -228,6 +231,7 @@ export function createAlerting(deps: AlertingDeps): Alerting {
     async stop() {
       await leadership.stop().catch((err) => logger.warn({ err }, 'Leaving the leader election failed.'))
       await evaluator.stop()
+      await usage?.stop()
     },
   }
 }

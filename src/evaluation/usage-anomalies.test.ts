@@ -5,7 +5,7 @@ import {
   type UsageBucket,
   usageAnomalySettingsSchema,
 } from '../analysis/usage-anomaly.ts'
-import { UsageAnomalies, type UsageSources } from './usage-anomalies.ts'
+import { UsageAnomalies, UsageInBackground, type UsageSources } from './usage-anomalies.ts'
 
 const MIN = 60_000
 const BUCKET = 5 * MIN
@@ -136,5 +136,53 @@ describe('UsageAnomalies', () => {
     const off = usageAnomalySettingsSchema.parse({ new_sources: { enabled: false } })
     await new UsageAnomalies(off, s.sources).findings(T0 + 8 * DAY + MIN)
     expect(s.reads.map((r) => r.kind)).toEqual(['buckets'])
+  })
+
+  it('in the background: answers the last findings at once, updates beside the round, kicks when they change', async () => {
+    const finding = (id: string) => ({ id }) as unknown as import('../analysis/findings.ts').Finding
+    let release: (f: ReturnType<typeof finding>[]) => void = () => {}
+    let fail: (e: Error) => void = () => {}
+    let calls = 0
+    const usage = {
+      findings: () => {
+        calls++
+        return new Promise<ReturnType<typeof finding>[]>((resolve, reject) => {
+          release = resolve
+          fail = reject
+        })
+      },
+    }
+    let kicks = 0
+    const warned: string[] = []
+    const logger = { warn: ((_o: unknown, msg: string) => warned.push(msg)) as never }
+    const bg = new UsageInBackground(usage, () => kicks++, logger)
+    const settle = () => new Promise((r) => setImmediate(r))
+    // The first round: nothing computed yet; the update runs beside it.
+    expect(bg.latest(1)).toEqual([])
+    // A second round while it runs starts no second update.
+    expect(bg.latest(2)).toEqual([])
+    expect(calls).toBe(1)
+    release([finding('a')])
+    await settle()
+    expect(kicks).toBe(1)
+    expect(bg.latest(3)).toEqual([finding('a')])
+    expect(calls).toBe(2)
+    // The same findings again: no kick.
+    release([finding('a')])
+    await settle()
+    expect(kicks).toBe(1)
+    // A failed update keeps the last findings and says so.
+    expect(bg.latest(4)).toEqual([finding('a')])
+    fail(new Error('store down'))
+    await settle()
+    expect(warned).toEqual([
+      'Updating usage anomalies failed; keeping the last ones, trying again next round.',
+    ])
+    expect(bg.latest(5)).toEqual([finding('a')])
+    expect(calls).toBe(4)
+    release([])
+    await bg.stop()
+    expect(kicks).toBe(2)
+    expect(bg.latest(6)).toEqual([])
   })
 })

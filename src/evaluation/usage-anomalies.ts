@@ -200,3 +200,53 @@ class Feed {
   readonly bands: UsageBandPoint[] = []
   constructor(readonly bandsFrom: number) {}
 }
+
+/**
+ * The usage watch's findings without holding an evaluation round: `latest(now)`
+ * answers the last completed update's findings at once and starts the next
+ * update when none runs; an update whose findings differ asks for an evaluation
+ * (`kick`). A bucket's reads, or new keys warming up after a start (minutes of
+ * rounds at 10 000 keys), then never delay the alerts a round carries. A failed
+ * update keeps the last findings (and is logged); the next round tries again.
+ */
+export class UsageInBackground {
+  readonly #usage: Pick<UsageAnomalies, 'findings'>
+  readonly #kick: () => void
+  readonly #log: Pick<Logger, 'warn'>
+  #last: Finding[] = []
+  #running: Promise<void> | null = null
+
+  constructor(usage: Pick<UsageAnomalies, 'findings'>, kick: () => void, logger: Pick<Logger, 'warn'>) {
+    this.#usage = usage
+    this.#kick = kick
+    this.#log = logger
+  }
+
+  latest(now: number): Finding[] {
+    if (this.#running === null) {
+      this.#running = this.#usage
+        .findings(now)
+        .then(
+          (found) => {
+            const changed = JSON.stringify(found) !== JSON.stringify(this.#last)
+            this.#last = found
+            if (changed) this.#kick()
+          },
+          (err) =>
+            this.#log.warn(
+              { err: (err as Error).message },
+              'Updating usage anomalies failed; keeping the last ones, trying again next round.',
+            ),
+        )
+        .finally(() => {
+          this.#running = null
+        })
+    }
+    return this.#last
+  }
+
+  /** Waits for an update in flight (before the store closes). */
+  async stop(): Promise<void> {
+    await this.#running
+  }
+}

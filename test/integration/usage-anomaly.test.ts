@@ -10,6 +10,7 @@ import { parseConfig } from '../../src/config/load.ts'
 import { UsageAnomalies } from '../../src/evaluation/usage-anomalies.ts'
 import { AnalyticsStore } from '../../src/store/clickhouse/analytics-store.ts'
 import { silentLogger } from '../../src/telemetry/logger.ts'
+import { waitFor } from '../support/daemon.ts'
 
 const MIN = 60_000
 const BUCKET = 5 * MIN
@@ -113,8 +114,13 @@ describe('usage_anomaly from stored events', () => {
       ],
       format: 'JSONEachRow',
     })
-    const observed = await app.alerting.evaluator.observe(now)
-    const usage = observed.filter((o) => o.alert.type === 'usage_anomaly')
+    // The watch updates beside the rounds (never inside one): a later round carries its findings.
+    const usage = await waitFor('the usage_anomaly alert in a round', async () => {
+      const found = (await app.alerting.evaluator.observe(now)).filter(
+        (o) => o.alert.type === 'usage_anomaly',
+      )
+      return found.length > 0 && found
+    })
     expect(usage.map((o) => [o.channel, o.alert.id, o.startedAt])).toEqual([
       ['alert', 'usage_anomaly:shop::metric=requests', surge],
     ])

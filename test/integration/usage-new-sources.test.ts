@@ -10,6 +10,7 @@ import { parseConfig } from '../../src/config/load.ts'
 import { UsageAnomalies } from '../../src/evaluation/usage-anomalies.ts'
 import { AnalyticsStore } from '../../src/store/clickhouse/analytics-store.ts'
 import { silentLogger } from '../../src/telemetry/logger.ts'
+import { waitFor } from '../support/daemon.ts'
 
 const MIN = 60_000
 const BUCKET = 5 * MIN
@@ -118,8 +119,13 @@ describe('usage_anomaly on new source addresses from stored events', () => {
       ],
       format: 'JSONEachRow',
     })
-    const observed = await app.alerting.evaluator.observe(now)
-    const sources = observed.filter((o) => o.alert.id.endsWith(':metric=new_sources'))
+    // The watch updates beside the rounds (never inside one): a later round carries its findings.
+    const sources = await waitFor('the new_sources alert in a round', async () => {
+      const found = (await app.alerting.evaluator.observe(now)).filter((o) =>
+        o.alert.id.endsWith(':metric=new_sources'),
+      )
+      return found.length > 0 && found
+    })
     expect(sources.map((o) => [o.channel, o.alert.id, o.startedAt])).toEqual([
       ['alert', 'usage_anomaly:shop::metric=new_sources', burst],
     ])

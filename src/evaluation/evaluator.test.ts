@@ -144,7 +144,7 @@ describe('Evaluator', () => {
     expect(s.calls()).toBe(2)
   })
 
-  it('waits 4× the last evaluation before the next one, but at most 5 s', async () => {
+  it('waits 2× the last evaluation before the next one, but at most 5 s', async () => {
     let now = 1_000_000
     let cost = 1_000 // clock time one evaluation takes
     const s = setup(
@@ -162,13 +162,13 @@ describe('Evaluator', () => {
       s.evaluator.kick()
       await new Promise((r) => setTimeout(r, 150))
     }
-    // It ended at 1 001 000 after 1 s: the next may start 4 s later. A kick
+    // It ended at 1 001 000 after 1 s: the next may start 2 s later. A kick
     // before that is deferred (here by a real second), not run.
-    await kickAt(1_004_000)
+    await kickAt(1_002_000)
     expect(s.calls()).toBe(1)
-    await kickAt(1_005_000)
+    await kickAt(1_003_000)
     expect(s.calls()).toBe(2)
-    // 3 s: four times that would be 12 s; the pause is capped at 5 s.
+    // 3 s: twice that would be 6 s; the pause is capped at 5 s.
     cost = 3_000
     await kickAt(1_010_000) // starts at once (its predecessor ended 5 s ago), ends at 1 013 000
     expect(s.calls()).toBe(3)

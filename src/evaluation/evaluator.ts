@@ -93,12 +93,14 @@ export interface EvaluatorOptions {
 const MIN_KICK_SPACING_MS = 250
 /**
  * Any evaluation, kicked or periodic, starts at least this many times its
- * predecessor's duration after it ended: evaluations then take at most a fifth
- * of the store's time, so a slow one (many keys, heavy ingest kicking after
- * every flush) cannot starve ingestion. Small stores evaluate in tens of
- * milliseconds and are not slowed.
+ * predecessor's duration after it ended: evaluations then take at most a third
+ * of the store's time, so a slow one (heavy ingest kicking after every flush)
+ * cannot starve ingestion. Small stores evaluate in tens of milliseconds and are
+ * not slowed. It was 4 (a fifth) while every round read every key; with rounds
+ * reading only changed keys, 4 made alerts at 10 000 keys wait up to 2.8 s
+ * behind a 0.7 s round (bench:alert-latency p95 4.2 s; 2: see benchmarks.md).
  */
-const EVALUATION_SPACING_FACTOR = 4
+const EVALUATION_SPACING_FACTOR = 2
 /**
  * ...but the pause is at most this long (or the last evaluation's duration, if
  * longer): one evaluation slowed by a burst of inserts must not hold alerts

@@ -6,6 +6,7 @@
 // batch, the seconds from that batch to the last, and its CPU seconds from
 // before it connects to the end.
 import { Kafka, logLevel } from 'kafkajs'
+import { runBench } from './run.ts'
 
 const [brokers, topic, eventsArg, partitionsArg] = process.argv.slice(2)
 const events = Number(eventsArg)
@@ -49,10 +50,4 @@ async function main() {
   await consumer.disconnect()
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runBench(main)

@@ -14,6 +14,7 @@ import type { PartitionBatch } from '../src/ingest/store-port.ts'
 import { COMMON_SETTINGS } from '../src/store/clickhouse/client.ts'
 import { EventStore, encodeEvent } from '../src/store/clickhouse/event-store.ts'
 import { migrate } from '../src/store/clickhouse/migrations.ts'
+import { runBench } from './run.ts'
 
 const EVENTS = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 300_000)
 const FLUSH = 25_000
@@ -130,10 +131,4 @@ async function main() {
   rmSync(dir, { recursive: true, force: true })
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runBench(main)

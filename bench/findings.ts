@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { createApp } from '../src/app.ts'
 import { parseConfig } from '../src/config/load.ts'
 import { silentLogger } from '../src/telemetry/logger.ts'
+import { runBench } from './run.ts'
 
 const KEY_COUNTS = (process.env.KEYSHIFT_BENCH_KEYS ?? '50,200').split(',').map(Number)
 const CLIENTS = 20
@@ -76,10 +77,4 @@ async function main() {
   for (const keys of KEY_COUNTS) await run(keys)
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runBench(main)

@@ -13,6 +13,7 @@ import { join } from 'node:path'
 import { createApp } from '../src/app.ts'
 import { parseConfig } from '../src/config/load.ts'
 import { silentLogger } from '../src/telemetry/logger.ts'
+import { runBench } from './run.ts'
 
 const BOUND_MS = Number(process.env.KEYSHIFT_BENCH_SILENT_AFTER_MS ?? 2_000)
 const ROUNDS = Number(process.env.KEYSHIFT_BENCH_ROUNDS ?? 5)
@@ -107,10 +108,4 @@ async function main() {
   rmSync(dir, { recursive: true, force: true })
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runBench(main)

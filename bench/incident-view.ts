@@ -8,6 +8,7 @@
 //   npm run bench:incident-view   (KEYSHIFT_BENCH_EVENTS=10000000, KEYSHIFT_BENCH_CALLS=50)
 import { rmSync } from 'node:fs'
 import { BENCH_KEYS as KEYS, openRotationStore, pct } from './rotation-store.ts'
+import { runBench } from './run.ts'
 
 const TOTAL = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 10_000_000)
 const CALLS = Number(process.env.KEYSHIFT_BENCH_CALLS ?? 50)
@@ -90,10 +91,4 @@ async function main() {
   rmSync(dir, { recursive: true, force: true })
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runBench(main)

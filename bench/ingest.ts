@@ -20,6 +20,7 @@ import { Kafka, logLevel } from 'kafkajs'
 import { createTopic, deleteTopic, produceMessages, uniqueTopic } from '../test/integration/kafka-helpers.ts'
 import { spawnClickHouseHttpServer } from '../test/support/clickhouse-http/process.ts'
 import { REPO_ROOT, spawnKeyshift, waitFor, writeConfig } from '../test/support/daemon.ts'
+import { runBench } from './run.ts'
 
 const EVENTS = Number(process.env.KEYSHIFT_BENCH_EVENTS ?? 1_000_000)
 const PARTITIONS = Number(process.env.KEYSHIFT_BENCH_PARTITIONS ?? 8)
@@ -465,10 +466,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runBench(main)

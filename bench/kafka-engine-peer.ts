@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Session } from 'chdb'
+import { runBench } from './run.ts'
 
 const [brokers, topic, eventsArg, consumersArg] = process.argv.slice(2)
 const events = Number(eventsArg)
@@ -70,10 +71,4 @@ async function main() {
   rmSync(dir, { recursive: true, force: true })
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runBench(main)

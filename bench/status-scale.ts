@@ -22,6 +22,7 @@ import { parseConfig } from '../src/config/load.ts'
 import type { RecordedLifecycleEvent } from '../src/registry/lifecycle-input.ts'
 import { silentLogger } from '../src/telemetry/logger.ts'
 import { benchLifecycleEvent, pct } from './rotation-store.ts'
+import { runBench } from './run.ts'
 
 const KEY_COUNTS = (process.env.KEYSHIFT_BENCH_KEYS ?? '10,1000,10000').split(',').map(Number)
 const CLIENTS = Number(process.env.KEYSHIFT_BENCH_CLIENTS ?? 3)
@@ -181,10 +182,4 @@ async function main() {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err) => {
-    console.error(err)
-    process.exit(1)
-  },
-)
+runBench(main)

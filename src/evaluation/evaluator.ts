@@ -17,6 +17,7 @@ import type { VerdictWithRules } from '../analysis/readiness.ts'
 import { type AlertType, INCIDENT_ALERT_TYPES } from '../domain/alert.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
 import type { Leadership } from '../ingest/kafka/leadership.ts'
+import { withPriority } from '../shared/work-priority.ts'
 import type { DeadLetterCounts } from '../store/clickhouse/alert-store.ts'
 import type { Freshness } from '../store/clickhouse/status-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
@@ -485,7 +486,8 @@ export class Evaluator {
     }
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
-    this.#running = this.#tick(work).finally(() => {
+    // The round and what it awaits go first into the embedded engine (work-priority.ts).
+    this.#running = withPriority('alert', () => this.#tick(work)).finally(() => {
       this.#running = null
       const next = this.#queued
       this.#queued = null
@@ -529,8 +531,7 @@ export class Evaluator {
     const r = this.#o.reminders
     if (!r || this.#reminding || now - this.#lastReminderCheck < REMINDER_CHECK_MS) return
     this.#lastReminderCheck = now
-    this.#reminding = r
-      .run(now)
+    this.#reminding = withPriority('normal', () => r.run(now))
       .then(() => undefined)
       .catch((err) => {
         this.#o.logger.warn(

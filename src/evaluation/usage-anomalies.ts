@@ -16,6 +16,7 @@ import {
   type UsageBucket,
   UsageWatch,
 } from '../analysis/usage-anomaly.ts'
+import { withPriority } from '../shared/work-priority.ts'
 import type { Logger } from '../telemetry/logger.ts'
 
 /** The reads the watch needs (AnalyticsStore, StatusStore, KeyRegistry). */
@@ -224,8 +225,8 @@ export class UsageInBackground {
 
   latest(now: number): Finding[] {
     if (this.#running === null) {
-      this.#running = this.#usage
-        .findings(now)
+      // Marked background: latest() runs inside a round, whose mark it would inherit.
+      this.#running = withPriority('background', () => this.#usage.findings(now))
         .then(
           (found) => {
             const changed = JSON.stringify(found) !== JSON.stringify(this.#last)

@@ -131,6 +131,23 @@ describe('SeasonalEnsembleDetector', () => {
     expect(mirrored[1080]!.kind).toBe('spike')
   })
 
+  it('a dip does not return as an alarm a day later: the daily median is of 7 earlier days, not 6', () => {
+    // traffic (5-minute counts, quieter weekends), three zeros from 12:00 on Monday of week 2.
+    // With the current day in the oldest day's slot the Tuesday median was of 6 days (two of
+    // them weekend days, one the dip): an even count averaged a weekend value with a weekday
+    // one, the forecast at 12:00 fell to 458 of ≈ 600, and 12:05–12:30 alarmed (variance).
+    const s = labelledSeries('traffic', 'dip', 7)
+    const at = s.windows[0]!.at
+    expect(s.values.slice(at, at + 3)).toEqual([0, 0, 0])
+    const d = new SeasonalEnsembleDetector()
+    const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+    expect(out.slice(at, at + 3).every((p) => p.score >= 0.5)).toBe(true)
+    const nextDay = out.slice(at + 280, at + 310)
+    expect(nextDay.filter((p) => p.score >= 0.5)).toEqual([])
+    // Forecast at 12:00 on Tuesday within 10% of the value (586).
+    expect(Math.abs(out[at + 288]!.expected! - 586) / 586).toBeLessThan(0.1)
+  })
+
   it('learns a daily cycle: a night-time value normal by day is an anomaly', () => {
     const day = (t: number) => 100 + 80 * Math.sin((2 * Math.PI * (t % DAY_MS)) / DAY_MS)
     const d = new SeasonalEnsembleDetector()

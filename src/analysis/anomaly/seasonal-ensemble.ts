@@ -232,9 +232,15 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private dayBinMs = 0
   private weekBins = 0
   private weekBinMs = 0
-  /** Per-bin means and counts of the last DAYS_KEPT days (and WEEKS_KEPT weeks), a ring by day (week) number. */
-  private readonly days = new SeasonRing(DAYS_KEPT)
-  private readonly weeks = new SeasonRing(WEEKS_KEPT)
+  /**
+   * Per-bin means and counts of the last DAYS_KEPT days (and WEEKS_KEPT weeks) before the
+   * current one, a ring by day (week) number. One slot more than that: the current day
+   * takes the oldest day's slot at its first point, and with DAYS_KEPT slots the medians
+   * were of 6 earlier days (3 weeks: 2), so an even count averaged a weekend day with a
+   * weekday, and a day-old dip was half the forecast of the next day's bin.
+   */
+  private readonly days = new SeasonRing(DAYS_KEPT + 1)
+  private readonly weeks = new SeasonRing(WEEKS_KEPT + 1)
 
   /** Typical spacing of points (ms), from the warm-up; 0 when unknown. */
   private stepMs = 0

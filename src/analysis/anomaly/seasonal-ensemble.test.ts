@@ -86,7 +86,9 @@ describe('SeasonalEnsembleDetector', () => {
     // traffic_small: about 7 requests per bucket expected, then 0, 0, 0 from index 2160.
     // As counts, the third zero alarms (P(0 | ~22 expected) ≈ e^-22, discounted by the
     // calibration); shifted by 0.5 the series is not counts and the spread alone misses it.
-    for (const seed of [1, 2]) {
+    // Seeds 5 and 8 have a noisier hour before the dip (the variance statistic at 1.7-1.8):
+    // with that excess squared into the dispersion they scored 0.46 and 0.42.
+    for (const seed of [1, 2, 5, 8]) {
       const s = labelledSeries('traffic_small', 'dip', seed)
       const w = s.windows[0]!
       expect(s.values.slice(2160, 2163)).toEqual([0, 0, 0])
@@ -102,14 +104,15 @@ describe('SeasonalEnsembleDetector', () => {
 
   it('stays quiet on calm Poisson counts: the count statistic is never rarer than 1.5× its Poisson decades', () => {
     // 5 000 draws of Poisson(3). Calibrated on a history of mostly zeros alone, the run
-    // 2, 1, 0, 0, 0 at index 1508 (about 8 expected) scored 0.513; bounded, 0.492.
+    // 2, 1, 0, 0, 0 at index 1508 (about 8 expected) scored 0.513; bounded, 0.492 (0.479 since
+    // the recent excess variance divides it once, not squared: a heavier history of the statistic).
     const r = new Random(3, 11)
     const draw = () => r.poisson(3)
     const values = Array.from({ length: 5000 }, draw)
     expect(values.slice(1504, 1509)).toEqual([2, 1, 0, 0, 0])
     const d = new SeasonalEnsembleDetector()
     const out = values.map((v, i) => d.push(T0 + i * 5 * MINUTE_MS, v))
-    expect(out[1508]!.score).toBeCloseTo(0.492, 3)
+    expect(out[1508]!.score).toBeCloseTo(0.479, 3)
     // No dip alarms anywhere (two level-shift points on the first day are the drift's, not this).
     expect(out.filter((p) => p.score >= 0.5 && p.kind === 'dip')).toEqual([])
   })

@@ -151,6 +151,18 @@ describe('SeasonalEnsembleDetector', () => {
     expect(Math.abs(out[at + 288]!.expected! - 586) / 586).toBeLessThan(0.1)
   })
 
+  it('a variance change whose alarms come and go becomes the new spread: quiet after its window', () => {
+    // gauge (noise 0.5 around a daily sine), noise ×4 from index 1080. The variance statistic
+    // hovers near the line, so its alarms never ran 10 in a row and the spread was never
+    // re-learnt: 11 alarm points between 30 and 40 points after the change.
+    const s = labelledSeries('gauge', 'variance_change', 5)
+    const w = s.windows[0]!
+    const d = new SeasonalEnsembleDetector()
+    const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+    expect(out.slice(w.from, w.to).some((p) => p.score >= 0.5)).toBe(true)
+    expect(out.slice(w.to, w.to + 100).filter((p) => p.score >= 0.5)).toEqual([])
+  })
+
   it('learns a daily cycle: a night-time value normal by day is an anomaly', () => {
     const day = (t: number) => 100 + 80 * Math.sin((2 * Math.PI * (t % DAY_MS)) / DAY_MS)
     const d = new SeasonalEnsembleDetector()

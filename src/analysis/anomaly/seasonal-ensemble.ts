@@ -24,6 +24,8 @@ const WEEK_MS = 7 * DAY_MS
  * - `relearn_after_points` 5: that many consecutive points beyond 3.5 deviations
  *   (one direction, or both for a noise burst) are a new normal: the level moves to
  *   them and the spread widens, so a level shift alarms at its start, not forever.
+ *   That many variance-change alarms (ending after that many quiet points in a row)
+ *   make the spread what it is now.
  * - `history_points` 1024: values each calibrator keeps (2 KiB each, 4 KiB for the variance's;
  *   they grow to it as the series fills).
  * - `alarm_score` 0.5: only used for what the detector learns from (alarm points
@@ -219,7 +221,10 @@ export class SeasonalEnsembleDetector implements PointDetector {
   private readonly ok = new Uint8Array(MODELS)
   private readonly forecasts = new Float64Array(MODELS)
   private readonly varAbs = new Float64Array(MODELS)
+  /** Variance-change alarms in the current run, the points since it began, and quiet points in a row. */
   private varRun = 0
+  private varPoints = 0
+  private varQuiet = 0
   private readonly runSum = new Float64Array(MODELS)
   private readonly errs = new Float64Array(MODELS)
   private readonly runAbs = new Float64Array(MODELS)
@@ -564,17 +569,29 @@ export class SeasonalEnsembleDetector implements PointDetector {
     }
 
     // A variance change that keeps alarming is a new normal: the spread becomes what it is now.
+    // Its alarms come and go (the statistic hovers near the line), so the run counts variance
+    // alarms and ends only after `relearn_after_points` quiet points in a row; once it holds that
+    // many alarms, every forecaster's spread becomes at least its mean |error| over the run.
     if (alarm && kind === 'variance_change') {
-      if (this.varRun === 0) this.varAbs.fill(0)
+      if (this.varRun === 0) {
+        this.varAbs.fill(0)
+        this.varPoints = 0
+      }
       this.varRun++
+      this.varQuiet = 0
+    } else if (this.varRun > 0 && !alarm && ++this.varQuiet >= this.settings.relearn_after_points) {
+      this.varRun = 0
+    }
+    if (this.varRun > 0) {
+      this.varPoints++
       for (let m = 0; m < MODELS; m++) this.varAbs[m]! += Math.abs(errs[m]!)
-      if (this.varRun >= 2 * this.settings.relearn_after_points) {
+      if (this.varRun >= this.settings.relearn_after_points) {
         for (let m = 0; m < MODELS; m++)
-          this.scale[m] = Math.max(this.scale[m]!, this.varAbs[m]! / this.varRun)
+          this.scale[m] = Math.max(this.scale[m]!, this.varAbs[m]! / this.varPoints)
         this.variance = 1
         this.varRun = 0
       }
-    } else this.varRun = 0
+    }
 
     // Re-learn after a run of far-off points: a new level, a new spread.
     const far = a > RELEARN_Z && !stuck

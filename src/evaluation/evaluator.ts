@@ -498,7 +498,7 @@ export class Evaluator {
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
     // The round and what it awaits go first into the embedded engine (work-priority.ts).
-    this.#running = withPriority('alert', () => this.#tick(work)).finally(() => {
+    this.#running = withPriority('alert', () => this.#tick(work), { hold: true }).finally(() => {
       this.#running = null
       const next = this.#queued
       this.#queued = null

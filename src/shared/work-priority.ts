@@ -16,33 +16,39 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 export type WorkPriority = 'alert' | 'normal' | 'background'
 
 const storage = new AsyncLocalStorage<WorkPriority>()
-/** Alert work running now (a round, a flush), and who wants to know when one ends. */
-let alertWork = 0
-const alertWorkEnded = new Set<() => void>()
+/** Work holding the lane now (evaluation rounds), and who wants to know when one ends. */
+let holding = 0
+const holdEnded = new Set<() => void>()
 
 /**
  * Runs `fn` with its store work (and everything it awaits) marked `priority`.
- * Alert work is also counted while it runs: between its statements (the round
- * analysing what it read) the lane keeps lower work waiting (`alertWorkRunning`).
+ * With `hold` (an evaluation round: short, and analysing what it read between
+ * its statements), the lane also keeps lower work waiting while `fn` runs
+ * (`laneHeld`). Ingest flushes do not hold: in a backfill they follow
+ * each other without a gap, and the API must still be answered.
  */
-export function withPriority<T>(priority: WorkPriority, fn: () => Promise<T>): Promise<T> {
-  if (priority !== 'alert') return storage.run(priority, fn)
-  alertWork++
+export function withPriority<T>(
+  priority: WorkPriority,
+  fn: () => Promise<T>,
+  opts: { hold?: boolean } = {},
+): Promise<T> {
+  if (!opts.hold) return storage.run(priority, fn)
+  holding++
   return storage.run(priority, fn).finally(() => {
-    alertWork--
-    for (const f of alertWorkEnded) f()
+    holding--
+    for (const f of holdEnded) f()
   })
 }
 
-/** Whether alert work (a round, an ingest flush) runs now. */
-export function alertWorkRunning(): boolean {
-  return alertWork > 0
+/** Whether work that holds the lane (an evaluation round) runs now. */
+export function laneHeld(): boolean {
+  return holding > 0
 }
 
-/** Calls `f` whenever a piece of alert work ends; returns the unsubscribe. */
-export function onAlertWorkEnd(f: () => void): () => void {
-  alertWorkEnded.add(f)
-  return () => alertWorkEnded.delete(f)
+/** Calls `f` whenever work that held the lane ends; returns the unsubscribe. */
+export function onLaneHoldEnd(f: () => void): () => void {
+  holdEnded.add(f)
+  return () => holdEnded.delete(f)
 }
 
 /** The mark of the work running now; `normal` when none was set. */

@@ -18,7 +18,7 @@ import type { Config } from '../../config/schema.ts'
 import { StoreError } from '../../domain/errors.ts'
 import { localBaseUrl } from '../../shared/local-url.ts'
 import { mkdirPrivate } from '../../shared/private-files.ts'
-import { alertWorkRunning, currentPriority, onAlertWorkEnd } from '../../shared/work-priority.ts'
+import { currentPriority, laneHeld, onLaneHoldEnd } from '../../shared/work-priority.ts'
 import { EngineLane } from './engine-lane.ts'
 import { classifyStoreError } from './errors.ts'
 
@@ -145,9 +145,9 @@ function throughLane(
     : null
   const lane = new EngineLane({
     onStart: (priority, ms) => waited?.observe({ priority }, ms / 1000),
-    held: alertWorkRunning,
+    held: laneHeld,
   })
-  const unsubscribe = onAlertWorkEnd(() => lane.poke())
+  const unsubscribe = onLaneHoldEnd(() => lane.poke())
   const close = conn.close.bind(conn)
   conn.close = () => {
     unsubscribe()

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { currentPriority, laneHeld, onLaneHoldEnd, withPriority } from './work-priority.ts'
+import {
+  currentPriority,
+  HOLD_MAX_MS,
+  laneHeld,
+  laneHoldRemainingMs,
+  onLaneHoldEnd,
+  withPriority,
+} from './work-priority.ts'
 
 describe('work priority', () => {
   it('is normal unless marked, and follows the marked work through awaits and timers', async () => {
@@ -41,5 +48,18 @@ describe('work priority', () => {
     ).rejects.toThrow('store down')
     expect([laneHeld(), ended]).toEqual([false, [false, false]])
     off()
+  })
+
+  it('holds the lane for at most HOLD_MAX_MS, however long the round runs', async () => {
+    const seen = await withPriority(
+      'alert',
+      async () => {
+        const early = laneHeld()
+        await new Promise((r) => setTimeout(r, HOLD_MAX_MS + 20))
+        return [early, laneHeld(), laneHoldRemainingMs()]
+      },
+      { hold: true },
+    )
+    expect(seen).toEqual([true, false, 0])
   })
 })

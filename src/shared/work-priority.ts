@@ -16,15 +16,22 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 export type WorkPriority = 'alert' | 'normal' | 'background'
 
 const storage = new AsyncLocalStorage<WorkPriority>()
-/** Work holding the lane now (evaluation rounds), and who wants to know when one ends. */
-let holding = 0
+/**
+ * A round holds the lane for at most this long: long enough for a round of the
+ * keys that changed (tens to hundreds of ms at 10 000 keys), not for a new
+ * leader's first round reading every key (a minute), which would keep the API
+ * waiting all that time.
+ */
+export const HOLD_MAX_MS = 500
+/** When each piece of work holding the lane started (performance.now()), and who wants to know when one ends. */
+const holds = new Set<{ since: number }>()
 const holdEnded = new Set<() => void>()
 
 /**
  * Runs `fn` with its store work (and everything it awaits) marked `priority`.
  * With `hold` (an evaluation round: short, and analysing what it read between
  * its statements), the lane also keeps lower work waiting while `fn` runs
- * (`laneHeld`). Ingest flushes do not hold: in a backfill they follow
+ * (`laneHeld`), for at most HOLD_MAX_MS. Ingest flushes do not hold: in a backfill they follow
  * each other without a gap, and the API must still be answered.
  */
 export function withPriority<T>(
@@ -33,16 +40,25 @@ export function withPriority<T>(
   opts: { hold?: boolean } = {},
 ): Promise<T> {
   if (!opts.hold) return storage.run(priority, fn)
-  holding++
+  const hold = { since: performance.now() }
+  holds.add(hold)
   return storage.run(priority, fn).finally(() => {
-    holding--
+    holds.delete(hold)
     for (const f of holdEnded) f()
   })
 }
 
-/** Whether work that holds the lane (an evaluation round) runs now. */
+/** How much longer the lane is held (ms): 0 when no round holds it, or rounds have held it HOLD_MAX_MS. */
+export function laneHoldRemainingMs(): number {
+  const now = performance.now()
+  let remaining = 0
+  for (const h of holds) remaining = Math.max(remaining, h.since + HOLD_MAX_MS - now)
+  return remaining
+}
+
+/** Whether work that holds the lane (an evaluation round) runs now, within its HOLD_MAX_MS. */
 export function laneHeld(): boolean {
-  return holding > 0
+  return laneHoldRemainingMs() > 0
 }
 
 /** Calls `f` whenever work that held the lane ends; returns the unsubscribe. */

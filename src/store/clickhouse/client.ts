@@ -18,7 +18,7 @@ import type { Config } from '../../config/schema.ts'
 import { StoreError } from '../../domain/errors.ts'
 import { localBaseUrl } from '../../shared/local-url.ts'
 import { mkdirPrivate } from '../../shared/private-files.ts'
-import { currentPriority, laneHeld, onLaneHoldEnd } from '../../shared/work-priority.ts'
+import { currentPriority, laneHoldRemainingMs, onLaneHoldEnd } from '../../shared/work-priority.ts'
 import { EngineLane } from './engine-lane.ts'
 import { classifyStoreError } from './errors.ts'
 
@@ -145,7 +145,7 @@ function throughLane(
     : null
   const lane = new EngineLane({
     onStart: (priority, ms) => waited?.observe({ priority }, ms / 1000),
-    held: laneHeld,
+    held: laneHoldRemainingMs,
   })
   const unsubscribe = onLaneHoldEnd(() => lane.poke())
   const close = conn.close.bind(conn)

@@ -102,7 +102,7 @@ describe('EngineLane', () => {
 
   it('keeps lower statements waiting while alert work runs, and lets them go when it ends', async () => {
     let held = true
-    const lane = new EngineLane({ held: () => held, maxWaitMs: 60_000 })
+    const lane = new EngineLane({ held: () => (held ? 60_000 : 0), maxWaitMs: 60_000 })
     const order: string[] = []
     const api = lane.run('normal', async () => {
       order.push('api')
@@ -128,10 +128,27 @@ describe('EngineLane', () => {
 
   it('lets a held-back statement go once it waited maxWaitMs, though alert work still runs', async () => {
     const waits: Array<[WorkPriority, number]> = []
-    const lane = new EngineLane({ held: () => true, maxWaitMs: 50, onStart: (p, ms) => waits.push([p, ms]) })
+    const lane = new EngineLane({
+      held: () => 60_000,
+      maxWaitMs: 50,
+      onStart: (p, ms) => waits.push([p, ms]),
+    })
     expect(await lane.run('background', async () => 'usage read')).toBe('usage read')
     expect(waits).toHaveLength(1)
     expect(waits[0]![0]).toBe('background')
     expect(waits[0]![1]).toBeGreaterThanOrEqual(50)
+  })
+
+  it('lets held-back statements go when the hold lapses, though the alert work has not ended', async () => {
+    const until = performance.now() + 30
+    const waits: number[] = []
+    const lane = new EngineLane({
+      held: () => Math.max(0, until - performance.now()),
+      maxWaitMs: 60_000,
+      onStart: (_p, ms) => waits.push(ms),
+    })
+    expect(await lane.run('normal', async () => 'api read')).toBe('api read')
+    expect(waits).toHaveLength(1)
+    expect(waits[0]!).toBeGreaterThanOrEqual(25)
   })
 })

@@ -6,7 +6,7 @@
 // usage watch's reads of 1 000 keys queued before it. While alert work runs
 // (`held`: a round between two of its statements, analysing what it read),
 // lower statements keep waiting, so a round's ten statements do not each wait
-// behind one. Within a priority, first come first served; a statement that has
+// behind one (a hold lasts at most HOLD_MAX_MS). Within a priority, first come first served; a statement that has
 // waited `maxWaitMs` goes next whatever its priority or the hold, so other work
 // is slowed, never starved.
 import type { WorkPriority } from '../../shared/work-priority.ts'
@@ -25,15 +25,15 @@ export interface LaneOptions {
   clock?: () => number
   /** Called as each statement enters the engine, with how long it queued. */
   onStart?: (priority: WorkPriority, waitedMs: number) => void
-  /** Whether alert work runs now (lower statements wait); call `poke()` when it ends. */
-  held?: () => boolean
+  /** How much longer alert work holds the lane, in ms (0: not held); call `poke()` when it ends. */
+  held?: () => number
 }
 
 export class EngineLane {
   readonly #maxWaitMs: number
   readonly #clock: () => number
   readonly #onStart: LaneOptions['onStart']
-  readonly #held: () => boolean
+  readonly #held: () => number
   readonly #queues: Waiting[][] = [[], [], []]
   #busy = false
   #recheck: NodeJS.Timeout | null = null
@@ -42,7 +42,7 @@ export class EngineLane {
     this.#maxWaitMs = opts.maxWaitMs ?? 1_000
     this.#clock = opts.clock ?? (() => performance.now())
     this.#onStart = opts.onStart
-    this.#held = opts.held ?? (() => false)
+    this.#held = opts.held ?? (() => 0)
   }
 
   /** Statements waiting for the engine. */
@@ -86,10 +86,11 @@ export class EngineLane {
       w.start()
       return
     }
-    // Held back: go at the oldest's deadline if the hold lasts that long.
+    // Held back: look again when the hold lapses or the oldest's wait runs out, whichever is first.
     const oldest = Math.min(...this.#queues.map((q) => q[0]?.since ?? Number.POSITIVE_INFINITY))
     if (oldest === Number.POSITIVE_INFINITY) return
-    this.#recheck = setTimeout(() => this.poke(), Math.max(0, oldest + this.#maxWaitMs - this.#clock()))
+    const wait = Math.min(oldest + this.#maxWaitMs - this.#clock(), this.#held())
+    this.#recheck = setTimeout(() => this.poke(), Math.max(0, wait))
     this.#recheck.unref?.()
   }
 
@@ -107,7 +108,7 @@ export class EngineLane {
     }
     if (overdue) return overdue.shift()
     const alert = this.#queues[RANK.alert]!
-    if (alert.length > 0 || this.#held()) return alert.shift()
+    if (alert.length > 0 || this.#held() > 0) return alert.shift()
     return this.#queues.find((q) => q.length > 0)?.shift()
   }
 }

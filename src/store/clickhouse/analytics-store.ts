@@ -82,9 +82,10 @@ export class AnalyticsStore {
     )
   }
 
-  /** Requests and failures per key and version over a window (every key in one read). */
+  /** Requests and failures per key and version over a window (every key, or only `keyIds`, in one read). */
   async versionTotals(
     w: TimeWindow,
+    keyIds?: readonly string[],
   ): Promise<{ keyId: string; version: string; requests: number; failures: number }[]> {
     const rows = await this.#rows<{
       key_id: string
@@ -97,9 +98,10 @@ export class AnalyticsStore {
           sum(requests) AS total_requests, sumIf(requests, outcome = 'failure') AS failed_requests
         FROM ${qualified(this.#db, 'auth_minute')}
         WHERE minute >= toDateTime({from:UInt32}, 'UTC') AND minute < toDateTime({to:UInt32}, 'UTC')
+          ${keyIds === undefined ? '' : 'AND key_id IN {keys:Array(String)}'}
         GROUP BY key_id, version
         ORDER BY key_id, version`,
-      { from: sec(w.from), to: secCeil(w.to) },
+      { from: sec(w.from), to: secCeil(w.to), keys: keyIds ?? [] },
     )
     return rows.map((r) => ({
       keyId: r.key_id,
@@ -314,6 +316,24 @@ export class AnalyticsStore {
       versions: r.versions,
       lastSeen: Number(r.last_seen),
     }))
+  }
+
+  /**
+   * A mark of what `keys()` reads: the active parts of the per-minute and hourly
+   * rollups. Part names carry insert block numbers, so any insert, merge, TTL
+   * drop or mutation gives a new mark; equal marks mean the same stored rows.
+   * Take it before a read: rows stored during the read change the next mark.
+   */
+  async keysMark(): Promise<string> {
+    const rows = await this.#rows<{ parts: string; mark: string }>(
+      "reading the rollups' mark",
+      `SELECT toString(count()) AS parts,
+          toString(cityHash64(arraySort(groupArray(concat(table, '/', name))))) AS mark
+        FROM system.parts
+        WHERE database = {db:String} AND table IN ('auth_minute', 'auth_key_hour') AND active`,
+      { db: this.#db },
+    )
+    return rows[0] ? `${rows[0].parts}/${rows[0].mark}` : ''
   }
 
   /**

@@ -10,8 +10,10 @@ import {
   KeyListCache,
   type KeyListReads,
   keyListBases,
+  keyListHour,
   keyListWindow,
   pageAfter,
+  type VersionTotal,
   withShares,
 } from './key-list.ts'
 
@@ -53,6 +55,17 @@ describe('keyListWindow', () => {
     ['on the next boundary', T + MIN, T - DAY + MIN, T + 2 * MIN],
   ])('%s', (_name, now, from, to) => {
     expect(keyListWindow(now)).toEqual({ from, to })
+  })
+})
+
+describe('keyListHour', () => {
+  // versionTotals(shareHour(now)) counts the minute rows from the first at or after now − 1 h
+  // (floored to the second): the hour read with the list must start at that same minute.
+  it('starts at the first minute the 1 h shares count, for any now', () => {
+    for (const now of [T, T + 1, T + 999, T + 1_000, T + 30_500, T + 59_999, T + MIN, T + 7 * MIN + 1_001]) {
+      const counted = Math.ceil(Math.floor((now - 3_600_000) / 1000) / 60) * MIN
+      expect(keyListHour(keyListWindow(now))).toEqual({ from: counted, to: keyListWindow(now).to })
+    }
   })
 })
 
@@ -129,10 +142,15 @@ describe('withShares', () => {
     const [acme, gamma] = keyListBases([seen('acme', 9, ['v1', 'v2'])], [v('gamma', 'v1', 'active')], [])
     const out = withShares(
       [acme!, gamma!],
-      [
-        { keyId: 'acme', version: 'v1', requests: 1, failures: 1 },
-        { keyId: 'acme', version: 'v2', requests: 3, failures: 0 },
-      ],
+      new Map([
+        [
+          'acme',
+          [
+            { keyId: 'acme', version: 'v1', requests: 1, failures: 1 },
+            { keyId: 'acme', version: 'v2', requests: 3, failures: 0 },
+          ],
+        ],
+      ]),
       hour,
     )
     expect(out[0]!.shares1h).toMatchObject({ from: hour.from, to: hour.to, totalRequests: 4 })
@@ -158,8 +176,9 @@ class MemoryReads implements KeyListReads {
     if (this.gate) await this.gate
     return this.rows.map((r) => ({ ...r }))
   }
+  hourRows: VersionTotal[] = []
   async versionTotals() {
-    return []
+    return this.hourRows.map((r) => ({ ...r }))
   }
   async keysMark() {
     return this.mark
@@ -218,6 +237,15 @@ describe('KeyListCache', () => {
       ['zeta', 1],
     ])
     expect(cache.builds).toBe(2)
+  })
+
+  it("keeps every key's hour totals with the list, read again with it", async () => {
+    const { reads, cache } = setup()
+    reads.hourRows = [{ keyId: 'acme', version: 'v1', requests: 2, failures: 0 }]
+    expect((await cache.get(T, none)).hourTotals.get('acme')).toEqual(reads.hourRows)
+    reads.hourRows = [{ keyId: 'acme', version: 'v1', requests: 3, failures: 1 }]
+    reads.mark = 'm2'
+    expect((await cache.get(T, none)).hourTotals.get('acme')).toEqual(reads.hourRows)
   })
 
   it('reads again at the next minute: the 24 h window moved', async () => {

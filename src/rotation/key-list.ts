@@ -1,8 +1,10 @@
 // GET /api/v1/keys at 10 000 keys: every key's 24 h summary and attention is
 // built once and kept while nothing it is computed from changes (the minute the
 // window ends in, the rollups' stored rows, the registry view, which alerts fire
-// unsilenced), so each page costs a page, not every key. The 1 h shares are read
-// for the page's keys only, on every request.
+// unsilenced), so each page costs a page and one wave of small reads (the mark,
+// the open alerts), not every key: on the embedded engine reads queue one behind
+// the other, so fewer reads per request is what keeps a page fast while the
+// evaluation reads too.
 
 import { computeShares, type ShareWindow } from '../analysis/share.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS, type TimeWindow } from '../analysis/types.ts'
@@ -22,13 +24,18 @@ export interface KeyListEntry extends KeySummary {
 /** An entry before its 1 h shares are read; `seen`: traffic in the last 24 h. */
 export type KeyListBase = Omit<KeyListEntry, 'shares1h'> & { seen: boolean }
 
+/** Requests and failures of one key's version over a window. */
+export interface VersionTotal {
+  keyId: string
+  version: string
+  requests: number
+  failures: number
+}
+
 /** What the key list reads from the store (AnalyticsStore implements it). */
 export interface KeyListReads {
   keys(w: TimeWindow): Promise<KeySummary[]>
-  versionTotals(
-    w: TimeWindow,
-    keyIds?: readonly string[],
-  ): Promise<{ keyId: string; version: string; requests: number; failures: number }[]>
+  versionTotals(w: TimeWindow): Promise<VersionTotal[]>
   /** Changes whenever what `keys()` reads changes (AnalyticsStore.keysMark). */
   keysMark(): Promise<string>
 }
@@ -111,20 +118,24 @@ export interface Sorted {
   entry: KeyListBase
 }
 
-/** The list built at one generation: both orders and the counts of every key. */
+/** The list built at one generation: both orders, the counts, and each key's totals of the last hour. */
 export interface BuiltKeyList {
   byKey: Sorted[]
   byAttention: Sorted[]
   attention: AttentionCounts
+  hourTotals: ReadonlyMap<string, readonly VersionTotal[]>
 }
 
-export function buildKeyList(bases: readonly KeyListBase[]): BuiltKeyList {
+export function buildKeyList(
+  bases: readonly KeyListBase[],
+  hourTotals: ReadonlyMap<string, readonly VersionTotal[]> = new Map(),
+): BuiltKeyList {
   // keyListBases returns keys in code-unit order already: the key order is theirs.
   const byKey = bases.map((entry) => ({ key: entry.keyId, entry }))
   const byAttention = bases
     .map((entry) => ({ key: attentionSortKey(entry.keyId, entry.attention), entry }))
     .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-  return { byKey, byAttention, attention: countAttention(bases) }
+  return { byKey, byAttention, attention: countAttention(bases), hourTotals }
 }
 
 export function countAttention(entries: Iterable<{ attention: KeyAttention }>): AttentionCounts {
@@ -155,13 +166,12 @@ export function pageAfter(
   return { items, more: sorted.length - lo > limit }
 }
 
-/** The 1 h shares of each entry from the hour's totals (null for keys not seen in 24 h). */
+/** The 1 h shares of each entry from the hour's totals by key (null for keys not seen in 24 h). */
 export function withShares(
   entries: readonly KeyListBase[],
-  totals: readonly { keyId: string; version: string; requests: number; failures: number }[],
+  totalsOf: ReadonlyMap<string, readonly VersionTotal[]>,
   hour: TimeWindow,
 ): KeyListEntry[] {
-  const totalsOf = groupBy(totals, (t) => t.keyId)
   return entries.map(({ seen, ...e }) => ({
     ...e,
     // Each key's totals count as one row at the window start.
@@ -174,8 +184,18 @@ export function withShares(
   }))
 }
 
-/** The hour the 1 h shares cover. */
+/** The hour the 1 h shares cover (their `from` and `to`). */
 export const shareHour = (now: number): TimeWindow => ({ from: now - HOUR_MS, to: windowEnd(now) })
+
+/**
+ * The minute rows `shareHour(now)` counts, as whole minutes: the last hour of
+ * `keyListWindow(now)` (both start at a whole number of minutes before the
+ * same second), so one generation holds both.
+ */
+export const keyListHour = (window: TimeWindow): TimeWindow => ({
+  from: window.from + DAY_MS - HOUR_MS,
+  to: window.to,
+})
 
 /**
  * The key list, kept between requests. `get` answers from the list built last
@@ -224,15 +244,13 @@ export class KeyListCache {
     alerts: readonly OpenAlertOfKey[],
   ): Promise<BuiltKeyList> {
     this.builds++
-    const seen = await this.#reads.keys(window)
-    return buildKeyList(keyListBases(seen, registry, alerts))
-  }
-
-  /** The 1 h shares of these entries, from one read of their keys. */
-  async shares(entries: readonly KeyListBase[], now: number): Promise<KeyListEntry[]> {
-    const hour = shareHour(now)
-    const seenIds = entries.filter((e) => e.seen).map((e) => e.keyId)
-    const totals = seenIds.length > 0 ? await this.#reads.versionTotals(hour, seenIds) : []
-    return withShares(entries, totals, hour)
+    const [seen, hour] = await Promise.all([
+      this.#reads.keys(window),
+      this.#reads.versionTotals(keyListHour(window)),
+    ])
+    return buildKeyList(
+      keyListBases(seen, registry, alerts),
+      groupBy(hour, (t) => t.keyId),
+    )
   }
 }

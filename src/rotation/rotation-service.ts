@@ -123,15 +123,19 @@ export class RotationService {
   async listKeys(now: number, alerts: readonly OpenAlertOfKey[] = []): Promise<KeyListEntry[]> {
     const hour = shareHour(now)
     const [seen, totals] = await Promise.all([this.#a.keys(keyListWindow(now)), this.#a.versionTotals(hour)])
-    return withShares(keyListBases(seen, this.#keys.versions(), alerts), totals, hour)
+    return withShares(
+      keyListBases(seen, this.#keys.versions(), alerts),
+      groupBy(totals, (t) => t.keyId),
+      hour,
+    )
   }
 
   /**
    * One page of the key list (by key id or needs-attention first, optionally
    * only ids containing `contains`, case-insensitive), the number of keys
    * matching and their attention counts. The list of every key is kept between
-   * calls while nothing it depends on changed (KeyListCache); only the page's
-   * 1 h shares are read per call. `after`: the sort key of the previous page's last key.
+   * calls while nothing it depends on changed (KeyListCache), with every key's
+   * hour totals for the 1 h shares. `after`: the sort key of the previous page's last key.
    */
   async keyListPage(
     now: number,
@@ -151,9 +155,10 @@ export class RotationService {
     const sorted = matching(q.order === 'attention' ? built.byAttention : built.byKey)
     const page = pageAfter(sorted, q.after, q.limit)
     return {
-      keys: await this.#keyList.shares(
+      keys: withShares(
         page.items.map((x) => x.entry),
-        now,
+        built.hourTotals,
+        shareHour(now),
       ),
       lastSortKey: page.items.at(-1)?.key ?? null,
       more: page.more,

@@ -6,7 +6,8 @@
 // clients still split between them) and one in a hundred has v1 deactivated
 // while a client still sends it. Then, against the daemon's own HTTP server:
 //   - GET /api/v1/keys (first page, default limit) and GET /api/v1/keys?limit=50,
-//     ROUNDS times each: p50 / p95;
+//     ROUNDS times each: p50 / p95, and how often the list of every key was
+//     built for them (it is kept while nothing it depends on changes);
 //   - the status page in Debian's chromium: navigation until the first page of
 //     keys (needs-attention first) is drawn, and until every detail of that page
 //     is in (p50 of PAGE_LOADS loads), and how many API requests one load made.
@@ -42,6 +43,8 @@ interface Figures {
   page: number[]
   full: number[]
   requests: number
+  /** How often the list of every key was built for the 2 × ROUNDS + 1 API calls (the rest reused it). */
+  builds: number
 }
 
 function lifecycle(keys: number, now: number): RecordedLifecycleEvent[] {
@@ -123,6 +126,7 @@ async function run(keys: number, browser: import('playwright-core').Browser): Pr
     await get(`${url}/api/v1/keys`) // warm-up
     for (let i = 0; i < ROUNDS; i++) listAll.push(await get(`${url}/api/v1/keys`))
     for (let i = 0; i < ROUNDS; i++) list50.push(await get(`${url}/api/v1/keys?limit=50`))
+    const builds = app.rotation.keyListBuilds
 
     const page: number[] = []
     const full: number[] = []
@@ -148,7 +152,7 @@ async function run(keys: number, browser: import('playwright-core').Browser): Pr
       await p.close()
       if (full.at(-1) === Number.POSITIVE_INFINITY) break
     }
-    return { keys, events, listAll, list50, page, full, requests }
+    return { keys, events, listAll, list50, page, full, requests, builds }
   } finally {
     await app.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -174,7 +178,8 @@ async function main() {
           `/api/v1/keys p50 ${ms(pct(f.listAll, 50))} p95 ${ms(pct(f.listAll, 95))} (${ratio(pct(f.listAll, 95), pct(base.listAll, 95))}); ` +
           `?limit=50 p50 ${ms(pct(f.list50, 50))} p95 ${ms(pct(f.list50, 95))} (${ratio(pct(f.list50, 95), pct(base.list50, 95))}); ` +
           `status page: keys drawn ${ms(pct(f.page, 50))} (${ratio(pct(f.page, 50), pct(base.page, 50))}), ` +
-          `fully loaded ${ms(pct(f.full, 50))} (${ratio(pct(f.full, 50), pct(base.full, 50))}), ${f.requests} API requests per load`,
+          `fully loaded ${ms(pct(f.full, 50))} (${ratio(pct(f.full, 50), pct(base.full, 50))}), ${f.requests} API requests per load; ` +
+          `every key's list built ${f.builds}× for ${2 * ROUNDS + 1} list calls`,
       )
     }
   } finally {

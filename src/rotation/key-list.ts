@@ -216,7 +216,7 @@ export class KeyListCache {
     this.#registry = registry
   }
 
-  /** `alerts`: the open alerts at `now`, read while the mark is (one wait, not two). */
+  /** `openAlerts`: the open alerts at `now`, being read; awaited beside the mark (one wait, not two). */
   async get(now: number, openAlerts: Promise<readonly OpenAlertOfKey[]>): Promise<BuiltKeyList> {
     const window = keyListWindow(now)
     // Both taken before the reads: rows stored or a registry refreshed meanwhile

@@ -66,7 +66,7 @@ function expected(
 
 describe('AlertPipeline', () => {
   it('notifies once per change, groups, resolves, survives a restart and repeats', async () => {
-    const { store, p } = pipeline()
+    const { store, p } = pipeline(new MemoryAlertStore(), { default_receivers: ['ops'], group_wait_ms: S })
     await p.load(T0)
 
     // group_wait: nothing yet, wake up when the group falls due.

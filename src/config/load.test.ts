@@ -17,7 +17,7 @@ describe('configuration', () => {
     const c = parseConfig({})
     expect(c.ingest).toEqual({
       batch_max_events: 10_000,
-      batch_max_wait_ms: 1_000,
+      batch_max_wait_ms: 500,
       max_buffered_events: 100_000,
       retry_base_ms: 200,
       retry_max_ms: 10_000,

@@ -175,6 +175,8 @@ export function createAlerting(deps: AlertingDeps): Alerting {
           // visible before any later one starts: a second of overlap is plenty.
           // A server takes inserts in parallel: one may land seconds after a later one.
           touchOverlapMs: deps.store.mode === 'embedded' ? 1_000 : 10_000,
+          // The sweep is read between rounds, so the round that carries an alert reads only what changed.
+          sweepAhead: true,
         },
       )
     : null

@@ -144,7 +144,7 @@ describe('Evaluator', () => {
     expect(s.calls()).toBe(2)
   })
 
-  it('waits 2× the last evaluation before the next one, but at most 5 s', async () => {
+  it('waits 2× the recent evaluations (median of the last 5) before the next one, but at most 5 s', async () => {
     let now = 1_000_000
     let cost = 1_000 // clock time one evaluation takes
     const s = setup(
@@ -168,14 +168,20 @@ describe('Evaluator', () => {
     expect(s.calls()).toBe(1)
     await kickAt(1_003_000)
     expect(s.calls()).toBe(2)
-    // 3 s: twice that would be 6 s; the pause is capped at 5 s.
+    // One slow round (3 s, ends at 1 013 000) does not stretch the pause: the
+    // median of 1, 1 and 3 s is 1 s.
     cost = 3_000
-    await kickAt(1_010_000) // starts at once (its predecessor ended 5 s ago), ends at 1 013 000
+    await kickAt(1_010_000)
     expect(s.calls()).toBe(3)
-    await kickAt(1_017_000)
-    expect(s.calls()).toBe(3)
-    await kickAt(1_018_000)
-    expect(s.calls()).toBe(4)
+    await kickAt(1_015_000)
+    expect(s.calls()).toBe(4) // ends at 1 018 000; median of 1, 1, 3, 3 s: 1 s
+    await kickAt(1_020_000)
+    expect(s.calls()).toBe(5) // ends at 1 023 000
+    // Rounds that stay slow do: the median is 3 s, twice that 6 s, capped at 5 s.
+    await kickAt(1_027_000)
+    expect(s.calls()).toBe(5)
+    await kickAt(1_028_000)
+    expect(s.calls()).toBe(6)
   })
 
   it('evaluates at most every 30 s while ingest catches up on a backlog of 50 000 records', async () => {

@@ -17,6 +17,7 @@ import type { VerdictWithRules } from '../analysis/readiness.ts'
 import { type AlertType, INCIDENT_ALERT_TYPES } from '../domain/alert.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
 import type { Leadership } from '../ingest/kafka/leadership.ts'
+import { withPriority } from '../shared/work-priority.ts'
 import type { DeadLetterCounts } from '../store/clickhouse/alert-store.ts'
 import type { Freshness } from '../store/clickhouse/status-store.ts'
 import type { Logger } from '../telemetry/logger.ts'
@@ -92,15 +93,23 @@ export interface EvaluatorOptions {
 /** Kicked evaluations start at least this long after the previous one ended. */
 const MIN_KICK_SPACING_MS = 250
 /**
- * Any evaluation, kicked or periodic, starts at least this many times its
- * predecessor's duration after it ended: evaluations then take at most a third
- * of the store's time, so a slow one (heavy ingest kicking after every flush)
- * cannot starve ingestion. Small stores evaluate in tens of milliseconds and are
- * not slowed. It was 4 (a fifth) while every round read every key; with rounds
- * reading only changed keys, 4 made alerts at 10 000 keys wait up to 2.8 s
- * behind a 0.7 s round (bench:alert-latency p95 4.2 s; 2: see benchmarks.md).
+ * Any evaluation, kicked or periodic, starts at least this many times the
+ * recent evaluations' duration (the median of the last SPACING_SAMPLES) after
+ * its predecessor ended: evaluations then take at most a third of the store's
+ * time, so slow ones (heavy ingest kicking after every flush) cannot starve
+ * ingestion. Small stores evaluate in tens of milliseconds and are not slowed.
+ * It was 4 (a fifth) while every round read every key; with rounds reading only
+ * changed keys, 4 made alerts at 10 000 keys wait up to 2.8 s behind a 0.7 s
+ * round (bench:alert-latency p95 4.2 s; 2: see benchmarks.md).
  */
 const EVALUATION_SPACING_FACTOR = 2
+/**
+ * The spacing follows the median of this many last rounds, not the last one:
+ * one round slowed by something else (the usage watch's reads of every key
+ * each 5-minute bucket) must not hold the next alert back for twice as long,
+ * while rounds that stay slow still space themselves.
+ */
+const SPACING_SAMPLES = 5
 /**
  * ...but the pause is at most this long (or the last evaluation's duration, if
  * longer): one evaluation slowed by a burst of inserts must not hold alerts
@@ -146,6 +155,8 @@ export class Evaluator {
   #lastEvalAt = Number.NEGATIVE_INFINITY
   /** How long the last evaluation took, in ms. */
   #lastEvalMs = 0
+  /** The last SPACING_SAMPLES evaluations' durations, in ms, oldest first. */
+  #recentEvalMs: number[] = []
   #nextWakeAt: number | null = null
   #kickPending = false
   /** A flush asked for an evaluation since the last one started. */
@@ -237,8 +248,8 @@ export class Evaluator {
    * the last one ended or this instance took over.
    */
   #nextEvaluationAt(kicked: boolean): number {
-    const d = this.#lastEvalMs
-    const lastEnd = this.#lastEvalAt + d
+    const lastEnd = this.#lastEvalAt + this.#lastEvalMs
+    const d = lowerMedian(this.#recentEvalMs)
     const spacing = Math.min(EVALUATION_SPACING_FACTOR * d, Math.max(MAX_EVALUATION_SPACING_MS, d))
     const at = kicked
       ? lastEnd + Math.max(MIN_KICK_SPACING_MS, spacing)
@@ -447,6 +458,7 @@ export class Evaluator {
       this.#activeSince = now
       this.#lastEvalAt = Number.NEGATIVE_INFINITY
       this.#lastEvalMs = 0
+      this.#recentEvalMs = []
       this.#nextWakeAt = null
       this.#armNext()
     } catch (err) {
@@ -485,7 +497,8 @@ export class Evaluator {
     }
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = null
-    this.#running = this.#tick(work).finally(() => {
+    // The round and what it awaits go first into the embedded engine (work-priority.ts).
+    this.#running = withPriority('alert', () => this.#tick(work), { hold: true }).finally(() => {
       this.#running = null
       const next = this.#queued
       this.#queued = null
@@ -529,8 +542,7 @@ export class Evaluator {
     const r = this.#o.reminders
     if (!r || this.#reminding || now - this.#lastReminderCheck < REMINDER_CHECK_MS) return
     this.#lastReminderCheck = now
-    this.#reminding = r
-      .run(now)
+    this.#reminding = withPriority('normal', () => r.run(now))
       .then(() => undefined)
       .catch((err) => {
         this.#o.logger.warn(
@@ -553,6 +565,7 @@ export class Evaluator {
         this.#lastEvalAt = now
         run = await this.#o.pipeline.evaluate(await this.observe(now), now)
         this.#lastEvalMs = this.#clock() - now
+        this.#recentEvalMs = [...this.#recentEvalMs, this.#lastEvalMs].slice(-SPACING_SAMPLES)
         this.#recordRound(now, performance.now() - started)
         this.#remind(now)
         this.#notice(now)
@@ -575,4 +588,11 @@ export class Evaluator {
       )
     }
   }
+}
+
+/** The middle value, the lower of the two middle ones for an even count; 0 when empty. */
+function lowerMedian(values: readonly number[]): number {
+  if (values.length === 0) return 0
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor((sorted.length - 1) / 2)]!
 }

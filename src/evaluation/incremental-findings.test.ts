@@ -277,4 +277,49 @@ describe('IncrementalFindings', () => {
     await inc.findings(T0 + 30_000) // 50 keys due by time, 7 read
     expect(w.reads).toEqual([['k000', 'k001', 'k002', 'k003', 'k004', 'k005', 'k006']])
   })
+
+  it('reads the sweep ahead between rounds, and reads a key again in the round when that found something', async () => {
+    const w = world(600)
+    const inc = new IncrementalFindings(w, { ...options, sweepAhead: true })
+    const settle = () => new Promise((r) => setImmediate(r))
+    await inc.findings(T0)
+    await settle()
+    // After the full read, the sweep's next key is read ahead (at least one key).
+    expect(w.reads.slice(1)).toEqual([['k000']])
+
+    // A rejection on k001 whose touch never came (the sweep is the safety net), and a touched one on k007.
+    w.events.push({ keyId: 'k001', version: 'v2', failed: true, time: T0 + 300 })
+    w.store(T0 + 500, [{ keyId: 'k007', version: 'v2', failed: true, time: T0 + 400 }])
+    w.reads = []
+    let got = await inc.findings(T0 + 1_000)
+    await settle()
+    // The round reads only k007; k000's read ahead (nothing) is taken; k001 is read ahead next.
+    expect(w.reads).toEqual([['k007'], ['k001']])
+    expect(ids(got)).toEqual([`failure_spike:k007::*@${T0 + 400}`])
+    expect([...(inc.evaluatedKeys ?? [])].sort()).toEqual(['k000', 'k007'])
+    expect(inc.lastRound).toEqual({ keysTouched: 1, keysTotal: 600, full: false })
+
+    w.reads = []
+    got = await inc.findings(T0 + 2_000)
+    await settle()
+    // The read ahead found k001's rejection: the round reads k001 at its own time, with k007's open finding.
+    expect(w.reads).toEqual([['k001', 'k007'], ['k002']])
+    expect(ids(got)).toEqual([`failure_spike:k001::*@${T0 + 300}`, `failure_spike:k007::*@${T0 + 400}`])
+  })
+
+  it('drops a sweep read ahead that is too old and reads its keys ahead again', async () => {
+    const w = world(600)
+    const inc = new IncrementalFindings(w, { ...options, sweepAhead: true, sweepAheadMaxAgeMs: 30_000 })
+    const settle = () => new Promise((r) => setImmediate(r))
+    await inc.findings(T0)
+    await settle()
+    w.reads = []
+    await inc.findings(T0 + 60_000)
+    await settle()
+    // k000 read at T0 is a minute old: not taken. The next read ahead starts at k000 again
+    // and covers the minute: 600 keys × 60 s / 600 s = 60, at most 25 a round.
+    const next = Array.from({ length: 25 }, (_, i) => `k${String(i).padStart(3, '0')}`)
+    expect(w.reads).toEqual([[], next])
+    expect([...(inc.evaluatedKeys ?? [])]).toEqual([])
+  })
 })

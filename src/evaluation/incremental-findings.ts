@@ -10,6 +10,7 @@ import type { Finding } from '../analysis/findings.ts'
 import { DAY_MS } from '../analysis/types.ts'
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
+import { withPriority } from '../shared/work-priority.ts'
 import {
   changedKeys,
   type KeyTouch,
@@ -62,6 +63,26 @@ export interface IncrementalOptions {
   maxSweepPerRound?: number
   /** Findings not about one key are read at least this often with nothing touching them (default 60 s). */
   otherMaxAgeMs?: number
+  /**
+   * Read the sweep's keys ahead, between rounds and behind other store work
+   * (work-priority `background`), instead of inside the round: the round that
+   * carries an alert then reads only what changed (default false: inline).
+   */
+  sweepAhead?: boolean
+  /** A sweep read ahead is used by a round at most this much later; older, it is read again (default 30 s). */
+  sweepAheadMaxAgeMs?: number
+}
+
+/** A sweep read ahead of the round that takes it. */
+interface SweepAhead {
+  /** Which state it belongs to (reset() starts a new one). */
+  epoch: number
+  /** The round time it was read at. */
+  at: number
+  /** The sweep cursor after its keys. */
+  cursor: number
+  /** Findings per key read; null while the read runs or when it failed. */
+  read: Map<string, Finding[]> | null
 }
 
 const DEFAULT_SWEEP_PERIOD_MS = 10 * 60_000
@@ -69,6 +90,7 @@ const DEFAULT_TOUCH_OVERLAP_MS = 10_000
 const DEFAULT_MAX_TOUCHES = 50_000
 const DEFAULT_MAX_SWEEP = 25
 const DEFAULT_OTHER_MAX_AGE_MS = 60_000
+const DEFAULT_SWEEP_AHEAD_MAX_AGE_MS = 30_000
 
 export class IncrementalFindings {
   readonly #src: IncrementalSources
@@ -95,6 +117,10 @@ export class IncrementalFindings {
   /** Findings not about one key (unknown_key_surge), and when they were read. */
   #other: Finding[] = []
   #otherAt = 0
+  #epoch = 0
+  #ahead: SweepAhead | null = null
+  /** Up to when the sweep has been planned (the round time of the last sweep planned). */
+  #sweptUntil = 0
 
   constructor(sources: IncrementalSources, options: IncrementalOptions) {
     this.#src = sources
@@ -104,6 +130,8 @@ export class IncrementalFindings {
       maxTouchesPerRound: DEFAULT_MAX_TOUCHES,
       maxSweepPerRound: DEFAULT_MAX_SWEEP,
       otherMaxAgeMs: DEFAULT_OTHER_MAX_AGE_MS,
+      sweepAhead: false,
+      sweepAheadMaxAgeMs: DEFAULT_SWEEP_AHEAD_MAX_AGE_MS,
       ...options,
     }
   }
@@ -140,6 +168,9 @@ export class IncrementalFindings {
     this.#last = null
     this.#other = []
     this.#otherAt = 0
+    this.#epoch++
+    this.#ahead = null
+    this.#sweptUntil = 0
   }
 
   /**
@@ -181,12 +212,33 @@ export class IncrementalFindings {
 
     const changed = new Set(due)
     const all = this.#coveredKeys(byKey, fresh)
-    const sweep = sweepSlice(
-      all,
-      this.#sweepCursor,
-      Math.min(this.#o.maxSweepPerRound, sweepCount(all.length, now - this.#prevNow, this.#o.sweepPeriodMs)),
-    )
-    for (const k of sweep.keys) due.add(k)
+    let sweep: { keys: string[]; cursor: number }
+    // Keys the sweep read ahead with no finding keep that; a key that had one is read now.
+    const ahead = new Map<string, Finding[]>()
+    if (this.#o.sweepAhead) {
+      sweep = { keys: [], cursor: this.#sweepCursor }
+      // A read still running is left to finish; one too old is dropped and its keys read ahead again.
+      const a = this.#ahead
+      if (a?.read && now - a.at <= this.#o.sweepAheadMaxAgeMs) {
+        for (const [k, fs] of a.read) {
+          if (due.has(k) || !(this.#held.has(k) || byKey.has(k))) continue
+          if (fs.length > 0) due.add(k)
+          else ahead.set(k, fs)
+        }
+        sweep.cursor = a.cursor
+      }
+      if (a?.read) this.#ahead = null
+    } else {
+      sweep = sweepSlice(
+        all,
+        this.#sweepCursor,
+        Math.min(
+          this.#o.maxSweepPerRound,
+          sweepCount(all.length, now - this.#prevNow, this.#o.sweepPeriodMs),
+        ),
+      )
+      for (const k of sweep.keys) due.add(k)
+    }
 
     // Unknown-key surges scan every key's failures: read only when failures
     // without a known key or version were stored, while one is open (its
@@ -207,6 +259,10 @@ export class IncrementalFindings {
       if (!this.#held.has(k)) this.#sorted = null
       this.#held.set(k, readOf.get(k) ?? [])
     }
+    for (const [k, fs] of ahead) {
+      if (!this.#held.has(k)) this.#sorted = null
+      this.#held.set(k, fs)
+    }
     if (!same) this.#sorted = null
     for (const t of read) {
       this.#seen.set(t.id, t.at)
@@ -219,14 +275,46 @@ export class IncrementalFindings {
     this.#byKey = byKey
     this.#sweepCursor = sweep.cursor
     this.#prevNow = now
-    this.#evaluated = new Set(keys)
+    this.#evaluated = new Set([...keys, ...ahead.keys()])
     this.#changed = changed
     this.#last = { keysTouched: keys.length, keysTotal: this.#held.size, full: false }
     if (readOther) {
       this.#other = other
       this.#otherAt = now
     }
+    this.#readAhead(now)
     return [...this.#heldFindings(), ...other]
+  }
+
+  /**
+   * Starts reading the next sweep keys in the background, for the next round
+   * to take (sweepAhead), unless a read is already running or waiting. It
+   * covers the time since the last one planned, as the inline sweep does.
+   */
+  #readAhead(now: number): void {
+    if (!this.#o.sweepAhead || this.#ahead !== null) return
+    const all = this.#coveredKeys(this.#byKey, [])
+    const count = Math.min(
+      this.#o.maxSweepPerRound,
+      sweepCount(all.length, now - this.#sweptUntil, this.#o.sweepPeriodMs),
+    )
+    const slice = sweepSlice(all, this.#sweepCursor, count)
+    if (slice.keys.length === 0) return
+    const a: SweepAhead = { epoch: this.#epoch, at: now, cursor: slice.cursor, read: null }
+    this.#ahead = a
+    this.#sweptUntil = now
+    withPriority('background', () => this.#src.keyFindings(slice.keys, now)).then(
+      (found) => {
+        if (this.#ahead !== a || a.epoch !== this.#epoch) return
+        const read = new Map<string, Finding[]>(slice.keys.map((k) => [k, []]))
+        for (const [k, fs] of groupByKey(found)) read.set(k, fs)
+        a.read = read
+      },
+      () => {
+        // Failed: the next round plans it again (the store's errors are counted and logged where it is read).
+        if (this.#ahead === a) this.#ahead = null
+      },
+    )
   }
 
   /** Reads every key: the first round, or after more touches than one round takes. */
@@ -258,6 +346,8 @@ export class IncrementalFindings {
     this.#last = { keysTouched: keys.length, keysTotal: keys.length, full: true }
     this.#other = other
     this.#otherAt = now
+    this.#sweptUntil = now
+    this.#readAhead(now)
     return [...this.#heldFindings(), ...other]
   }
 

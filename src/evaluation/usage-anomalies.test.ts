@@ -5,6 +5,7 @@ import {
   type UsageBucket,
   usageAnomalySettingsSchema,
 } from '../analysis/usage-anomaly.ts'
+import { withPriority } from '../shared/work-priority.ts'
 import { UsageAnomalies, UsageInBackground, type UsageSources } from './usage-anomalies.ts'
 
 const MIN = 60_000
@@ -186,3 +187,42 @@ describe('UsageAnomalies', () => {
     expect(bg.latest(6)).toEqual([])
   })
 })
+
+describe('UsageAnomalies beside evaluation rounds', () => {
+  it('stops feeding while a round holds the store lane, and goes on when it ends', async () => {
+    const keys = Array.from({ length: 3 }, (_, i) => `k${i}`)
+    const s = store(keys)
+    const u = new UsageAnomalies(settings, s.sources)
+    const now = T0 + 8 * DAY + 10 * 60 * MIN + MIN
+    let endRound: () => void = () => {}
+    const round = withPriority(
+      'alert',
+      () =>
+        new Promise<void>((resolve) => {
+          endRound = resolve
+        }),
+      { hold: true },
+    )
+    let done = false
+    const feeding = u.findings(now).then(() => {
+      done = true
+    })
+    // The first key's history is read and fed; then feeding waits for the round.
+    await waitFor(() => s.reads.length >= 2)
+    await new Promise((r) => setTimeout(r, 50))
+    expect(done).toBe(false)
+    expect(s.reads).toHaveLength(2)
+    endRound()
+    await round
+    await feeding
+    expect(done).toBe(true)
+    expect(s.reads.map((r) => [r.kind, r.keys])).toEqual([
+      ['buckets', 3],
+      ['sources', 3],
+    ])
+  })
+})
+
+async function waitFor(cond: () => boolean): Promise<void> {
+  while (!cond()) await new Promise((r) => setTimeout(r, 1))
+}

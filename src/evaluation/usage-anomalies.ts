@@ -16,6 +16,7 @@ import {
   type UsageBucket,
   UsageWatch,
 } from '../analysis/usage-anomaly.ts'
+import { laneHeld, withPriority } from '../shared/work-priority.ts'
 import type { Logger } from '../telemetry/logger.ts'
 
 /** The reads the watch needs (AnalyticsStore, StatusStore, KeyRegistry). */
@@ -67,6 +68,9 @@ const YIELD_EVERY_MS = 20
 const BAND_HISTORY_MS = 86_400_000
 
 const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve))
+/** While an evaluation round runs, feeding looks again this often. */
+const ROUND_PAUSE_MS = 5
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
 export class UsageAnomalies {
   readonly #s: UsageAnomalySettings
@@ -166,8 +170,10 @@ export class UsageAnomalies {
     for (const k of chunk) {
       const points = this.#watch.advance(k, rows.get(k) ?? [], completeUntil, seen?.get(k) ?? [])
       for (const p of points) if (p.bucket >= feed.bandsFrom) feed.bands.push(p)
-      if (performance.now() - feed.lastTurn > YIELD_EVERY_MS) {
+      if (laneHeld() || performance.now() - feed.lastTurn > YIELD_EVERY_MS) {
         await nextTurn()
+        // An evaluation round runs: it has the main thread too, not only the store.
+        while (laneHeld()) await pause(ROUND_PAUSE_MS)
         feed.lastTurn = performance.now()
       }
     }
@@ -224,8 +230,8 @@ export class UsageInBackground {
 
   latest(now: number): Finding[] {
     if (this.#running === null) {
-      this.#running = this.#usage
-        .findings(now)
+      // Marked background: latest() runs inside a round, whose mark it would inherit.
+      this.#running = withPriority('background', () => this.#usage.findings(now))
         .then(
           (found) => {
             const changed = JSON.stringify(found) !== JSON.stringify(this.#last)

@@ -12,6 +12,7 @@ import { Counter as PCounter, Gauge as PGauge, Histogram as PHistogram } from 'p
 import type { AuthEvent } from '../domain/auth-event.ts'
 import { DecodeError, KeyshiftError, StoreRefusedDataError } from '../domain/errors.ts'
 import { backoffDelay, sleep } from '../shared/retry.ts'
+import { withPriority } from '../shared/work-priority.ts'
 import type { Logger } from '../telemetry/logger.ts'
 import type { Registry } from '../telemetry/metrics.ts'
 import { type Buffered, contents, type DeadLetter, IngestCore, type Segment } from './ingest-core.ts'
@@ -401,7 +402,8 @@ export class IngestPipeline implements IngestSink {
     if (this.#flushing || !this.#core.hasBuffer()) return
     const segments = this.#core.take()
     this.#releaseRoom()
-    this.#flushing = this.#flush(segments).finally(() => {
+    // Stored events are what alerts wait for: first into the embedded engine (work-priority.ts).
+    this.#flushing = withPriority('alert', () => this.#flush(segments)).finally(() => {
       this.#flushing = null
       this.#schedule()
     })

@@ -277,8 +277,16 @@ export class RotationService {
   async keyFindings(keyIds: readonly string[], now: number): Promise<Finding[]> {
     // A few reads per chunk of keys, not a few per key; chunks keep one read's
     // rows (and the store's time on it) bounded.
+    if (keyIds.length === 0) return []
+    // Only these keys' versions: a round reads a few keys of a registry of thousands.
+    const wanted = new Set(keyIds)
     const versionsOf = new Map<string, KeyVersion[]>()
-    for (const v of this.#keys.versions()) versionsOf.set(v.keyId, [...(versionsOf.get(v.keyId) ?? []), v])
+    for (const v of this.#keys.versions()) {
+      if (!wanted.has(v.keyId)) continue
+      const vs = versionsOf.get(v.keyId)
+      if (vs) vs.push(v)
+      else versionsOf.set(v.keyId, [v])
+    }
     const out: Finding[] = []
     for (let i = 0; i < keyIds.length; i += KEYS_PER_READ) {
       out.push(...(await this.#keyFindings(keyIds.slice(i, i + KEYS_PER_READ), now, versionsOf)))

@@ -38,7 +38,7 @@ async function open(): Promise<App> {
   )
 }
 
-function incremental(a: App): IncrementalFindings {
+function incremental(a: App, options: { sweepAhead?: boolean } = {}): IncrementalFindings {
   const touches = new AnalyticsStore(a.store.client, a.store.database)
   return new IncrementalFindings(
     {
@@ -49,7 +49,7 @@ function incremental(a: App): IncrementalFindings {
       latestTouch: () => touches.latestTouch(),
       versions: () => a.keys.versions(),
     },
-    { settings: a.config.analysis.findings, touchVersionsMax: TOUCH_VERSIONS_MAX },
+    { settings: a.config.analysis.findings, touchVersionsMax: TOUCH_VERSIONS_MAX, ...options },
   )
 }
 
@@ -185,5 +185,30 @@ describe('incremental findings on the embedded store', () => {
     const held = new Set(before.map((f) => f.keyId))
     expect([...(inc.evaluatedKeys ?? [])]).toEqual([...new Set(['key-000', 'key-042', ...held])].sort())
     expect(byId(next)).toEqual(byId(await app.rotation.findings(at + 1_000)))
+  }, 120_000)
+
+  it('with the sweep read ahead (as the daemon runs), the round reads only what changed and still equals a full recompute', async () => {
+    const at = NOW + 3_000
+    const inc = incremental(app, { sweepAhead: true })
+    const first = await inc.findings(at)
+    expect(byId(first)).toEqual(byId(await app.rotation.findings(at)))
+    const held = new Set(first.map((f) => f.keyId))
+
+    await insert(app, 6, {
+      key: `'key-123'`,
+      version: `'v2'`,
+      failed: '1',
+      client: `'client-1'`,
+      time: `${NOW + 2_000}`,
+    })
+    const next = await inc.findings(at + 1_000)
+    // key-123 and the keys holding findings; no sweep key inside the round.
+    expect(inc.lastRound).toEqual({
+      keysTouched: new Set(['key-123', ...held]).size,
+      keysTotal: KEYS,
+      full: false,
+    })
+    expect(byId(next)).toEqual(byId(await app.rotation.findings(at + 1_000)))
+    expect(ids(next)).toEqual(['failures_after_deactivation:key-007:v1:*'])
   }, 120_000)
 })

@@ -86,7 +86,9 @@ describe('SeasonalEnsembleDetector', () => {
     // traffic_small: about 7 requests per bucket expected, then 0, 0, 0 from index 2160.
     // As counts, the third zero alarms (P(0 | ~22 expected) ≈ e^-22, discounted by the
     // calibration); shifted by 0.5 the series is not counts and the spread alone misses it.
-    for (const seed of [1, 2]) {
+    // Seeds 5 and 8 have a noisier hour before the dip (the variance statistic at 1.7-1.8):
+    // with that excess squared into the dispersion they scored 0.46 and 0.42.
+    for (const seed of [1, 2, 5, 8]) {
       const s = labelledSeries('traffic_small', 'dip', seed)
       const w = s.windows[0]!
       expect(s.values.slice(2160, 2163)).toEqual([0, 0, 0])
@@ -102,14 +104,15 @@ describe('SeasonalEnsembleDetector', () => {
 
   it('stays quiet on calm Poisson counts: the count statistic is never rarer than 1.5× its Poisson decades', () => {
     // 5 000 draws of Poisson(3). Calibrated on a history of mostly zeros alone, the run
-    // 2, 1, 0, 0, 0 at index 1508 (about 8 expected) scored 0.513; bounded, 0.492.
+    // 2, 1, 0, 0, 0 at index 1508 (about 8 expected) scored 0.513; bounded, 0.492 (0.479 since
+    // the recent excess variance divides it once, not squared: a heavier history of the statistic).
     const r = new Random(3, 11)
     const draw = () => r.poisson(3)
     const values = Array.from({ length: 5000 }, draw)
     expect(values.slice(1504, 1509)).toEqual([2, 1, 0, 0, 0])
     const d = new SeasonalEnsembleDetector()
     const out = values.map((v, i) => d.push(T0 + i * 5 * MINUTE_MS, v))
-    expect(out[1508]!.score).toBeCloseTo(0.492, 3)
+    expect(out[1508]!.score).toBeCloseTo(0.479, 3)
     // No dip alarms anywhere (two level-shift points on the first day are the drift's, not this).
     expect(out.filter((p) => p.score >= 0.5 && p.kind === 'dip')).toEqual([])
   })
@@ -123,12 +126,52 @@ describe('SeasonalEnsembleDetector', () => {
     const out = s.values.map((v, i) => d.push(s.times[i]!, v))
     const first = out.findIndex((p) => p.score >= 0.5)
     expect([first, out[first]?.kind]).toEqual([1080, 'dip'])
-    expect(out[1080]!.score).toBeCloseTo(0.9035, 3)
+    expect(out[1080]!.score).toBeCloseTo(0.919, 3)
     // Negated: a short upper tail and a rise; each side is judged on its own, so the same.
     const m = new SeasonalEnsembleDetector()
     const mirrored = s.values.map((v, i) => m.push(s.times[i]!, -v))
     expect(mirrored.findIndex((p) => p.score >= 0.5)).toBe(1080)
     expect(mirrored[1080]!.kind).toBe('spike')
+  })
+
+  it('a dip does not return as an alarm a day later: the daily median is of 7 earlier days, not 6', () => {
+    // traffic (5-minute counts, quieter weekends), three zeros from 12:00 on Monday of week 2.
+    // With the current day in the oldest day's slot the Tuesday median was of 6 days (two of
+    // them weekend days, one the dip): an even count averaged a weekend value with a weekday
+    // one, the forecast at 12:00 fell to 458 of ≈ 600, and 12:05–12:30 alarmed (variance).
+    const s = labelledSeries('traffic', 'dip', 7)
+    const at = s.windows[0]!.at
+    expect(s.values.slice(at, at + 3)).toEqual([0, 0, 0])
+    const d = new SeasonalEnsembleDetector()
+    const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+    expect(out.slice(at, at + 3).every((p) => p.score >= 0.5)).toBe(true)
+    const nextDay = out.slice(at + 280, at + 310)
+    expect(nextDay.filter((p) => p.score >= 0.5)).toEqual([])
+    // Forecast at 12:00 on Tuesday within 10% of the value (586).
+    expect(Math.abs(out[at + 288]!.expected! - 586) / 586).toBeLessThan(0.1)
+  })
+
+  it('a variance change whose alarms come and go becomes the new spread: quiet after its window', () => {
+    // gauge (noise 0.5 around a daily sine), noise ×4 from index 1080. The variance statistic
+    // hovers near the line, so its alarms never ran 10 in a row and the spread was never
+    // re-learnt: 11 alarm points between 30 and 40 points after the change.
+    const s = labelledSeries('gauge', 'variance_change', 5)
+    const w = s.windows[0]!
+    const d = new SeasonalEnsembleDetector()
+    const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+    expect(out.slice(w.from, w.to).some((p) => p.score >= 0.5)).toBe(true)
+    expect(out.slice(w.to, w.to + 100).filter((p) => p.score >= 0.5)).toEqual([])
+  })
+
+  it('switches to the daily forecaster when it is 5% better: a 9-sigma spike on a daily sine is not hidden by a lagging level', () => {
+    // gauge (noise 0.5 around a daily sine of amplitude 3), +4.5 at index 1080. With a 10%
+    // margin the fast level kept forecasting (its lag on the sine widened the residual's
+    // spread) and the spike scored 0.455.
+    const s = labelledSeries('gauge', 'spike', 5)
+    const at = s.windows[0]!.at
+    const d = new SeasonalEnsembleDetector()
+    const out = s.values.map((v, i) => d.push(s.times[i]!, v))
+    expect([out[at]!.score >= 0.5, out[at]!.kind]).toEqual([true, 'spike'])
   })
 
   it('learns a daily cycle: a night-time value normal by day is an anomaly', () => {

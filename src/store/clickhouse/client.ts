@@ -12,12 +12,14 @@ import {
   createClient,
 } from '@clickhouse/client'
 import type { createChdbConnection } from 'chdb/connection'
-import { Counter, type Registry } from 'prom-client'
+import { Counter, Histogram, type Registry } from 'prom-client'
 import { redactUrl } from '../../config/redact.ts'
 import type { Config } from '../../config/schema.ts'
 import { StoreError } from '../../domain/errors.ts'
 import { localBaseUrl } from '../../shared/local-url.ts'
 import { mkdirPrivate } from '../../shared/private-files.ts'
+import { currentPriority, laneHeld, onLaneHoldEnd } from '../../shared/work-priority.ts'
+import { EngineLane } from './engine-lane.ts'
 import { classifyStoreError } from './errors.ts'
 
 export type { ClickHouseClient }
@@ -106,9 +108,13 @@ function loadChdb(): { createChdbConnection: typeof createChdbConnection } {
 }
 
 /** chDB's embedded engine allows one process per data directory; the daemon usually holds it. */
-function openEmbedded(cfg: Config, path: string): ReturnType<typeof createChdbConnection> {
+function openEmbedded(
+  cfg: Config,
+  path: string,
+  metrics?: Registry,
+): ReturnType<typeof createChdbConnection> {
   try {
-    return loadChdb().createChdbConnection({ path })
+    return throughLane(loadChdb().createChdbConnection({ path }), metrics)
   } catch (err) {
     if ((err as { code?: string }).code === 'CHDB_CONNECTION') {
       throw new StoreError(
@@ -118,6 +124,41 @@ function openEmbedded(cfg: Config, path: string): ReturnType<typeof createChdbCo
     }
     throw err
   }
+}
+
+/**
+ * Sends every statement of the embedded engine through one lane served by
+ * priority (engine-lane.ts); how long statements queued is a metric.
+ */
+function throughLane(
+  conn: ReturnType<typeof createChdbConnection>,
+  metrics?: Registry,
+): ReturnType<typeof createChdbConnection> {
+  const waited = metrics
+    ? new Histogram({
+        name: 'keyshift_store_engine_wait_seconds',
+        help: 'Time statements queued for the embedded engine (one runs at a time), by priority: alert (ingest writes, evaluation), normal, background (usage watch).',
+        labelNames: ['priority'] as const,
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+        registers: [metrics],
+      })
+    : null
+  const lane = new EngineLane({
+    onStart: (priority, ms) => waited?.observe({ priority }, ms / 1000),
+    held: laneHeld,
+  })
+  const unsubscribe = onLaneHoldEnd(() => lane.poke())
+  const close = conn.close.bind(conn)
+  conn.close = () => {
+    unsubscribe()
+    return close()
+  }
+  for (const method of ['query', 'exec', 'command', 'insert', 'ping'] as const) {
+    const original = (conn[method] as (...args: unknown[]) => Promise<unknown>).bind(conn)
+    ;(conn as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
+      lane.run(currentPriority(), () => original(...args))
+  }
+  return conn
 }
 
 /**
@@ -182,12 +223,12 @@ function closeAfterInFlight(client: ClickHouseClient): () => Promise<void> {
 }
 
 export function createStoreClient(cfg: Config, opts: { metrics?: Registry } = {}): StoreClient {
-  const store = openStoreClient(cfg)
+  const store = openStoreClient(cfg, opts.metrics)
   if (opts.metrics) countQueryErrors(store.client, opts.metrics)
   return store
 }
 
-function openStoreClient(cfg: Config): StoreClient {
+function openStoreClient(cfg: Config, metrics?: Registry): StoreClient {
   const ch = cfg.clickhouse
   if (ch.url) {
     const conn = serverConnection(ch.url, ch.username, ch.password?.reveal() ?? '')
@@ -212,7 +253,9 @@ function openStoreClient(cfg: Config): StoreClient {
   mkdirPrivate(path)
   const client = createClient({
     // chdb builds against its own copy of @clickhouse/client-common; the shapes match.
-    connection: openEmbedded(cfg, path) as unknown as Parameters<typeof createClient>[0] extends infer O
+    connection: openEmbedded(cfg, path, metrics) as unknown as Parameters<
+      typeof createClient
+    >[0] extends infer O
       ? O extends { connection?: infer C }
         ? C
         : never

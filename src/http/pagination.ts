@@ -29,9 +29,12 @@ export interface Page<T> {
   next_cursor: string | null
 }
 
-const encode = (key: string) => Buffer.from(JSON.stringify({ k: key }), 'utf8').toString('base64url')
+/** The cursor of a page whose last item has sort key `key`. */
+export const encodeCursor = (key: string) =>
+  Buffer.from(JSON.stringify({ k: key }), 'utf8').toString('base64url')
 
-function decode(cursor: string): string {
+/** The sort key a cursor holds; a ValidationError when this API did not issue it. */
+export function decodeCursor(cursor: string): string {
   try {
     const v = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as { k?: unknown }
     if (typeof v.k === 'string') return v.k
@@ -49,13 +52,13 @@ export function paginate<T>(
 ): Page<T> {
   const keyed = items.map((item) => ({ item, key: sortKey(item) }))
   keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
-  const after = q.cursor === undefined ? undefined : decode(q.cursor)
+  const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor)
   const rest = after === undefined ? keyed : keyed.filter((x) => x.key > after)
   const page = rest.slice(0, q.limit)
   const last = page.at(-1)
   return {
     items: page.map((x) => x.item),
-    next_cursor: rest.length > q.limit && last ? encode(last.key) : null,
+    next_cursor: rest.length > q.limit && last ? encodeCursor(last.key) : null,
   }
 }
 

@@ -17,6 +17,7 @@ export class KeyRegistry {
   #byFingerprint = new Map<string, { keyId: string; version: string }>()
   #events: RecordedLifecycleEvent[] = []
   #timer: NodeJS.Timeout | null = null
+  #generation = 0
 
   constructor(store: RegistryStore, logger: Logger) {
     this.#store = store
@@ -36,6 +37,7 @@ export class KeyRegistry {
     this.#mark = mark
     this.#versions = foldLifecycle(this.#events)
     this.#sorted = null
+    this.#generation++
     const byFp = new Map<string, { keyId: string; version: string }>()
     for (const v of this.#versions.values()) {
       for (const fp of v.fingerprints) byFp.set(fp, { keyId: v.keyId, version: v.version })
@@ -63,6 +65,11 @@ export class KeyRegistry {
 
   stop(): void {
     if (this.#timer) clearInterval(this.#timer)
+  }
+
+  /** Changes whenever the view changes (each refresh that read a new log): views of equal generations are equal. */
+  get generation(): number {
+    return this.#generation
   }
 
   resolveFingerprint = (fp: string): { keyId: string; version: string } | undefined =>

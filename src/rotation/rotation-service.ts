@@ -20,17 +20,33 @@ import { computeShares, presetWindow, type ShareWindow, shareSeries } from '../a
 import { findStragglers, type StragglerReport } from '../analysis/stragglers.ts'
 import { estimateShareTrend, type ShareTrend } from '../analysis/trend.ts'
 import { DAY_MS, HOUR_MS, MINUTE_MS, type TimeWindow, type VersionMinute } from '../analysis/types.ts'
-import { compareVersions, findVersion, newerVersions, versionsOfKey } from '../analysis/versions.ts'
+import { findVersion, newerVersions, versionsOfKey } from '../analysis/versions.ts'
 import type { Config } from '../config/schema.ts'
 import { UNKNOWN_KEY } from '../domain/auth-event.ts'
 import { NotFoundError } from '../domain/errors.ts'
 import { type KeyVersion, newKeyVersion } from '../domain/key-version.ts'
 import type { KeyRegistry } from '../registry/key-registry.ts'
 import { groupBy } from '../shared/group-by.ts'
-import type { AnalyticsStore, KeySummary } from '../store/clickhouse/analytics-store.ts'
+import type { AnalyticsStore } from '../store/clickhouse/analytics-store.ts'
 import type { PlacesStore } from '../store/clickhouse/places-store.ts'
 import type { StatusStore } from '../store/clickhouse/status-store.ts'
-import { type KeyAttention, keyAttention, type OpenAlertOfKey } from './key-attention.ts'
+import type { OpenAlertOfKey } from './key-attention.ts'
+import {
+  type AttentionCounts,
+  countAttention,
+  KeyListCache,
+  type KeyListEntry,
+  type KeyOrder,
+  keyListBases,
+  keyListWindow,
+  pageAfter,
+  type Sorted,
+  shareHour,
+  windowEnd,
+  withShares,
+} from './key-list.ts'
+
+export type { KeyListEntry } from './key-list.ts'
 
 export interface KeyDetail {
   keyId: string
@@ -54,13 +70,6 @@ export interface KeyDetail {
   places: PlaceStatus[]
 }
 
-export interface KeyListEntry extends KeySummary {
-  registered: boolean
-  registryVersions: KeyVersion[]
-  shares1h: ShareWindow | null
-  attention: KeyAttention
-}
-
 export type Analysis = Config['analysis']
 
 export interface VerdictRequest {
@@ -79,15 +88,13 @@ export interface VerdictRequest {
  */
 const KEYS_PER_READ = 100
 
-/** Minute-aligned window end: rollups hold whole minutes, so the current partial minute counts. */
-const windowEnd = (now: number) => Math.floor(now / MINUTE_MS) * MINUTE_MS + MINUTE_MS
-
 export class RotationService {
   readonly #a: AnalyticsStore
   readonly #status: StatusStore
   readonly #keys: KeyRegistry
   readonly #s: Analysis
   readonly #places: PlacesStore
+  readonly #keyList: KeyListCache
 
   constructor(deps: {
     analytics: AnalyticsStore
@@ -101,6 +108,7 @@ export class RotationService {
     this.#places = deps.places
     this.#keys = deps.keys
     this.#s = deps.analysis
+    this.#keyList = new KeyListCache(deps.analytics, deps.keys)
   }
 
   get keys(): KeyRegistry {
@@ -110,43 +118,58 @@ export class RotationService {
   /**
    * Every key seen in the last 24 h or registered, by key id, each with what
    * about it needs a person (`alerts`: the open alerts, for that judgement).
-   * One pass over the rows of two reads: 10 000 keys list in well under a second.
+   * One pass over the rows of two reads (the CLI; the API pages through keyList).
    */
   async listKeys(now: number, alerts: readonly OpenAlertOfKey[] = []): Promise<KeyListEntry[]> {
-    const hour = { from: now - HOUR_MS, to: windowEnd(now) }
-    const [seen, totals] = await Promise.all([
-      this.#a.keys({ from: now - DAY_MS, to: windowEnd(now) }),
-      this.#a.versionTotals(hour),
-    ])
-    const seenOf = new Map(seen.map((k) => [k.keyId, k]))
-    const [totalsOf, registryOf, alertsOf] = [
+    const hour = shareHour(now)
+    const [seen, totals] = await Promise.all([this.#a.keys(keyListWindow(now)), this.#a.versionTotals(hour)])
+    return withShares(
+      keyListBases(seen, this.#keys.versions(), alerts),
       groupBy(totals, (t) => t.keyId),
-      groupBy(this.#keys.versions(), (v) => v.keyId),
-      groupBy(alerts, (a) => a.key_id),
-    ]
-    const ids = [...new Set([...seenOf.keys(), ...registryOf.keys()])].sort()
-    return ids.map((keyId) => {
-      const s = seenOf.get(keyId)
-      const registryVersions = [...(registryOf.get(keyId) ?? [])].sort(compareVersions)
-      // One read for every key's hour; each key's totals count as one row at the window start.
-      const shares1h: ShareWindow | null = s
-        ? computeShares(
-            (totalsOf.get(keyId) ?? []).map((t) => ({ ...t, minute: hour.from })),
-            hour,
-          )
-        : null
-      return {
-        keyId,
-        requests: s?.requests ?? 0,
-        failures: s?.failures ?? 0,
-        versions: s?.versions ?? [],
-        lastSeen: s?.lastSeen ?? 0,
-        registered: registryVersions.length > 0,
-        registryVersions,
-        shares1h,
-        attention: keyAttention(registryVersions, s?.versions ?? [], alertsOf.get(keyId) ?? []),
-      }
-    })
+      hour,
+    )
+  }
+
+  /**
+   * One page of the key list (by key id or needs-attention first, optionally
+   * only ids containing `contains`, case-insensitive), the number of keys
+   * matching and their attention counts. The list of every key is kept between
+   * calls while nothing it depends on changed (KeyListCache), with every key's
+   * hour totals for the 1 h shares. `after`: the sort key of the previous page's last key.
+   */
+  async keyListPage(
+    now: number,
+    alerts: Promise<readonly OpenAlertOfKey[]>,
+    q: { order: KeyOrder; contains?: string | undefined; limit: number; after?: string | undefined },
+  ): Promise<{
+    keys: KeyListEntry[]
+    lastSortKey: string | null
+    more: boolean
+    total: number
+    attention: AttentionCounts
+  }> {
+    const built = await this.#keyList.get(now, alerts)
+    const needle = q.contains?.toLowerCase()
+    const matching = (sorted: Sorted[]) =>
+      needle === undefined ? sorted : sorted.filter((x) => x.entry.keyId.toLowerCase().includes(needle))
+    const sorted = matching(q.order === 'attention' ? built.byAttention : built.byKey)
+    const page = pageAfter(sorted, q.after, q.limit)
+    return {
+      keys: withShares(
+        page.items.map((x) => x.entry),
+        built.hourTotals,
+        shareHour(now),
+      ),
+      lastSortKey: page.items.at(-1)?.key ?? null,
+      more: page.more,
+      total: sorted.length,
+      attention: needle === undefined ? built.attention : countAttention(sorted.map((x) => x.entry)),
+    }
+  }
+
+  /** How many times the key list of every key was built (tests, benches). */
+  get keyListBuilds(): number {
+    return this.#keyList.builds
   }
 
   async keyDetail(keyId: string, now: number, custom?: TimeWindow): Promise<KeyDetail> {

@@ -4,7 +4,7 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { ValidationError } from '../../domain/errors.ts'
-import { attentionSortKey, type OpenAlertOfKey } from '../../rotation/key-attention.ts'
+import type { OpenAlertOfKey } from '../../rotation/key-attention.ts'
 import type { RotationService, VerdictRequest } from '../../rotation/rotation-service.ts'
 import { durationUpTo } from '../../shared/duration.ts'
 import { instantParamSchema, instantToMs } from '../../shared/instant.ts'
@@ -18,7 +18,7 @@ import {
 } from '../api-schemas.ts'
 import type { TokenAuth } from '../auth.ts'
 import type { RouteDoc } from '../openapi.ts'
-import { nextCursorSchema, pageQueryShape, paginate } from '../pagination.ts'
+import { decodeCursor, encodeCursor, nextCursorSchema, pageQueryShape, paginate } from '../pagination.ts'
 import { noQuery, parseParams } from '../params.ts'
 import { problemFromError } from '../problems.ts'
 
@@ -200,19 +200,21 @@ export function rotationRoutes(opts: {
 
     app.get('/api/v1/keys', read, async (req) => {
       const q = parseParams(keysQuery, req.query, 'query')
+      const after = q.cursor === undefined ? undefined : decodeCursor(q.cursor)
       const now = clock()
-      const needle = q.contains?.toLowerCase()
-      const keys = (await rotation.listKeys(now, await openAlerts(now))).filter(
-        (k) => needle === undefined || k.keyId.toLowerCase().includes(needle),
-      )
-      const attention = { critical: 0, warning: 0, info: 0 }
-      for (const k of keys) if (k.attention.level !== null) attention[k.attention.level]++
-      const page = paginate(
-        keys,
-        q.order === 'attention' ? (k) => attentionSortKey(k.keyId, k.attention) : (k) => k.keyId,
-        q,
-      )
-      return { now, keys: page.items, next_cursor: page.next_cursor, total: keys.length, attention }
+      const page = await rotation.keyListPage(now, openAlerts(now), {
+        order: q.order,
+        contains: q.contains,
+        limit: q.limit,
+        after,
+      })
+      return {
+        now,
+        keys: page.keys,
+        next_cursor: page.more && page.lastSortKey !== null ? encodeCursor(page.lastSortKey) : null,
+        total: page.total,
+        attention: page.attention,
+      }
     })
 
     app.get('/api/v1/keys/:keyId', read, async (req) => {

@@ -296,14 +296,16 @@ export function keysPath(paging) {
 
 /**
  * Everything one refresh shows. `onList` gets the key list as soon as it
- * arrives, before each key's details: a new page of keys is drawn at once.
+ * arrives, before each key's details, alerts and incidents are asked for: a
+ * new page of keys is drawn after one request.
  */
 async function loadAll(onList) {
   const errors = []
-  const incidentsP = loadIncidents(errors)
-  const alertsP = loadAlerts(errors)
+  // The first draw waits on this one small request alone; the rest start once it is in.
   const list = await load(keysPath(keyPaging), errors)
   if (list) onList(list)
+  const incidentsP = loadIncidents(errors)
+  const alertsP = loadAlerts(errors)
   // Findings of the keys on this page (and unknown-key surges), not of every key.
   const shown = [...(list?.keys ?? []).map((k) => k.keyId), 'unknown']
   const findingsP = load(`api/v1/findings?keys=${shown.map(enc).join(',')}`, errors, { list: 'findings' })

@@ -317,6 +317,24 @@ export class AnalyticsStore {
   }
 
   /**
+   * A mark of what `keys()` reads: the active parts of the per-minute and hourly
+   * rollups. Part names carry insert block numbers, so any insert, merge, TTL
+   * drop or mutation gives a new mark; equal marks mean the same stored rows.
+   * Take it before a read: rows stored during the read change the next mark.
+   */
+  async keysMark(): Promise<string> {
+    const rows = await this.#rows<{ parts: string; mark: string }>(
+      "reading the rollups' mark",
+      `SELECT toString(count()) AS parts,
+          toString(cityHash64(arraySort(groupArray(concat(table, '/', name))))) AS mark
+        FROM system.parts
+        WHERE database = {db:String} AND table IN ('auth_minute', 'auth_key_hour') AND active`,
+      { db: this.#db },
+    )
+    return rows[0] ? `${rows[0].parts}/${rows[0].mark}` : ''
+  }
+
+  /**
    * The earliest event stored for each key (any version), epoch ms; keys with
    * nothing stored are absent. One row per key (`auth_key_history`).
    */

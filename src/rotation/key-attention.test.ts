@@ -1,19 +1,12 @@
 import { describe, expect, it } from 'vitest'
+import { openAlert } from '../../test/support/open-alert.ts'
 import { type LifecycleState, newKeyVersion } from '../domain/key-version.ts'
-import { attentionSortKey, keyAttention, type OpenAlertOfKey } from './key-attention.ts'
+import { attentionSortKey, keyAttention } from './key-attention.ts'
 
 const versions = (...states: [string, LifecycleState][]) =>
   states.map(([version, state]) => newKeyVersion('acme', version, state))
 
-const alert = (o: Partial<OpenAlertOfKey>): OpenAlertOfKey => ({
-  key_id: 'acme',
-  version: 'v1',
-  type: 'failure_spike',
-  severity: 'warning',
-  status: 'firing',
-  silenced_by: [],
-  ...o,
-})
+const alert = openAlert
 
 describe('keyAttention', () => {
   it('needs nothing for a key with one active version, no traffic on retired versions and no alerts', () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { openAlert } from '../../test/support/open-alert.ts'
 import type { TimeWindow } from '../analysis/types.ts'
 import { type KeyVersion, type LifecycleState, newKeyVersion } from '../domain/key-version.ts'
 import { paginate } from '../http/pagination.ts'
@@ -25,15 +26,7 @@ const T = Date.UTC(2026, 11, 7, 12, 0, 0)
 const v = (keyId: string, version: string, state: LifecycleState): KeyVersion =>
   newKeyVersion(keyId, version, state)
 
-const alert = (o: Partial<OpenAlertOfKey>): OpenAlertOfKey => ({
-  key_id: 'acme',
-  version: 'v1',
-  type: 'failure_spike',
-  severity: 'warning',
-  status: 'firing',
-  silenced_by: [],
-  ...o,
-})
+const alert = openAlert
 
 const seen = (keyId: string, requests: number, versions: string[]): KeySummary => ({
   keyId,

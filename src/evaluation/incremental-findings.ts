@@ -81,7 +81,7 @@ interface SweepAhead {
   at: number
   /** The sweep cursor after its keys. */
   cursor: number
-  /** Findings per key read; null while the read runs or when it failed. */
+  /** Findings per key read; null while the read runs (a failed read is dropped). */
   read: Map<string, Finding[]> | null
 }
 

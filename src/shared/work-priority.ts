@@ -31,8 +31,9 @@ const holdEnded = new Set<() => void>()
  * Runs `fn` with its store work (and everything it awaits) marked `priority`.
  * With `hold` (an evaluation round: short, and analysing what it read between
  * its statements), the lane also keeps lower work waiting while `fn` runs
- * (`laneHeld`), for at most HOLD_MAX_MS. Ingest flushes do not hold: in a backfill they follow
- * each other without a gap, and the API must still be answered.
+ * (`laneHeld`), for at most HOLD_MAX_MS. Ingest flushes do not hold: in a
+ * backfill they follow each other without a gap, and the API must still be
+ * answered.
  */
 export function withPriority<T>(
   priority: WorkPriority,
@@ -42,7 +43,13 @@ export function withPriority<T>(
   if (!opts.hold) return storage.run(priority, fn)
   const hold = { since: performance.now() }
   holds.add(hold)
-  return storage.run(priority, fn).finally(() => {
+  let running: Promise<T>
+  try {
+    running = storage.run(priority, fn)
+  } catch (err) {
+    running = Promise.reject(err)
+  }
+  return running.finally(() => {
     holds.delete(hold)
     for (const f of holdEnded) f()
   })

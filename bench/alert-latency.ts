@@ -21,16 +21,15 @@ import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { type App, createApp } from '../src/app.ts'
 import { parseConfig } from '../src/config/load.ts'
-import type { ConfigInput } from '../src/config/schema.ts'
 import { parseLifecycle } from '../src/registry/lifecycle-input.ts'
 import { silentLogger } from '../src/telemetry/logger.ts'
 import {
   deactivateTooEarly,
   type Keyshift,
   kafkaSection,
-  MAPPING_DECODER,
   startKeyshift,
   tempDataDir,
+  webhookDaemonInput,
 } from '../test/integration/alerting-harness.ts'
 import { startWebhookReceiver, type WebhookReceiver } from '../test/kit/webhook-receiver.ts'
 import { REPO_ROOT } from '../test/support/daemon.ts'
@@ -213,19 +212,7 @@ async function level(keys: number, hooks: WebhookReceiver, secret: string): Prom
   const k = await kafkaSection(BROKERS, `bench-alert-${keys}`)
   // Default settings: only what must be said (where events come from, where alerts go).
   const dataDir = tempDataDir(`bench-alert-${keys}`)
-  const input: ConfigInput = {
-    instance: 'bench-alert-latency',
-    data_dir: dataDir,
-    log: { level: 'warn' },
-    http: { enabled: false },
-    kafka: k.kafka,
-    sources: [{ type: 'kafka', topic: k.topic, decoder: MAPPING_DECODER }],
-    alerting: {
-      receivers: { hooks: { type: 'webhook', url: hooks.url, secret } },
-      default_receivers: ['hooks'],
-      leadership: { topic: k.leaderTopic },
-    },
-  }
+  const input = webhookDaemonInput('bench-alert-latency', dataDir, k, { url: hooks.url, secret })
   const t = Date.now()
   const seed = await createApp(parseConfig(input, 'test'), { logger: silentLogger() })
   try {

@@ -16,10 +16,10 @@ import {
   gatewayRecord,
   kafkaSection,
   lifecycle,
-  MAPPING_DECODER,
   startKeyshift,
   tempDataDir,
   waitForStored,
+  webhookDaemonInput,
 } from '../test/integration/alerting-harness.ts'
 import { produceMessages } from '../test/integration/kafka-helpers.ts'
 import { startWebhookReceiver } from '../test/kit/webhook-receiver.ts'
@@ -42,19 +42,12 @@ async function main(): Promise<void> {
   const secret = `whsec_${randomBytes(32).toString('base64')}`
   const hooks = await startWebhookReceiver({ secret })
   const k = await kafkaSection(BROKERS, 'bench-incident')
-  const ks = await startKeyshift({
-    instance: 'bench-incident-latency',
-    data_dir: tempDataDir('bench-incident'),
-    log: { level: 'warn' },
-    http: { enabled: false },
-    kafka: k.kafka,
-    sources: [{ type: 'kafka', topic: k.topic, decoder: MAPPING_DECODER }],
-    alerting: {
-      receivers: { hooks: { type: 'webhook', url: hooks.url, secret } },
-      default_receivers: ['hooks'],
-      leadership: { topic: k.leaderTopic },
-    },
-  })
+  const ks = await startKeyshift(
+    webhookDaemonInput('bench-incident-latency', tempDataDir('bench-incident'), k, {
+      url: hooks.url,
+      secret,
+    }),
+  )
   const d = ks.config
   process.stdout.write(
     `keyshift at defaults: ingest batch_max_wait_ms ${d.ingest.batch_max_wait_ms}, evaluation_interval_ms ` +

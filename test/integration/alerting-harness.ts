@@ -96,6 +96,32 @@ export async function kafkaSection(brokers: string, prefix: string) {
   }
 }
 
+/**
+ * A bench's keyshift at default settings: only where events come from (the
+ * Kafka section's topic, through MAPPING_DECODER) and where alerts go (one
+ * signed webhook).
+ */
+export function webhookDaemonInput(
+  instance: string,
+  dataDir: string,
+  k: Awaited<ReturnType<typeof kafkaSection>>,
+  hooks: { url: string; secret: string },
+): ConfigInput {
+  return {
+    instance,
+    data_dir: dataDir,
+    log: { level: 'warn' },
+    http: { enabled: false },
+    kafka: k.kafka,
+    sources: [{ type: 'kafka', topic: k.topic, decoder: MAPPING_DECODER }],
+    alerting: {
+      receivers: { hooks: { type: 'webhook', url: hooks.url, secret: hooks.secret } },
+      default_receivers: ['hooks'],
+      leadership: { topic: k.leaderTopic },
+    },
+  }
+}
+
 export function testLogger(): Logger {
   return pino({ level: process.env.KEYSHIFT_TEST_LOG ?? 'silent' })
 }

@@ -8,13 +8,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Finding } from '../../src/analysis/findings.ts'
-import { type App, createApp } from '../../src/app.ts'
-import { parseConfig } from '../../src/config/load.ts'
+import type { App } from '../../src/app.ts'
 import { IncrementalFindings } from '../../src/evaluation/incremental-findings.ts'
 import { parseLifecycle } from '../../src/registry/lifecycle-input.ts'
 import { AnalyticsStore } from '../../src/store/clickhouse/analytics-store.ts'
 import { TOUCH_VERSIONS_MAX } from '../../src/store/clickhouse/migrations.ts'
-import { silentLogger } from '../../src/telemetry/logger.ts'
+import { openEmbeddedApp } from '../support/embedded-app.ts'
 
 const MIN = 60_000
 const HOUR = 3_600_000
@@ -26,16 +25,7 @@ let dir: string
 let app: App
 
 async function open(): Promise<App> {
-  return createApp(
-    parseConfig({
-      instance: 'incremental-findings-test',
-      data_dir: join(dir, 'data'),
-      log: { level: 'silent' },
-      http: { enabled: false },
-      secrets: { pepper: 'incremental-findings-pepper-0123' },
-    }),
-    { logger: silentLogger() },
-  )
+  return openEmbeddedApp('incremental-findings-test', dir)
 }
 
 function incremental(a: App, options: { sweepAhead?: boolean } = {}): IncrementalFindings {

@@ -7,11 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, createApp } from '../../src/app.ts'
-import { parseConfig } from '../../src/config/load.ts'
+import type { App } from '../../src/app.ts'
 import { AnalyticsStore } from '../../src/store/clickhouse/analytics-store.ts'
 import { migrate } from '../../src/store/clickhouse/migrations.ts'
-import { silentLogger } from '../../src/telemetry/logger.ts'
+import { openEmbeddedApp } from '../support/embedded-app.ts'
 
 const MIN = 60_000
 const HOUR = 3_600_000
@@ -43,16 +42,7 @@ async function reference(w: { from: number; to: number }) {
 }
 
 beforeAll(async () => {
-  app = await createApp(
-    parseConfig({
-      instance: 'key-hour',
-      data_dir: join(dir, 'data'),
-      log: { level: 'silent' },
-      http: { enabled: false },
-      secrets: { pepper: 'key-hour-test-pepper-0123456789' },
-    }),
-    { logger: silentLogger() },
-  )
+  app = await openEmbeddedApp('key-hour', dir)
   analytics = new AnalyticsStore(app.store.client, app.store.database)
   // 30 h of events from H0 on, one every 7 minutes per key (so hours hold uneven
   // counts), on three keys and two versions, every fifth one rejected; inserted

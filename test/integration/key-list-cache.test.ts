@@ -7,13 +7,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, createApp } from '../../src/app.ts'
-import { parseConfig } from '../../src/config/load.ts'
+import type { App } from '../../src/app.ts'
 import type { RecordedLifecycleEvent } from '../../src/registry/lifecycle-input.ts'
 import type { OpenAlertOfKey } from '../../src/rotation/key-attention.ts'
 import type { KeyOrder } from '../../src/rotation/key-list.ts'
 import { AnalyticsStore } from '../../src/store/clickhouse/analytics-store.ts'
-import { silentLogger } from '../../src/telemetry/logger.ts'
+import { openEmbeddedApp } from '../support/embedded-app.ts'
 
 const MIN = 60_000
 const DAY = 86_400_000
@@ -73,16 +72,7 @@ async function expectFresh(now: number, alerts: OpenAlertOfKey[] = []) {
 }
 
 beforeAll(async () => {
-  app = await createApp(
-    parseConfig({
-      instance: 'key-list',
-      data_dir: join(dir, 'data'),
-      log: { level: 'silent' },
-      http: { enabled: false },
-      secrets: { pepper: 'key-list-test-pepper-0123456789' },
-    }),
-    { logger: silentLogger() },
-  )
+  app = await openEmbeddedApp('key-list', dir)
   analytics = new AnalyticsStore(app.store.client, app.store.database)
   // edge: in the first minute of the 24 h window at M + 10 s, so it leaves it one minute later.
   await store('edge', 'v1', M - DAY + MIN + 5_000, 2)

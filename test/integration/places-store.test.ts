@@ -7,9 +7,8 @@ import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, createApp } from '../../src/app.ts'
-import { parseConfig } from '../../src/config/load.ts'
-import { silentLogger } from '../../src/telemetry/logger.ts'
+import type { App } from '../../src/app.ts'
+import { openEmbeddedApp } from '../support/embedded-app.ts'
 
 const MIN = 60_000
 const NOW = Date.now()
@@ -30,16 +29,7 @@ const EVENTS: [string, number, string, string, number][] = [
 
 beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'ks-places-store-'))
-  app = await createApp(
-    parseConfig({
-      instance: 'places-store-test',
-      data_dir: join(dir, 'data'),
-      log: { level: 'silent' },
-      http: { enabled: false },
-      secrets: { pepper: 'places-store-pepper-0123456789' },
-    }),
-    { logger: silentLogger() },
-  )
+  app = await openEmbeddedApp('places-store-test', dir)
   await app.start()
   const decoder = {
     preset: 'canonical' as const,

@@ -6,12 +6,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type App, createApp } from '../../src/app.ts'
-import { parseConfig } from '../../src/config/load.ts'
+import type { App } from '../../src/app.ts'
 import { KeyRegistry } from '../../src/registry/key-registry.ts'
 import type { RecordedLifecycleEvent } from '../../src/registry/lifecycle-input.ts'
 import { RegistryStore } from '../../src/store/clickhouse/registry-store.ts'
 import { silentLogger } from '../../src/telemetry/logger.ts'
+import { openEmbeddedApp } from '../support/embedded-app.ts'
 
 /** The real store, counting full reads of the log. */
 class CountingStore extends RegistryStore {
@@ -36,16 +36,7 @@ const dir = mkdtempSync(join(tmpdir(), 'ks-registry-refresh-'))
 let app: App
 
 beforeAll(async () => {
-  app = await createApp(
-    parseConfig({
-      instance: 'registry-refresh',
-      data_dir: join(dir, 'data'),
-      log: { level: 'silent' },
-      http: { enabled: false },
-      secrets: { pepper: 'registry-refresh-pepper-0123456789' },
-    }),
-    { logger: silentLogger() },
-  )
+  app = await openEmbeddedApp('registry-refresh', dir)
 })
 
 afterAll(async () => {

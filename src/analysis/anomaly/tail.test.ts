@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { TailCalibrator } from './tail.ts'
 
-const make = () =>
+const make = (compact = false) =>
   new TailCalibrator({
     capacity: 100,
     refreshEvery: 20,
@@ -9,6 +9,7 @@ const make = () =>
     minSigma: 0.01,
     minHistory: 20,
     prior: (x) => Math.exp(-x),
+    compact,
   })
 
 describe('TailCalibrator', () => {
@@ -148,20 +149,9 @@ describe('TailCalibrator memory', () => {
 })
 
 describe('TailCalibrator compact history', () => {
-  const make2 = (compact: boolean) =>
-    new TailCalibrator({
-      capacity: 100,
-      refreshEvery: 20,
-      tailFraction: 0.05,
-      minSigma: 0.01,
-      minHistory: 20,
-      prior: (x) => Math.exp(-x),
-      compact,
-    })
-
   it('answers as the full-precision history does, to 1.2e-4 of the values', () => {
-    const full = make2(false)
-    const compact = make2(true)
+    const full = make(false)
+    const compact = make(true)
     for (let i = 1; i <= 100; i++) {
       full.add(i / 7)
       compact.add(i / 7)
@@ -175,7 +165,7 @@ describe('TailCalibrator compact history', () => {
   })
 
   it('keeps negative values and saturates beyond ≈ 2 980 instead of wrapping', () => {
-    const t = make2(true)
+    const t = make(true)
     for (let i = 0; i < 50; i++) t.add(-1 - i / 100)
     for (let i = 0; i < 10; i++) t.add(1e9)
     // Negative values stay below 0: p at 0 counts only the 10 saturated ones (and the point).
@@ -185,7 +175,7 @@ describe('TailCalibrator compact history', () => {
   })
 
   it('at the threshold itself counts at most the body below it, even when Float32 rounds it down', () => {
-    const t = make2(true)
+    const t = make(true)
     for (let i = 1; i <= 60; i++) t.add(i / 3) // k = 3: threshold at rank 56, the coded 57 / 3
     const threshold = Math.expm1(Math.round(Math.log1p(57 / 3) * 4096) / 4096)
     expect(Math.fround(threshold)).toBeLessThan(threshold) // the body point is below it

@@ -10,6 +10,7 @@ import type { Finding } from '../analysis/findings.ts'
 import { DAY_MS } from '../analysis/types.ts'
 import { UNKNOWN_KEY, UNKNOWN_VERSION } from '../domain/auth-event.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
+import { groupBy } from '../shared/group-by.ts'
 import { withPriority } from '../shared/work-priority.ts'
 import {
   changedKeys,
@@ -396,12 +397,7 @@ function touchesUnknown(t: KeyTouch, versionsMax: number): boolean {
   )
 }
 
+/** Findings grouped by their key, in order. */
 function groupByKey(findings: readonly Finding[]): Map<string, Finding[]> {
-  const out = new Map<string, Finding[]>()
-  for (const f of findings) {
-    const fs = out.get(f.keyId)
-    if (fs) fs.push(f)
-    else out.set(f.keyId, [f])
-  }
-  return out
+  return groupBy(findings, (f) => f.keyId)
 }

@@ -7,6 +7,7 @@
 import type { FindingSettings } from '../analysis/findings.ts'
 import { compareVersions, isAccepted, newestActiveVersion } from '../analysis/versions.ts'
 import type { KeyVersion } from '../domain/key-version.ts'
+import { groupBy } from '../shared/group-by.ts'
 
 /** What one stored insert did to one key (store table `auth_key_touches`). */
 export interface KeyTouch {
@@ -161,12 +162,7 @@ export function newTouches(
 
 /** Registered versions grouped by key, oldest first (as `versionsOfKey`). */
 export function versionsByKey(versions: readonly KeyVersion[]): Map<string, KeyVersion[]> {
-  const out = new Map<string, KeyVersion[]>()
-  for (const v of versions) {
-    const vs = out.get(v.keyId)
-    if (vs) vs.push(v)
-    else out.set(v.keyId, [v])
-  }
+  const out = groupBy(versions, (v) => v.keyId)
   for (const vs of out.values()) vs.sort(compareVersions)
   return out
 }

@@ -280,13 +280,10 @@ export class RotationService {
     if (keyIds.length === 0) return []
     // Only these keys' versions: a round reads a few keys of a registry of thousands.
     const wanted = new Set(keyIds)
-    const versionsOf = new Map<string, KeyVersion[]>()
-    for (const v of this.#keys.versions()) {
-      if (!wanted.has(v.keyId)) continue
-      const vs = versionsOf.get(v.keyId)
-      if (vs) vs.push(v)
-      else versionsOf.set(v.keyId, [v])
-    }
+    const versionsOf = groupBy(
+      this.#keys.versions().filter((v) => wanted.has(v.keyId)),
+      (v) => v.keyId,
+    )
     const out: Finding[] = []
     for (let i = 0; i < keyIds.length; i += KEYS_PER_READ) {
       out.push(...(await this.#keyFindings(keyIds.slice(i, i + KEYS_PER_READ), now, versionsOf)))
